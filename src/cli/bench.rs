@@ -1,0 +1,115 @@
+//! `grpo-xla bench ...`: speed, measured side by side with JAX in the same run.
+
+use std::time::Instant;
+
+use anyhow::Result;
+use clap::Subcommand;
+use grpo_xla::pjrt::{Arg, CompileOptions};
+use serde_json::json;
+
+use super::DeviceArgs;
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Dispatch overhead of a tiny program and a 1024x1024 f32 matmul, vs jax.jit.
+    Runtime {
+        #[command(flatten)]
+        device: DeviceArgs,
+        /// Calls of the tiny program to time.
+        #[arg(long, default_value_t = 2000)]
+        dispatch_iters: usize,
+        /// Calls of the matmul to time.
+        #[arg(long, default_value_t = 30)]
+        matmul_iters: usize,
+    },
+}
+
+pub fn run(cmd: BenchCommand) -> Result<()> {
+    match cmd {
+        BenchCommand::Runtime { device, dispatch_iters, matmul_iters } => runtime(&device, dispatch_iters, matmul_iters),
+    }
+}
+
+const TINY: &str = r#"func.func public @main(%x: tensor<f32>) -> tensor<f32> {
+  %one = stablehlo.constant dense<1.0> : tensor<f32>
+  %y = stablehlo.add %x, %one : tensor<f32>
+  return %y : tensor<f32>
+}"#;
+
+const MATMUL: &str = r#"func.func public @main(%a: tensor<1024x1024xf32>, %b: tensor<1024x1024xf32>) -> tensor<1024x1024xf32> {
+  %c = stablehlo.dot_general %a, %b, contracting_dims = [1] x [0] : (tensor<1024x1024xf32>, tensor<1024x1024xf32>) -> tensor<1024x1024xf32>
+  return %c : tensor<1024x1024xf32>
+}"#;
+
+const JAX_SCRIPT: &str = r#"
+import time, jax, jax.numpy as jnp
+
+def main(inputs):
+    def timed(f, args, iters):
+        f(*args).block_until_ready()
+        f(*args).block_until_ready()
+        t = time.perf_counter()
+        for _ in range(iters):
+            f(*args).block_until_ready()
+        return (time.perf_counter() - t) / iters
+    tiny = jax.jit(lambda x: x + 1.0)
+    x = jnp.float32(0.0)
+    a = jnp.asarray(np.random.default_rng(0).standard_normal((1024, 1024)), jnp.float32)
+    mm = jax.jit(lambda a, b: a @ b)
+    return {"dispatch_s": timed(tiny, (x,), inputs["dispatch_iters"]),
+            "matmul_s": timed(mm, (a, a), inputs["matmul_iters"]),
+            "jax": jax.__version__}
+"#;
+
+fn time_calls(iters: usize, mut call: impl FnMut() -> Result<()>) -> Result<f64> {
+    call()?;
+    call()?;
+    let start = Instant::now();
+    for _ in 0..iters {
+        call()?;
+    }
+    Ok(start.elapsed().as_secs_f64() / iters as f64)
+}
+
+fn runtime(device: &DeviceArgs, dispatch_iters: usize, matmul_iters: usize) -> Result<()> {
+    let client = device.client()?;
+    let options = CompileOptions::default();
+    let tiny = client.compile(TINY, &options)?;
+    let x = client.buffer_from_host(&[0.0f32], &[], 0)?;
+    let ours_dispatch = time_calls(dispatch_iters, || {
+        tiny.execute(vec![Arg::Borrow(&x)])?;
+        Ok(())
+    })?;
+    let matmul = client.compile(MATMUL, &options)?;
+    let data: Vec<f32> = (0..1024 * 1024).map(|i| ((i * 7919 % 1000) as f32) / 1000.0 - 0.5).collect();
+    let a = client.buffer_from_host(&data, &[1024, 1024], 0)?;
+    let ours_matmul = time_calls(matmul_iters, || {
+        matmul.execute(vec![Arg::Borrow(&a), Arg::Borrow(&a)])?;
+        Ok(())
+    })?;
+
+    eprintln!("running the same programs under jax.jit ...");
+    let theirs = grpo_xla::reference::run(
+        JAX_SCRIPT,
+        &json!({"dispatch_iters": dispatch_iters, "matmul_iters": matmul_iters}),
+    )?;
+    let jax_dispatch = theirs["dispatch_s"].as_f64().unwrap_or(f64::NAN);
+    let jax_matmul = theirs["matmul_s"].as_f64().unwrap_or(f64::NAN);
+
+    println!(
+        "grpo-xla runtime vs jax.jit {} on {} ({} device(s)), same machine, same run",
+        theirs["jax"].as_str().unwrap_or("?"),
+        client.platform_name(),
+        client.devices().len()
+    );
+    println!("| benchmark                         | grpo-xla     | jax.jit      | jax / grpo-xla |");
+    println!("|-----------------------------------|--------------|--------------|----------------|");
+    let row = |name: &str, ours: f64, jax: f64| {
+        println!("| {name:<33} | {:>9.1} us | {:>9.1} us | {:>13.2}x |", ours * 1e6, jax * 1e6, jax / ours);
+    };
+    row("dispatch, tiny program (per call)", ours_dispatch, jax_dispatch);
+    row("matmul 1024x1024 f32 (per call)", ours_matmul, jax_matmul);
+    let gflops = |s: f64| 2.0 * 1024f64.powi(3) / s / 1e9;
+    println!("matmul throughput: grpo-xla {:.1} GFLOP/s, jax {:.1} GFLOP/s", gflops(ours_matmul), gflops(jax_matmul));
+    Ok(())
+}

@@ -1,0 +1,65 @@
+//! `grpo-xla doctor`: checks each thing the project needs and says how to fix what is missing.
+
+use anyhow::Result;
+use grpo_xla::home;
+use grpo_xla::pjrt::platforms::Platform;
+
+struct Check {
+    name: &'static str,
+    ok: bool,
+    detail: String,
+}
+
+pub fn run() -> Result<()> {
+    let mut checks = vec![];
+    match Platform::Cpu.client(None, Some(1)) {
+        Ok(client) => checks.push(Check {
+            name: "CPU plugin",
+            ok: true,
+            detail: format!("{} ({} device)", client.plugin().path().display(), client.devices().len()),
+        }),
+        Err(e) => checks.push(Check { name: "CPU plugin", ok: false, detail: e.to_string() }),
+    }
+    for platform in [Platform::Gpu, Platform::Tpu] {
+        // Optional: report where it is, or how to get it, without failing the check-up.
+        let detail = match platform.find_plugin() {
+            Ok(path) => format!("found {}", path.display()),
+            Err(e) => format!("not installed (optional): {}", e.install),
+        };
+        checks.push(Check {
+            name: if platform == Platform::Gpu { "GPU plugin" } else { "TPU plugin" },
+            ok: true,
+            detail,
+        });
+    }
+    match home::reference_python().and_then(|python| {
+        let out = std::process::Command::new(&python)
+            .args(["-c", "import jax, jaxlib; print(jax.__version__)"])
+            .env("JAX_PLATFORMS", "cpu")
+            .output()?;
+        anyhow::ensure!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        Ok(format!("{} (jax {})", python.display(), String::from_utf8_lossy(&out.stdout).trim()))
+    }) {
+        Ok(detail) => checks.push(Check { name: "reference env", ok: true, detail }),
+        Err(e) => checks.push(Check { name: "reference env", ok: false, detail: e.to_string() }),
+    }
+    let cache = home::executable_cache_dir();
+    let writable = std::fs::create_dir_all(&cache).is_ok();
+    checks.push(Check {
+        name: "compile cache",
+        ok: writable,
+        detail: if writable {
+            cache.display().to_string()
+        } else {
+            format!("cannot create {}; set GRPO_XLA_HOME to a writable folder", cache.display())
+        },
+    });
+
+    let mut failed = 0;
+    for check in &checks {
+        println!("[{}] {:<14} {}", if check.ok { " ok " } else { "FAIL" }, check.name, check.detail);
+        failed += usize::from(!check.ok);
+    }
+    anyhow::ensure!(failed == 0, "{failed} check(s) failed; scripts/setup.sh installs what is missing");
+    Ok(())
+}

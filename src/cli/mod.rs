@@ -1,0 +1,57 @@
+//! Subcommands. Each lives in its own module; this file only parses and dispatches.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use grpo_xla::pjrt::platforms::Platform;
+
+mod bench;
+mod devices;
+mod doctor;
+
+#[derive(Parser, Debug)]
+#[command(name = "grpo-xla", version, about = "GRPO training for Gemma on XLA, driven from Rust through PJRT")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Which plugin to run on; shared by every subcommand that touches a device.
+#[derive(Args, Debug, Clone)]
+pub struct DeviceArgs {
+    /// Platform to run on.
+    #[arg(long, value_enum, default_value_t = Platform::Cpu)]
+    pub device: Platform,
+    /// Number of devices (CPU: how many to create; GPU/TPU: how many must be present).
+    #[arg(long)]
+    pub num_devices: Option<usize>,
+    /// Path of the PJRT plugin .so, overriding discovery.
+    #[arg(long)]
+    pub plugin: Option<PathBuf>,
+}
+
+impl DeviceArgs {
+    pub fn client(&self) -> Result<grpo_xla::pjrt::Client> {
+        self.device.client(self.plugin.as_deref(), self.num_devices)
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print the platform, PJRT API version and devices of a plugin.
+    Devices(DeviceArgs),
+    /// Check plugins, assets and the reference environment, and say what to fix.
+    Doctor,
+    /// Benchmarks that print a table, side by side with JAX on this machine.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Devices(args) => devices::run(&args),
+        Command::Doctor => doctor::run(),
+        Command::Bench(cmd) => bench::run(cmd),
+    }
+}

@@ -1,0 +1,5 @@
+//! grpo-xla: GRPO training for Gemma with XLA programs built in Rust and run through PJRT.
+
+pub mod home;
+pub mod pjrt;
+pub mod reference;

@@ -1,0 +1,185 @@
+//! Where each platform's PJRT plugin comes from, and how its client is created.
+//!
+//! One place for per-platform knowledge: which file to look for, which environment variable
+//! overrides it, which options the client takes, and what to tell the user when it is missing.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use super::client::{Client, OptionValue};
+use super::plugin::Plugin;
+use crate::home;
+
+/// The pinned CPU plugin that `scripts/setup.sh` installs.
+pub const CPU_PLUGIN_PACKAGE: &str = "lammps-jax-pjrt-cpu==0.11.2";
+pub const CPU_PLUGIN_FILE: &str = "pjrt_c_api_cpu_plugin.so";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Cpu,
+    Gpu,
+    Tpu,
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Platform::Cpu => "cpu",
+            Platform::Gpu => "gpu",
+            Platform::Tpu => "tpu",
+        })
+    }
+}
+
+/// A plugin could not be found; the message says what is missing and how to install it.
+#[derive(Debug, thiserror::Error)]
+#[error("no {platform} PJRT plugin found (looked in: {looked}).\n  Install it with: {install}\n  or point {env_var} at the plugin's .so file")]
+pub struct PluginNotFound {
+    pub platform: Platform,
+    pub looked: String,
+    pub install: &'static str,
+    pub env_var: &'static str,
+}
+
+impl Platform {
+    /// The environment variable that names this platform's plugin file explicitly.
+    pub fn env_var(self) -> &'static str {
+        match self {
+            Platform::Cpu => "GRPO_XLA_CPU_PLUGIN",
+            Platform::Gpu => "GRPO_XLA_GPU_PLUGIN",
+            Platform::Tpu => "GRPO_XLA_TPU_PLUGIN",
+        }
+    }
+
+    fn install_hint(self) -> &'static str {
+        match self {
+            Platform::Cpu => "scripts/setup.sh   (downloads lammps-jax-pjrt-cpu==0.11.2 from PyPI, checks its sha256)",
+            Platform::Gpu => "python3 -m pip install jax-cuda13-pjrt   (or jax-cuda12-pjrt for CUDA 12 drivers)",
+            Platform::Tpu => "python3 -m pip install libtpu",
+        }
+    }
+
+    /// Candidate files, most specific first.
+    fn candidates(self) -> Vec<PathBuf> {
+        let mut out = vec![];
+        if let Some(path) = std::env::var_os(self.env_var()) {
+            out.push(PathBuf::from(path));
+            return out;
+        }
+        match self {
+            Platform::Cpu => out.push(home::plugin_dir().join(CPU_PLUGIN_FILE)),
+            Platform::Gpu => {
+                for dir in python_package_dirs() {
+                    for cuda in ["xla_cuda13", "xla_cuda12"] {
+                        out.push(dir.join("jax_plugins").join(cuda).join("xla_cuda_plugin.so"));
+                    }
+                }
+            }
+            Platform::Tpu => {
+                if let Some(path) = std::env::var_os("TPU_LIBRARY_PATH") {
+                    out.push(PathBuf::from(path));
+                }
+                for dir in python_package_dirs() {
+                    out.push(dir.join("libtpu").join("libtpu.so"));
+                }
+            }
+        }
+        out
+    }
+
+    /// Finds the plugin file, or explains how to install it.
+    pub fn find_plugin(self) -> Result<PathBuf, PluginNotFound> {
+        let candidates = self.candidates();
+        if let Some(found) = candidates.iter().find(|p| p.is_file()) {
+            return Ok(found.clone());
+        }
+        let mut looked: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+        looked.dedup();
+        if looked.len() > 4 {
+            let more = looked.len() - 4;
+            looked.truncate(4);
+            looked.push(format!("and {more} more"));
+        }
+        Err(PluginNotFound {
+            platform: self,
+            looked: looked.join(", "),
+            install: self.install_hint(),
+            env_var: self.env_var(),
+        })
+    }
+
+    /// Loads the plugin and creates a client. `num_devices` sets the CPU device count; on
+    /// GPU/TPU the client sees the hardware it has.
+    pub fn client(self, plugin: Option<&Path>, num_devices: Option<usize>) -> anyhow::Result<Client> {
+        let path = match plugin {
+            Some(p) => p.to_path_buf(),
+            None => self.find_plugin()?,
+        };
+        if self == Platform::Tpu {
+            prepare_tpu_environment();
+        }
+        quiet_xla_logging();
+        let plugin: Arc<Plugin> = Plugin::load(&path)?;
+        let mut options = vec![];
+        if self == Platform::Cpu {
+            // One device unless asked, as JAX does (the plugin alone would make 4).
+            options.push(("cpu_device_count", OptionValue::Int(num_devices.unwrap_or(1) as i64)));
+        }
+        let client = Client::new(plugin, &options)?;
+        if let Some(n) = num_devices {
+            anyhow::ensure!(
+                client.devices().len() >= n,
+                "asked for {n} {self} devices, the plugin has {}",
+                client.devices().len()
+            );
+        }
+        Ok(client.with_cache(super::cache::ExecutableCache::on_disk(home::executable_cache_dir())))
+    }
+}
+
+/// XLA logs at INFO to stderr by default ("cpu_device_count set via create_options"); keep
+/// warnings and errors unless the user asked for more.
+fn quiet_xla_logging() {
+    if std::env::var_os("TF_CPP_MIN_LOG_LEVEL").is_none() {
+        std::env::set_var("TF_CPP_MIN_LOG_LEVEL", "1");
+    }
+}
+
+/// libtpu polls the GCE metadata server off Google Cloud; JAX skips that when no chips are
+/// visible. Stale lock files from a crashed process block it too.
+fn prepare_tpu_environment() {
+    let on_gce = std::fs::read_to_string("/sys/devices/virtual/dmi/id/product_name")
+        .map(|s| s.contains("Google Compute Engine"))
+        .unwrap_or(false);
+    if !on_gce && std::env::var_os("TPU_SKIP_MDS_QUERY").is_none() {
+        std::env::set_var("TPU_SKIP_MDS_QUERY", "1");
+    }
+}
+
+/// site-packages folders of the Python on PATH (and the user site), where pip puts plugins.
+fn python_package_dirs() -> Vec<PathBuf> {
+    let script = "import site,sys\nfor p in site.getsitepackages()+[site.getusersitepackages()]+sys.path: print(p)";
+    let mut dirs: Vec<PathBuf> = vec![];
+    for python in ["python3", "python"] {
+        if let Ok(out) = Command::new(python).args(["-c", script]).output() {
+            if out.status.success() {
+                dirs.extend(
+                    String::from_utf8_lossy(&out.stdout)
+                        .lines()
+                        .filter(|l| !l.is_empty())
+                        .map(PathBuf::from),
+                );
+                break;
+            }
+        }
+    }
+    if let Some(venv) = std::env::var_os("VIRTUAL_ENV") {
+        if let Ok(entries) = std::fs::read_dir(Path::new(&venv).join("lib")) {
+            dirs.extend(entries.flatten().map(|e| e.path().join("site-packages")));
+        }
+    }
+    dirs.dedup();
+    dirs
+}
