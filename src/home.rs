@@ -9,7 +9,9 @@ pub fn root() -> PathBuf {
     if let Some(dir) = std::env::var_os("GRPO_XLA_HOME") {
         return PathBuf::from(dir);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     home.join(".cache").join("grpo-xla")
 }
 

@@ -26,7 +26,11 @@ pub enum BenchCommand {
 
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
-        BenchCommand::Runtime { device, dispatch_iters, matmul_iters } => runtime(&device, dispatch_iters, matmul_iters),
+        BenchCommand::Runtime {
+            device,
+            dispatch_iters,
+            matmul_iters,
+        } => runtime(&device, dispatch_iters, matmul_iters),
     }
 }
 
@@ -81,7 +85,9 @@ fn runtime(device: &DeviceArgs, dispatch_iters: usize, matmul_iters: usize) -> R
         Ok(())
     })?;
     let matmul = client.compile(MATMUL, &options)?;
-    let data: Vec<f32> = (0..1024 * 1024).map(|i| ((i * 7919 % 1000) as f32) / 1000.0 - 0.5).collect();
+    let data: Vec<f32> = (0..1024 * 1024)
+        .map(|i| ((i * 7919 % 1000) as f32) / 1000.0 - 0.5)
+        .collect();
     let a = client.buffer_from_host(&data, &[1024, 1024], 0)?;
     let ours_matmul = time_calls(matmul_iters, || {
         matmul.execute(vec![Arg::Borrow(&a), Arg::Borrow(&a)])?;
@@ -102,14 +108,31 @@ fn runtime(device: &DeviceArgs, dispatch_iters: usize, matmul_iters: usize) -> R
         client.platform_name(),
         client.devices().len()
     );
-    println!("| benchmark                         | grpo-xla     | jax.jit      | jax / grpo-xla |");
-    println!("|-----------------------------------|--------------|--------------|----------------|");
+    println!(
+        "| benchmark                         | grpo-xla     | jax.jit      | jax / grpo-xla |"
+    );
+    println!(
+        "|-----------------------------------|--------------|--------------|----------------|"
+    );
     let row = |name: &str, ours: f64, jax: f64| {
-        println!("| {name:<33} | {:>9.1} us | {:>9.1} us | {:>13.2}x |", ours * 1e6, jax * 1e6, jax / ours);
+        println!(
+            "| {name:<33} | {:>9.1} us | {:>9.1} us | {:>13.2}x |",
+            ours * 1e6,
+            jax * 1e6,
+            jax / ours
+        );
     };
-    row("dispatch, tiny program (per call)", ours_dispatch, jax_dispatch);
+    row(
+        "dispatch, tiny program (per call)",
+        ours_dispatch,
+        jax_dispatch,
+    );
     row("matmul 1024x1024 f32 (per call)", ours_matmul, jax_matmul);
     let gflops = |s: f64| 2.0 * 1024f64.powi(3) / s / 1e9;
-    println!("matmul throughput: grpo-xla {:.1} GFLOP/s, jax {:.1} GFLOP/s", gflops(ours_matmul), gflops(jax_matmul));
+    println!(
+        "matmul throughput: grpo-xla {:.1} GFLOP/s, jax {:.1} GFLOP/s",
+        gflops(ours_matmul),
+        gflops(jax_matmul)
+    );
     Ok(())
 }

@@ -10,7 +10,11 @@ pub fn run(args: &DeviceArgs) -> Result<()> {
     let (major, minor) = plugin.api_version();
     println!("plugin:           {}", plugin.path().display());
     println!("PJRT C API:       {major}.{minor}");
-    println!("platform:         {} ({})", client.platform_name(), client.platform_version());
+    println!(
+        "platform:         {} ({})",
+        client.platform_name(),
+        client.platform_version()
+    );
     if let Ok(attributes) = plugin.attributes() {
         for (name, value) in attributes.iter().filter(|(n, _)| n.contains("version")) {
             println!("{:<27}{value}", format!("{name}:"));
@@ -18,7 +22,10 @@ pub fn run(args: &DeviceArgs) -> Result<()> {
     }
     println!("devices:          {}", client.devices().len());
     for device in client.devices() {
-        println!("  [{}] id={} kind={} {}", device.index, device.id, device.kind, device.description);
+        println!(
+            "  [{}] id={} kind={} {}",
+            device.index, device.id, device.kind, device.description
+        );
     }
     Ok(())
 }

@@ -16,9 +16,17 @@ pub fn run() -> Result<()> {
         Ok(client) => checks.push(Check {
             name: "CPU plugin",
             ok: true,
-            detail: format!("{} ({} device)", client.plugin().path().display(), client.devices().len()),
+            detail: format!(
+                "{} ({} device)",
+                client.plugin().path().display(),
+                client.devices().len()
+            ),
         }),
-        Err(e) => checks.push(Check { name: "CPU plugin", ok: false, detail: e.to_string() }),
+        Err(e) => checks.push(Check {
+            name: "CPU plugin",
+            ok: false,
+            detail: e.to_string(),
+        }),
     }
     for platform in [Platform::Gpu, Platform::Tpu] {
         // Optional: report where it is, or how to get it, without failing the check-up.
@@ -27,7 +35,11 @@ pub fn run() -> Result<()> {
             Err(e) => format!("not installed (optional): {}", e.install),
         };
         checks.push(Check {
-            name: if platform == Platform::Gpu { "GPU plugin" } else { "TPU plugin" },
+            name: if platform == Platform::Gpu {
+                "GPU plugin"
+            } else {
+                "TPU plugin"
+            },
             ok: true,
             detail,
         });
@@ -37,11 +49,27 @@ pub fn run() -> Result<()> {
             .args(["-c", "import jax, jaxlib; print(jax.__version__)"])
             .env("JAX_PLATFORMS", "cpu")
             .output()?;
-        anyhow::ensure!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        Ok(format!("{} (jax {})", python.display(), String::from_utf8_lossy(&out.stdout).trim()))
+        anyhow::ensure!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(format!(
+            "{} (jax {})",
+            python.display(),
+            String::from_utf8_lossy(&out.stdout).trim()
+        ))
     }) {
-        Ok(detail) => checks.push(Check { name: "reference env", ok: true, detail }),
-        Err(e) => checks.push(Check { name: "reference env", ok: false, detail: e.to_string() }),
+        Ok(detail) => checks.push(Check {
+            name: "reference env",
+            ok: true,
+            detail,
+        }),
+        Err(e) => checks.push(Check {
+            name: "reference env",
+            ok: false,
+            detail: e.to_string(),
+        }),
     }
     let cache = home::executable_cache_dir();
     let writable = std::fs::create_dir_all(&cache).is_ok();
@@ -51,15 +79,26 @@ pub fn run() -> Result<()> {
         detail: if writable {
             cache.display().to_string()
         } else {
-            format!("cannot create {}; set GRPO_XLA_HOME to a writable folder", cache.display())
+            format!(
+                "cannot create {}; set GRPO_XLA_HOME to a writable folder",
+                cache.display()
+            )
         },
     });
 
     let mut failed = 0;
     for check in &checks {
-        println!("[{}] {:<14} {}", if check.ok { " ok " } else { "FAIL" }, check.name, check.detail);
+        println!(
+            "[{}] {:<14} {}",
+            if check.ok { " ok " } else { "FAIL" },
+            check.name,
+            check.detail
+        );
         failed += usize::from(!check.ok);
     }
-    anyhow::ensure!(failed == 0, "{failed} check(s) failed; scripts/setup.sh installs what is missing");
+    anyhow::ensure!(
+        failed == 0,
+        "{failed} check(s) failed; scripts/setup.sh installs what is missing"
+    );
     Ok(())
 }

@@ -11,7 +11,11 @@ mod devices;
 mod doctor;
 
 #[derive(Parser, Debug)]
-#[command(name = "grpo-xla", version, about = "GRPO training for Gemma on XLA, driven from Rust through PJRT")]
+#[command(
+    name = "grpo-xla",
+    version,
+    about = "GRPO training for Gemma on XLA, driven from Rust through PJRT"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

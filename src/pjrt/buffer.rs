@@ -44,7 +44,10 @@ impl Buffer {
     }
 
     /// Wraps an output buffer of an execution, reading its type and shape from the plugin.
-    pub(crate) fn from_output(client: Arc<ClientInner>, raw: *mut ffi::PJRT_Buffer) -> Result<Buffer> {
+    pub(crate) fn from_output(
+        client: Arc<ClientInner>,
+        raw: *mut ffi::PJRT_Buffer,
+    ) -> Result<Buffer> {
         let plugin = client.plugin.clone();
         // Own it first, so it is freed if a query fails.
         let mut buffer = Buffer::from_raw(client, raw, ElementType::Pred, vec![]);
@@ -52,7 +55,10 @@ impl Buffer {
         ty.buffer = raw;
         pjrt_call!(&plugin, PJRT_Buffer_ElementType, &mut ty)?;
         buffer.ty = ElementType::from_pjrt(ty.type_).ok_or_else(|| {
-            Error::usage(format!("output has an element type (PJRT code {}) this crate does not handle", ty.type_))
+            Error::usage(format!(
+                "output has an element type (PJRT code {}) this crate does not handle",
+                ty.type_
+            ))
         })?;
         let mut dims = ffi::PJRT_Buffer_Dimensions_Args::new();
         dims.buffer = raw;

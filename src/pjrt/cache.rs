@@ -101,7 +101,9 @@ impl ExecutableCache {
     }
 
     fn path_for(&self, key: &[u8; 32]) -> Option<PathBuf> {
-        self.dir.as_ref().map(|d| d.join(format!("{}.pjrt-exe", hex(key))))
+        self.dir
+            .as_ref()
+            .map(|d| d.join(format!("{}.pjrt-exe", hex(key))))
     }
 
     fn load_from_disk(&self, client: &Client, key: &[u8; 32]) -> Option<LoadedExecutable> {
@@ -118,8 +120,12 @@ impl ExecutableCache {
 
     /// Best effort: a plugin that cannot serialize, or a full disk, only costs a recompile later.
     fn store_on_disk(&self, exe: &LoadedExecutable, key: &[u8; 32]) {
-        let Some(path) = self.path_for(key) else { return };
-        let result = exe.serialize().and_then(|bytes| write_atomically(&path, &bytes));
+        let Some(path) = self.path_for(key) else {
+            return;
+        };
+        let result = exe
+            .serialize()
+            .and_then(|bytes| write_atomically(&path, &bytes));
         if let Err(e) = result {
             tracing::warn!("not caching executable at {}: {e}", path.display());
         }
@@ -129,7 +135,8 @@ impl ExecutableCache {
 /// Writes to a temporary file beside `path`, then renames: readers never see a partial file.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, bytes).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(format!("renaming to {}", path.display()), e))

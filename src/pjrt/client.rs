@@ -102,7 +102,9 @@ impl Client {
                     OptionValue::Str(s) => (
                         ffi::PJRT_NamedValue_Type::String,
                         ffi::PJRT_NamedValue_Value {
-                            string_value: strings[i].as_ref().map_or(std::ptr::null(), |c| c.as_ptr()),
+                            string_value: strings[i]
+                                .as_ref()
+                                .map_or(std::ptr::null(), |c| c.as_ptr()),
                         },
                         s.len(),
                     ),
@@ -143,7 +145,10 @@ impl Client {
         let platform_name =
             unsafe { string_from(name_args.platform_name, name_args.platform_name_size) };
         let platform_version = unsafe {
-            string_from(version_args.platform_version, version_args.platform_version_size)
+            string_from(
+                version_args.platform_version,
+                version_args.platform_version_size,
+            )
         };
         inner.devices = (0..dev_args.num_addressable_devices)
             .map(|i| unsafe { *dev_args.addressable_devices.add(i) })
@@ -235,9 +240,14 @@ impl Client {
         args.type_ = ty.to_pjrt() as i32;
         args.dims = dims.as_ptr();
         args.num_dims = dims.len();
-        args.host_buffer_semantics = ffi::PJRT_HostBufferSemantics::ImmutableUntilTransferCompletes as i32;
+        args.host_buffer_semantics =
+            ffi::PJRT_HostBufferSemantics::ImmutableUntilTransferCompletes as i32;
         args.device = device_ptr;
-        pjrt_call!(&self.inner.plugin, PJRT_Client_BufferFromHostBuffer, &mut args)?;
+        pjrt_call!(
+            &self.inner.plugin,
+            PJRT_Client_BufferFromHostBuffer,
+            &mut args
+        )?;
         let buffer = Buffer::from_raw(self.inner.clone(), args.buffer, ty, dims.to_vec());
         // The host slice must stay untouched until the transfer is done: wait for it here,
         // while `bytes` is still borrowed.
@@ -249,13 +259,21 @@ impl Client {
 
     /// Compiles StableHLO (MLIR text or bytecode), served from the executable cache when it holds
     /// the same program compiled with the same options by the same plugin.
-    pub fn compile(&self, program: &str, options: &CompileOptions) -> Result<Arc<LoadedExecutable>> {
+    pub fn compile(
+        &self,
+        program: &str,
+        options: &CompileOptions,
+    ) -> Result<Arc<LoadedExecutable>> {
         let cache = self.cache.clone();
         cache.get_or_compile(self, program.as_bytes(), options)
     }
 
     /// Compiles without consulting the cache.
-    pub fn compile_uncached(&self, program: &[u8], options: &CompileOptions) -> Result<LoadedExecutable> {
+    pub fn compile_uncached(
+        &self,
+        program: &[u8],
+        options: &CompileOptions,
+    ) -> Result<LoadedExecutable> {
         let format = "mlir";
         let mut prog = ffi::PJRT_Program::new();
         prog.code = program.as_ptr() as *mut _;
@@ -278,7 +296,11 @@ impl Client {
         args.client = self.inner.raw;
         args.serialized_executable = bytes.as_ptr() as *const _;
         args.serialized_executable_size = bytes.len();
-        pjrt_call!(&self.inner.plugin, PJRT_Executable_DeserializeAndLoad, &mut args)?;
+        pjrt_call!(
+            &self.inner.plugin,
+            PJRT_Executable_DeserializeAndLoad,
+            &mut args
+        )?;
         LoadedExecutable::from_raw(self.inner.clone(), args.loaded_executable)
     }
 
@@ -287,7 +309,9 @@ impl Client {
     pub fn identity(&self) -> String {
         let plugin = self.plugin();
         let (major, minor) = plugin.api_version();
-        let size = std::fs::metadata(plugin.path()).map(|m| m.len()).unwrap_or(0);
+        let size = std::fs::metadata(plugin.path())
+            .map(|m| m.len())
+            .unwrap_or(0);
         format!(
             "{}|{size}|{major}.{minor}|{}|{}|{}",
             plugin.path().display(),
@@ -298,7 +322,11 @@ impl Client {
     }
 }
 
-fn describe_device(plugin: &Arc<Plugin>, index: usize, device: *mut ffi::PJRT_Device) -> Result<DeviceInfo> {
+fn describe_device(
+    plugin: &Arc<Plugin>,
+    index: usize,
+    device: *mut ffi::PJRT_Device,
+) -> Result<DeviceInfo> {
     let mut desc = ffi::PJRT_Device_GetDescription_Args::new();
     desc.device = device;
     pjrt_call!(plugin, PJRT_Device_GetDescription, &mut desc)?;

@@ -90,19 +90,19 @@ impl CompileOptions {
 
     /// The serialized `CompileOptionsProto`.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let device_assignment = self
-            .device_assignment
-            .as_ref()
-            .map(|by_replica| DeviceAssignmentProto {
-                replica_count: self.num_replicas as i32,
-                computation_count: self.num_partitions as i32,
-                // The proto is computation-major: one entry per partition, listing replicas.
-                computation_devices: (0..self.num_partitions)
-                    .map(|p| ComputationDevice {
-                        replica_device_ids: by_replica.iter().map(|r| r[p]).collect(),
-                    })
-                    .collect(),
-            });
+        let device_assignment =
+            self.device_assignment
+                .as_ref()
+                .map(|by_replica| DeviceAssignmentProto {
+                    replica_count: self.num_replicas as i32,
+                    computation_count: self.num_partitions as i32,
+                    // The proto is computation-major: one entry per partition, listing replicas.
+                    computation_devices: (0..self.num_partitions)
+                        .map(|p| ComputationDevice {
+                            replica_device_ids: by_replica.iter().map(|r| r[p]).collect(),
+                        })
+                        .collect(),
+                });
         CompileOptionsProto {
             executable_build_options: Some(ExecutableBuildOptionsProto {
                 device_ordinal: -1,
@@ -110,7 +110,11 @@ impl CompileOptions {
                 num_partitions: self.num_partitions as i64,
                 use_spmd_partitioning: self.spmd,
                 device_assignment,
-                allow_spmd_sharding_propagation_to_output: if self.spmd { vec![true] } else { vec![] },
+                allow_spmd_sharding_propagation_to_output: if self.spmd {
+                    vec![true]
+                } else {
+                    vec![]
+                },
                 use_shardy_partitioner: self.shardy,
             }),
         }

@@ -10,6 +10,15 @@ use super::ffi::{self, ArgsStruct};
 use super::plugin::{pjrt_call, string_from};
 
 /// An argument of one execution.
+///
+/// A donated buffer is moved into the call, so the compiler refuses any later use:
+/// ```compile_fail
+/// # fn step(exe: &grpo_xla::pjrt::LoadedExecutable, state: grpo_xla::pjrt::Buffer) {
+/// use grpo_xla::pjrt::Arg;
+/// let _ = exe.execute(vec![Arg::Donate(state)]);
+/// let _ = state.to_vec::<f32>(); // error[E0382]: use of moved value: `state`
+/// # }
+/// ```
 pub enum Arg<'a> {
     /// The buffer stays the caller's; the plugin is told not to donate it.
     Borrow(&'a Buffer),
@@ -43,6 +52,17 @@ pub struct LoadedExecutable {
     num_replicas: usize,
 }
 
+impl std::fmt::Debug for LoadedExecutable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "LoadedExecutable({} devices, {} outputs)",
+            self.devices.len(),
+            self.num_outputs
+        )
+    }
+}
+
 // SAFETY: PJRT executables are thread-safe.
 unsafe impl Send for LoadedExecutable {}
 unsafe impl Sync for LoadedExecutable {}
@@ -57,12 +77,19 @@ impl Drop for ExecutableView<'_> {
     fn drop(&mut self) {
         let mut args = ffi::PJRT_Executable_Destroy_Args::new();
         args.executable = self.raw;
-        let _ = pjrt_call!(&self.owner.client.plugin, PJRT_Executable_Destroy, &mut args);
+        let _ = pjrt_call!(
+            &self.owner.client.plugin,
+            PJRT_Executable_Destroy,
+            &mut args
+        );
     }
 }
 
 impl LoadedExecutable {
-    pub(crate) fn from_raw(client: Arc<ClientInner>, raw: *mut ffi::PJRT_LoadedExecutable) -> Result<Self> {
+    pub(crate) fn from_raw(
+        client: Arc<ClientInner>,
+        raw: *mut ffi::PJRT_LoadedExecutable,
+    ) -> Result<Self> {
         let plugin = client.plugin.clone();
         let mut exe = LoadedExecutable {
             raw,
@@ -99,7 +126,11 @@ impl LoadedExecutable {
     fn view(&self) -> Result<ExecutableView<'_>> {
         let mut args = ffi::PJRT_LoadedExecutable_GetExecutable_Args::new();
         args.loaded_executable = self.raw;
-        pjrt_call!(&self.client.plugin, PJRT_LoadedExecutable_GetExecutable, &mut args)?;
+        pjrt_call!(
+            &self.client.plugin,
+            PJRT_LoadedExecutable_GetExecutable,
+            &mut args
+        )?;
         Ok(ExecutableView {
             raw: args.executable,
             owner: self,
@@ -131,7 +162,10 @@ impl LoadedExecutable {
         pjrt_call!(&self.client.plugin, PJRT_Executable_Serialize, &mut args)?;
         // SAFETY: bytes backed by `serialized_executable` until its deleter runs.
         let bytes = unsafe {
-            std::slice::from_raw_parts(args.serialized_bytes as *const u8, args.serialized_bytes_size)
+            std::slice::from_raw_parts(
+                args.serialized_bytes as *const u8,
+                args.serialized_bytes_size,
+            )
         }
         .to_vec();
         if let Some(deleter) = args.serialized_executable_deleter {
@@ -148,10 +182,18 @@ impl LoadedExecutable {
         args.executable = view.raw;
         args.program = &mut program;
         // First call reports the size, second fills our buffer.
-        pjrt_call!(&self.client.plugin, PJRT_Executable_OptimizedProgram, &mut args)?;
+        pjrt_call!(
+            &self.client.plugin,
+            PJRT_Executable_OptimizedProgram,
+            &mut args
+        )?;
         let mut code = vec![0u8; program.code_size];
         program.code = code.as_mut_ptr() as *mut _;
-        pjrt_call!(&self.client.plugin, PJRT_Executable_OptimizedProgram, &mut args)?;
+        pjrt_call!(
+            &self.client.plugin,
+            PJRT_Executable_OptimizedProgram,
+            &mut args
+        )?;
         // SAFETY: format string owned by the plugin.
         let format = unsafe { string_from(program.format, program.format_size) };
         if format != "hlo" && format != "hlo_with_config" && !format.is_empty() {
@@ -191,10 +233,12 @@ impl LoadedExecutable {
             .iter()
             .map(|list| list.iter().map(|a| a.buffer().raw()).collect())
             .collect();
-        let arg_ptrs: Vec<*const *mut ffi::PJRT_Buffer> = raw_args.iter().map(|l| l.as_ptr()).collect();
+        let arg_ptrs: Vec<*const *mut ffi::PJRT_Buffer> =
+            raw_args.iter().map(|l| l.as_ptr()).collect();
         let mut outputs: Vec<Vec<*mut ffi::PJRT_Buffer>> =
             vec![vec![std::ptr::null_mut(); self.num_outputs]; num_devices];
-        let out_ptrs: Vec<*mut *mut ffi::PJRT_Buffer> = outputs.iter_mut().map(|l| l.as_mut_ptr()).collect();
+        let out_ptrs: Vec<*mut *mut ffi::PJRT_Buffer> =
+            outputs.iter_mut().map(|l| l.as_mut_ptr()).collect();
         let mut events: Vec<*mut ffi::PJRT_Event> = vec![std::ptr::null_mut(); num_devices];
 
         let mut options = ffi::PJRT_ExecuteOptions::new();
@@ -208,7 +252,11 @@ impl LoadedExecutable {
         exec.num_args = num_args;
         exec.output_lists = out_ptrs.as_ptr();
         exec.device_complete_events = events.as_mut_ptr();
-        pjrt_call!(&self.client.plugin, PJRT_LoadedExecutable_Execute, &mut exec)?;
+        pjrt_call!(
+            &self.client.plugin,
+            PJRT_LoadedExecutable_Execute,
+            &mut exec
+        )?;
 
         // Take ownership of everything the plugin handed back before looking at any error.
         let events: Vec<Event> = events
@@ -237,7 +285,11 @@ impl Drop for LoadedExecutable {
     fn drop(&mut self) {
         let mut args = ffi::PJRT_LoadedExecutable_Destroy_Args::new();
         args.executable = self.raw;
-        if let Err(e) = pjrt_call!(&self.client.plugin, PJRT_LoadedExecutable_Destroy, &mut args) {
+        if let Err(e) = pjrt_call!(
+            &self.client.plugin,
+            PJRT_LoadedExecutable_Destroy,
+            &mut args
+        ) {
             tracing::warn!("destroying a PJRT executable: {e}");
         }
     }

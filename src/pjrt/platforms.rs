@@ -15,7 +15,9 @@ use crate::home;
 pub const CPU_PLUGIN_PACKAGE: &str = "lammps-jax-pjrt-cpu==0.11.2";
 pub const CPU_PLUGIN_FILE: &str = "pjrt_c_api_cpu_plugin.so";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Platform {
     Cpu,
@@ -73,7 +75,11 @@ impl Platform {
             Platform::Gpu => {
                 for dir in python_package_dirs() {
                     for cuda in ["xla_cuda13", "xla_cuda12"] {
-                        out.push(dir.join("jax_plugins").join(cuda).join("xla_cuda_plugin.so"));
+                        out.push(
+                            dir.join("jax_plugins")
+                                .join(cuda)
+                                .join("xla_cuda_plugin.so"),
+                        );
                     }
                 }
             }
@@ -112,7 +118,11 @@ impl Platform {
 
     /// Loads the plugin and creates a client. `num_devices` sets the CPU device count; on
     /// GPU/TPU the client sees the hardware it has.
-    pub fn client(self, plugin: Option<&Path>, num_devices: Option<usize>) -> anyhow::Result<Client> {
+    pub fn client(
+        self,
+        plugin: Option<&Path>,
+        num_devices: Option<usize>,
+    ) -> anyhow::Result<Client> {
         let path = match plugin {
             Some(p) => p.to_path_buf(),
             None => self.find_plugin()?,
@@ -125,7 +135,10 @@ impl Platform {
         let mut options = vec![];
         if self == Platform::Cpu {
             // One device unless asked, as JAX does (the plugin alone would make 4).
-            options.push(("cpu_device_count", OptionValue::Int(num_devices.unwrap_or(1) as i64)));
+            options.push((
+                "cpu_device_count",
+                OptionValue::Int(num_devices.unwrap_or(1) as i64),
+            ));
         }
         let client = Client::new(plugin, &options)?;
         if let Some(n) = num_devices {
@@ -135,7 +148,9 @@ impl Platform {
                 client.devices().len()
             );
         }
-        Ok(client.with_cache(super::cache::ExecutableCache::on_disk(home::executable_cache_dir())))
+        Ok(client.with_cache(super::cache::ExecutableCache::on_disk(
+            home::executable_cache_dir(),
+        )))
     }
 }
 

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Sets up everything grpo-xla needs on a fresh Debian machine, idempotently, caching under
+# $GRPO_XLA_HOME (default ~/.cache/grpo-xla):
+#   1. the CPU PJRT plugin (lammps-jax-pjrt-cpu from PyPI, sha256-checked; no Python needed to load it)
+#   2. the reference environment: a pinned Python venv with JAX, for tests and benchmarks
+#   3. the grpo-xla binary (cargo build --release)
+# Usage: scripts/setup.sh [--no-build]
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+GRPO_XLA_HOME=${GRPO_XLA_HOME:-$HOME/.cache/grpo-xla}
+BUILD=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-build) BUILD=0 ;;
+    *) echo "setup.sh: unknown option $arg (known: --no-build)" >&2; exit 2 ;;
+  esac
+done
+
+CPU_PLUGIN_PKG=lammps-jax-pjrt-cpu
+CPU_PLUGIN_VERSION=0.11.2
+CPU_PLUGIN_WHEEL=lammps_jax_pjrt_cpu-0.11.2-py3-none-manylinux_2_27_x86_64.whl
+CPU_PLUGIN_SHA256=1319390d948b39f69f7dade496b7c385149d9ca6097a6b62114da113216d9ad1
+CPU_PLUGIN_SO=pjrt_c_api_cpu_plugin.so
+
+STEPS=$((2 + BUILD))
+step=0
+say() { step=$((step + 1)); printf '\n==> [%d/%d] %s\n' "$step" "$STEPS" "$*"; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+need_apt=()
+have python3 || need_apt+=(python3)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+have cc || need_apt+=(build-essential)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "==> installing system packages: ${need_apt[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+fi
+have cargo || { echo "setup.sh: cargo is missing; install Rust with rustup (https://rustup.rs)" >&2; exit 1; }
+
+# ---------------------------------------------------------------- 1. CPU plugin
+say "CPU PJRT plugin ($CPU_PLUGIN_PKG==$CPU_PLUGIN_VERSION)"
+plugin_dir="$GRPO_XLA_HOME/plugins/cpu"
+stamp="$plugin_dir/.sha256"
+if [ -f "$plugin_dir/$CPU_PLUGIN_SO" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$CPU_PLUGIN_SHA256" ]; then
+  echo "    already installed: $plugin_dir/$CPU_PLUGIN_SO"
+else
+  downloads="$GRPO_XLA_HOME/downloads"
+  mkdir -p "$downloads" "$plugin_dir"
+  wheel="$downloads/$CPU_PLUGIN_WHEEL"
+  if ! echo "$CPU_PLUGIN_SHA256  $wheel" | sha256sum -c --status 2>/dev/null; then
+    python3 -m pip download --no-deps --progress-bar on -d "$downloads" "$CPU_PLUGIN_PKG==$CPU_PLUGIN_VERSION"
+  fi
+  echo "$CPU_PLUGIN_SHA256  $wheel" | sha256sum -c --quiet || {
+    echo "setup.sh: $wheel does not have the expected sha256 $CPU_PLUGIN_SHA256" >&2; exit 1; }
+  python3 - "$wheel" "$plugin_dir" "$CPU_PLUGIN_SO" <<'PY'
+import os, sys, zipfile
+wheel, dest, name = sys.argv[1:]
+with zipfile.ZipFile(wheel) as z:
+    member = next(m for m in z.namelist() if m.endswith("/" + name))
+    tmp = os.path.join(dest, name + ".partial")
+    with z.open(member) as src, open(tmp, "wb") as out:
+        while chunk := src.read(1 << 20):
+            out.write(chunk)
+    os.replace(tmp, os.path.join(dest, name))
+PY
+  echo "$CPU_PLUGIN_SHA256" > "$stamp"
+  echo "    installed $plugin_dir/$CPU_PLUGIN_SO"
+fi
+
+# ---------------------------------------------------------------- 2. reference environment
+say "reference environment (Python venv with JAX)"
+venv="$GRPO_XLA_HOME/venv-ref"
+req="$ROOT/scripts/reference/requirements.txt"
+req_hash=$(sha256sum "$req" | cut -d' ' -f1)
+if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" = "$req_hash" ]; then
+  echo "    up to date: $venv"
+else
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+  "$venv/bin/python" -m pip install --progress-bar on -r "$req"
+  echo "$req_hash" > "$venv/.requirements.sha256"
+  echo "    ready: $venv"
+fi
+
+# ---------------------------------------------------------------- 3. build
+if [ "$BUILD" = 1 ]; then
+  say "building grpo-xla (cargo build --release)"
+  (cd "$ROOT" && cargo build --release --locked 2>&1 | grep -Ev '^\s+(Compiling|Downloaded|Downloading)' || true)
+  test -x "$ROOT/target/release/grpo-xla" || { echo "setup.sh: the build failed" >&2; exit 1; }
+  echo "    built $ROOT/target/release/grpo-xla"
+fi
+echo
+echo "setup complete (cache: $GRPO_XLA_HOME)"

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The test suite: installs what the tests need (plugin, reference environment), then runs
+# every test, lint and format check. CI runs exactly this (.ci/run).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+scripts/setup.sh --no-build
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+echo "==> cargo clippy -D warnings"
+cargo clippy --locked --all-targets -q -- -D warnings
+echo "==> cargo test"
+cargo test --locked --all-targets --no-fail-fast
+cargo test --locked --doc -q

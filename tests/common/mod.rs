@@ -1,0 +1,37 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use grpo_xla::pjrt::platforms::Platform;
+use grpo_xla::pjrt::{Client, ExecutableCache};
+
+/// A CPU client with `n` devices. Fails with the install command when the plugin is missing.
+pub fn cpu_client(n: usize) -> Client {
+    match Platform::Cpu.client(None, Some(n)) {
+        Ok(client) => client.with_cache(ExecutableCache::in_memory()),
+        Err(e) => panic!("the CPU PJRT plugin is needed for this test: {e:#}"),
+    }
+}
+
+/// Largest |a - b| / max(|b|, floor) over two slices of equal length.
+pub fn max_rel_err(a: &[f64], b: &[f64], floor: f64) -> f64 {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs() / y.abs().max(floor))
+        .fold(0.0, f64::max)
+}
+
+/// Deterministic pseudo-random values in [-1, 1).
+pub fn values(n: usize, seed: u64) -> Vec<f32> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
