@@ -1,6 +1,8 @@
 //! grpo-xla: GRPO training for Gemma with XLA programs built in Rust and run through PJRT.
 
-pub mod home;
 pub mod graph;
+pub mod grpo;
+pub mod home;
+pub mod models;
 pub mod pjrt;
 pub mod reference;

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::graph::{Graph, GraphError, Tensor, Value};
+use super::builder::{Graph, GraphError, Tensor, Value};
 use super::ops::Op;
 use super::vjp;
 
@@ -13,18 +13,30 @@ impl Graph {
     /// Gradients of a scalar `loss` with respect to `wrt`.
     pub fn grad(&self, loss: &Tensor, wrt: &[Tensor]) -> Result<Vec<Tensor>, GraphError> {
         if loss.rank() != 0 {
-            return Err(GraphError::Invalid(format!("grad needs a scalar loss, got {}", loss.shape())));
+            return Err(GraphError::Invalid(format!(
+                "grad needs a scalar loss, got {}",
+                loss.shape()
+            )));
         }
         let one = loss.scalar_like(1.0);
-        self.vjp(&[loss.clone()], &[one], wrt)
+        self.vjp(std::slice::from_ref(loss), &[one], wrt)
     }
 
     /// Cotangents of `wrt` given `cotangents` of `outputs` (a vector-Jacobian product).
-    pub fn vjp(&self, outputs: &[Tensor], cotangents: &[Tensor], wrt: &[Tensor]) -> Result<Vec<Tensor>, GraphError> {
+    pub fn vjp(
+        &self,
+        outputs: &[Tensor],
+        cotangents: &[Tensor],
+        wrt: &[Tensor],
+    ) -> Result<Vec<Tensor>, GraphError> {
         self.check()?;
         for (o, c) in outputs.iter().zip(cotangents) {
             if o.shape() != c.shape() {
-                return Err(GraphError::Invalid(format!("cotangent {} for output {}", c.shape(), o.shape())));
+                return Err(GraphError::Invalid(format!(
+                    "cotangent {} for output {}",
+                    c.shape(),
+                    o.shape()
+                )));
             }
         }
         let end = self.num_nodes();
@@ -48,12 +60,17 @@ impl Graph {
                 continue;
             }
             let node = self.node(id);
-            let g: Vec<Option<Tensor>> = (0..node.outputs.len()).map(|index| cts.get(&Value { node: id, index }).cloned()).collect();
+            let g: Vec<Option<Tensor>> = (0..node.outputs.len())
+                .map(|index| cts.get(&Value { node: id, index }).cloned())
+                .collect();
             if g.iter().all(|c| c.is_none()) {
                 continue;
             }
             if node.region != 0 {
-                return Err(GraphError::NotDifferentiable { op: "a value computed inside a while loop", location: node.loc.to_string() });
+                return Err(GraphError::NotDifferentiable {
+                    op: "a value computed inside a while loop",
+                    location: node.loc.to_string(),
+                });
             }
             if let Some(k) = checkpoints.iter().position(|r| r.contains(&id)) {
                 if recomputed.insert(k) {
@@ -62,7 +79,9 @@ impl Graph {
             }
             let at = |v: Value| self.tensor(*remap.get(&v).unwrap_or(&v));
             let x: Vec<Tensor> = node.inputs.iter().map(|&v| at(v)).collect();
-            let y: Vec<Tensor> = (0..node.outputs.len()).map(|index| at(Value { node: id, index })).collect();
+            let y: Vec<Tensor> = (0..node.outputs.len())
+                .map(|index| at(Value { node: id, index }))
+                .collect();
             let input_cts = vjp::rule(&node, &x, &y, &g)?;
             for (input, ct) in node.inputs.iter().zip(input_cts) {
                 if let Some(ct) = ct {
@@ -85,7 +104,10 @@ impl Graph {
         let mut boundary: Vec<Value> = vec![];
         for id in range.clone() {
             for v in self.node(id).inputs {
-                if v.node < range.start && !boundary.contains(&v) && !matches!(self.node(v.node).op, Op::Constant(_)) {
+                if v.node < range.start
+                    && !boundary.contains(&v)
+                    && !matches!(self.node(v.node).op, Op::Constant(_))
+                {
                     boundary.push(v);
                 }
             }
@@ -93,7 +115,9 @@ impl Graph {
         if boundary.is_empty() {
             return;
         }
-        let fenced = Tensor::optimization_barrier(&boundary.iter().map(|&v| self.tensor(v)).collect::<Vec<_>>());
+        let fenced = Tensor::optimization_barrier(
+            &boundary.iter().map(|&v| self.tensor(v)).collect::<Vec<_>>(),
+        );
         for (v, t) in boundary.iter().zip(&fenced) {
             remap.insert(*v, t.value);
         }
@@ -102,9 +126,18 @@ impl Graph {
             if node.region != 0 || matches!(node.op, Op::While { .. } | Op::Parameter { .. }) {
                 continue;
             }
-            let inputs: Vec<Value> = node.inputs.iter().map(|v| *remap.get(v).unwrap_or(v)).collect();
+            let inputs: Vec<Value> = node
+                .inputs
+                .iter()
+                .map(|v| *remap.get(v).unwrap_or(v))
+                .collect();
             let n = node.outputs.len();
-            let new = self.push_cloned(node.op.clone(), inputs, node.outputs.clone(), node.loc.clone());
+            let new = self.push_cloned(
+                node.op.clone(),
+                inputs,
+                node.outputs.clone(),
+                node.loc.clone(),
+            );
             for index in 0..n {
                 remap.insert(Value { node: id, index }, Value { node: new, index });
             }

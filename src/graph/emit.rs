@@ -5,8 +5,8 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
-use super::graph::{Graph, GraphError, Node, Value};
-use super::ops::{BinaryOp, Cmp, Literal, Op, ReduceKind, UnaryOp};
+use super::builder::{Graph, GraphError, Node, Value};
+use super::ops::{Cmp, Literal, Op, ReduceKind, UnaryOp};
 use super::shape::Shape;
 use crate::pjrt::ElementType;
 
@@ -41,7 +41,8 @@ pub struct Module {
 impl Module {
     /// Compile options that match how the module was annotated.
     pub fn compile_options(&self) -> crate::pjrt::CompileOptions {
-        crate::pjrt::CompileOptions::spmd(self.num_partitions).with_shardy(self.shardy && self.num_partitions > 1)
+        crate::pjrt::CompileOptions::spmd(self.num_partitions)
+            .with_shardy(self.shardy && self.num_partitions > 1)
     }
 }
 
@@ -51,7 +52,11 @@ impl Graph {
         self.build_with(results, &EmitOptions::default())
     }
 
-    pub fn build_with(&self, results: &[super::Tensor], options: &EmitOptions) -> Result<Module, GraphError> {
+    pub fn build_with(
+        &self,
+        results: &[super::Tensor],
+        options: &EmitOptions,
+    ) -> Result<Module, GraphError> {
         self.check()?;
         self.emit(results, &[], options)
     }
@@ -76,7 +81,11 @@ impl Graph {
         let inner = self.0.borrow();
         let mesh = inner.mesh.clone();
         let num_partitions = mesh.as_ref().map_or(1, |m| m.num_devices() as usize);
-        let live = live_nodes(&inner.nodes, &inner.regions, results.iter().map(|t| t.value));
+        let live = live_nodes(
+            &inner.nodes,
+            &inner.regions,
+            results.iter().map(|t| t.value),
+        );
         let mut e = Emitter {
             nodes: &inner.nodes,
             regions: &inner.regions,
@@ -101,7 +110,13 @@ impl Graph {
         for p in &inner.params {
             let shape = &inner.nodes[p.node].outputs[0];
             let name = format!("%v{}", p.node);
-            e.names.insert(Value { node: p.node, index: 0 }, name.clone());
+            e.names.insert(
+                Value {
+                    node: p.node,
+                    index: 0,
+                },
+                name.clone(),
+            );
             let mut attrs = vec![];
             if let Some(out) = p.alias_output {
                 attrs.push(format!("tf.aliasing_output = {out} : i32"));
@@ -109,7 +124,11 @@ impl Graph {
             if let Some(s) = &p.sharding {
                 attrs.push(e.sharding_attr(s));
             }
-            let attrs = if attrs.is_empty() { String::new() } else { format!(" {{{}}}", attrs.join(", ")) };
+            let attrs = if attrs.is_empty() {
+                String::new()
+            } else {
+                format!(" {{{}}}", attrs.join(", "))
+            };
             args.push(format!("{name}: {}{attrs}", shape.mlir()));
         }
         let result_types: Vec<String> = results
@@ -123,16 +142,35 @@ impl Graph {
                 }
             })
             .collect();
-        writeln!(text, "  func.func public @main({}) -> ({}) {{", args.join(", "), result_types.join(", ")).unwrap();
+        writeln!(
+            text,
+            "  func.func public @main({}) -> ({}) {{",
+            args.join(", "),
+            result_types.join(", ")
+        )
+        .unwrap();
         e.region(0, "    ");
         text.push_str(&e.out);
         let names: Vec<String> = results.iter().map(|t| e.name(t.value)).collect();
-        let types: Vec<String> = results.iter().map(|t| inner.nodes[t.value.node].outputs[t.value.index].mlir()).collect();
-        writeln!(text, "    return {} : {}", names.join(", "), types.join(", ")).unwrap();
+        let types: Vec<String> = results
+            .iter()
+            .map(|t| inner.nodes[t.value.node].outputs[t.value.index].mlir())
+            .collect();
+        writeln!(
+            text,
+            "    return {} : {}",
+            names.join(", "),
+            types.join(", ")
+        )
+        .unwrap();
         text.push_str("  }\n}\n");
         Ok(Module {
             text,
-            param_shapes: inner.params.iter().map(|p| inner.nodes[p.node].outputs[0].clone()).collect(),
+            param_shapes: inner
+                .params
+                .iter()
+                .map(|p| inner.nodes[p.node].outputs[0].clone())
+                .collect(),
             result_shapes: results.iter().map(|t| t.shape()).collect(),
             num_partitions,
             shardy: options.shardy,
@@ -141,11 +179,23 @@ impl Graph {
 }
 
 fn sanitize(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Nodes needed for `roots`, including everything inside (and used by) the regions of live whiles.
-fn live_nodes(nodes: &[Node], regions: &[super::graph::RegionInfo], roots: impl Iterator<Item = Value>) -> HashSet<usize> {
+fn live_nodes(
+    nodes: &[Node],
+    regions: &[super::builder::RegionInfo],
+    roots: impl Iterator<Item = Value>,
+) -> HashSet<usize> {
     let mut live = HashSet::new();
     let mut stack: Vec<usize> = roots.map(|v| v.node).collect();
     while let Some(n) = stack.pop() {
@@ -165,7 +215,7 @@ fn live_nodes(nodes: &[Node], regions: &[super::graph::RegionInfo], roots: impl 
 
 struct Emitter<'a> {
     nodes: &'a [Node],
-    regions: &'a [super::graph::RegionInfo],
+    regions: &'a [super::builder::RegionInfo],
     live: &'a HashSet<usize>,
     names: HashMap<Value, String>,
     out: String,
@@ -192,7 +242,11 @@ pub(crate) fn float_literal(v: f64, ty: ElementType) -> String {
     if v.is_finite() {
         let s = format!("{v:e}");
         let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
-        let mantissa = if mantissa.contains('.') { mantissa.to_string() } else { format!("{mantissa}.0") };
+        let mantissa = if mantissa.contains('.') {
+            mantissa.to_string()
+        } else {
+            format!("{mantissa}.0")
+        };
         return format!("{mantissa}e{exponent}");
     }
     let bits: u64 = match ty {
@@ -266,12 +320,19 @@ fn cmp_name(c: Cmp) -> &'static str {
 }
 
 fn types(shapes: &[Shape]) -> String {
-    shapes.iter().map(|s| s.mlir()).collect::<Vec<_>>().join(", ")
+    shapes
+        .iter()
+        .map(|s| s.mlir())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Emitter<'_> {
     fn name(&self, v: Value) -> String {
-        self.names.get(&v).cloned().unwrap_or_else(|| format!("%undefined_v{}_{}", v.node, v.index))
+        self.names
+            .get(&v)
+            .cloned()
+            .unwrap_or_else(|| format!("%undefined_v{}_{}", v.node, v.index))
     }
 
     fn shape(&self, v: Value) -> &Shape {
@@ -299,9 +360,24 @@ impl Emitter<'_> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     /// Emits one line: `%name = "stablehlo.op"(args) {attrs} : (in) -> out loc`.
-    fn line(&mut self, indent: &str, result: &str, op: &str, inputs: &[String], in_types: &[String], attrs: &str, out: &str, loc: &str) {
-        let attrs = if attrs.is_empty() { String::new() } else { format!(" {{{attrs}}}") };
+    fn line(
+        &mut self,
+        indent: &str,
+        result: &str,
+        op: &str,
+        inputs: &[String],
+        in_types: &[String],
+        attrs: &str,
+        out: &str,
+        loc: &str,
+    ) {
+        let attrs = if attrs.is_empty() {
+            String::new()
+        } else {
+            format!(" {{{attrs}}}")
+        };
         writeln!(
             self.out,
             "{indent}{result} = \"stablehlo.{op}\"({}){attrs} : ({}) -> {out}{loc}",
@@ -315,20 +391,54 @@ impl Emitter<'_> {
     fn combiner(&mut self, indent: &str, prefix: &str, op: &str, ty: &Shape) {
         let t = ty.mlir();
         writeln!(self.out, "{indent}^bb0({prefix}_a: {t}, {prefix}_b: {t}):").unwrap();
-        writeln!(self.out, "{indent}  {prefix}_r = \"stablehlo.{op}\"({prefix}_a, {prefix}_b) : ({t}, {t}) -> {t}").unwrap();
-        writeln!(self.out, "{indent}  \"stablehlo.return\"({prefix}_r) : ({t}) -> ()").unwrap();
+        writeln!(
+            self.out,
+            "{indent}  {prefix}_r = \"stablehlo.{op}\"({prefix}_a, {prefix}_b) : ({t}, {t}) -> {t}"
+        )
+        .unwrap();
+        writeln!(
+            self.out,
+            "{indent}  \"stablehlo.return\"({prefix}_r) : ({t}) -> ()"
+        )
+        .unwrap();
     }
 
     fn constant(&mut self, indent: &str, name: &str, lit: &Literal, shape: &Shape) {
-        writeln!(self.out, "{indent}{name} = \"stablehlo.constant\"() {{value = {}}} : () -> {}", literal(lit, shape), shape.mlir()).unwrap();
+        writeln!(
+            self.out,
+            "{indent}{name} = \"stablehlo.constant\"() {{value = {}}} : () -> {}",
+            literal(lit, shape),
+            shape.mlir()
+        )
+        .unwrap();
     }
 
-    fn reduce(&mut self, indent: &str, result: &str, x: &str, xs: &Shape, kind: ReduceKind, dims: &[i64], out: &Shape, loc: &str) {
+    #[allow(clippy::too_many_arguments)]
+    fn reduce(
+        &mut self,
+        indent: &str,
+        result: &str,
+        x: &str,
+        xs: &Shape,
+        kind: ReduceKind,
+        dims: &[i64],
+        out: &Shape,
+        loc: &str,
+    ) {
         let scalar = Shape::scalar(xs.ty);
         let init = format!("{result}_init");
         self.constant(indent, &init, &reduce_init(kind, xs.ty), &scalar);
-        writeln!(self.out, "{indent}{result} = \"stablehlo.reduce\"({x}, {init}) ({{").unwrap();
-        self.combiner(&format!("{indent}  "), &format!("{result}_c"), reduce_op(kind), &scalar);
+        writeln!(
+            self.out,
+            "{indent}{result} = \"stablehlo.reduce\"({x}, {init}) ({{"
+        )
+        .unwrap();
+        self.combiner(
+            &format!("{indent}  "),
+            &format!("{result}_c"),
+            reduce_op(kind),
+            &scalar,
+        );
         writeln!(
             self.out,
             "{indent}}}) {{dimensions = {}}} : ({}, {}) -> {}{loc}",
@@ -367,50 +477,224 @@ impl Emitter<'_> {
                 return;
             }
             Op::Constant(lit) => self.constant(indent, &n, lit, &out[0]),
-            Op::Iota { dim } => self.line(indent, &n, "iota", &[], &[], &format!("iota_dimension = {dim} : i64"), &out[0].mlir(), &loc),
+            Op::Iota { dim } => self.line(
+                indent,
+                &n,
+                "iota",
+                &[],
+                &[],
+                &format!("iota_dimension = {dim} : i64"),
+                &out[0].mlir(),
+                &loc,
+            ),
             Op::Unary(u) => {
                 let name = Op::Unary(*u).name();
-                let name = if *u == UnaryOp::Logistic { "logistic" } else { name };
-                self.line(indent, &n, name, &inputs, &in_types, "", &out[0].mlir(), &loc)
+                let name = if *u == UnaryOp::Logistic {
+                    "logistic"
+                } else {
+                    name
+                };
+                self.line(
+                    indent,
+                    &n,
+                    name,
+                    &inputs,
+                    &in_types,
+                    "",
+                    &out[0].mlir(),
+                    &loc,
+                )
             }
             Op::Binary(b) => {
                 let name = Op::Binary(*b).name();
-                debug_assert!(*b != BinaryOp::Pow || out[0].ty.is_float() || true);
-                self.line(indent, &n, name, &inputs, &in_types, "", &out[0].mlir(), &loc)
+                self.line(
+                    indent,
+                    &n,
+                    name,
+                    &inputs,
+                    &in_types,
+                    "",
+                    &out[0].mlir(),
+                    &loc,
+                )
             }
             Op::Compare(c) => {
                 let ty = self.shape(node.inputs[0]).ty;
-                let kind = if ty.is_float() { "FLOAT" } else if ty.is_signed_int() { "SIGNED" } else { "UNSIGNED" };
+                let kind = if ty.is_float() {
+                    "FLOAT"
+                } else if ty.is_signed_int() {
+                    "SIGNED"
+                } else {
+                    "UNSIGNED"
+                };
                 let attrs = format!(
                     "comparison_direction = #stablehlo<comparison_direction {}>, compare_type = #stablehlo<comparison_type {kind}>",
                     cmp_name(*c)
                 );
-                self.line(indent, &n, "compare", &inputs, &in_types, &attrs, &out[0].mlir(), &loc)
+                self.line(
+                    indent,
+                    &n,
+                    "compare",
+                    &inputs,
+                    &in_types,
+                    &attrs,
+                    &out[0].mlir(),
+                    &loc,
+                )
             }
-            Op::Select => self.line(indent, &n, "select", &inputs, &in_types, "", &out[0].mlir(), &loc),
-            Op::Clamp => self.line(indent, &n, "clamp", &inputs, &in_types, "", &out[0].mlir(), &loc),
-            Op::Convert => self.line(indent, &n, "convert", &inputs, &in_types, "", &out[0].mlir(), &loc),
-            Op::BitcastConvert => self.line(indent, &n, "bitcast_convert", &inputs, &in_types, "", &out[0].mlir(), &loc),
-            Op::BroadcastInDim { dims } => {
-                self.line(indent, &n, "broadcast_in_dim", &inputs, &in_types, &format!("broadcast_dimensions = {}", array(dims)), &out[0].mlir(), &loc)
+            Op::Select => self.line(
+                indent,
+                &n,
+                "select",
+                &inputs,
+                &in_types,
+                "",
+                &out[0].mlir(),
+                &loc,
+            ),
+            Op::Clamp => self.line(
+                indent,
+                &n,
+                "clamp",
+                &inputs,
+                &in_types,
+                "",
+                &out[0].mlir(),
+                &loc,
+            ),
+            Op::Convert => self.line(
+                indent,
+                &n,
+                "convert",
+                &inputs,
+                &in_types,
+                "",
+                &out[0].mlir(),
+                &loc,
+            ),
+            Op::BitcastConvert => self.line(
+                indent,
+                &n,
+                "bitcast_convert",
+                &inputs,
+                &in_types,
+                "",
+                &out[0].mlir(),
+                &loc,
+            ),
+            Op::BroadcastInDim { dims } => self.line(
+                indent,
+                &n,
+                "broadcast_in_dim",
+                &inputs,
+                &in_types,
+                &format!("broadcast_dimensions = {}", array(dims)),
+                &out[0].mlir(),
+                &loc,
+            ),
+            Op::Reshape => self.line(
+                indent,
+                &n,
+                "reshape",
+                &inputs,
+                &in_types,
+                "",
+                &out[0].mlir(),
+                &loc,
+            ),
+            Op::Transpose { perm } => self.line(
+                indent,
+                &n,
+                "transpose",
+                &inputs,
+                &in_types,
+                &format!("permutation = {}", array(perm)),
+                &out[0].mlir(),
+                &loc,
+            ),
+            Op::Reverse { dims } => self.line(
+                indent,
+                &n,
+                "reverse",
+                &inputs,
+                &in_types,
+                &format!("dimensions = {}", array(dims)),
+                &out[0].mlir(),
+                &loc,
+            ),
+            Op::Slice {
+                start,
+                limit,
+                strides,
+            } => {
+                let attrs = format!(
+                    "start_indices = {}, limit_indices = {}, strides = {}",
+                    array(start),
+                    array(limit),
+                    array(strides)
+                );
+                self.line(
+                    indent,
+                    &n,
+                    "slice",
+                    &inputs,
+                    &in_types,
+                    &attrs,
+                    &out[0].mlir(),
+                    &loc,
+                )
             }
-            Op::Reshape => self.line(indent, &n, "reshape", &inputs, &in_types, "", &out[0].mlir(), &loc),
-            Op::Transpose { perm } => self.line(indent, &n, "transpose", &inputs, &in_types, &format!("permutation = {}", array(perm)), &out[0].mlir(), &loc),
-            Op::Reverse { dims } => self.line(indent, &n, "reverse", &inputs, &in_types, &format!("dimensions = {}", array(dims)), &out[0].mlir(), &loc),
-            Op::Slice { start, limit, strides } => {
-                let attrs = format!("start_indices = {}, limit_indices = {}, strides = {}", array(start), array(limit), array(strides));
-                self.line(indent, &n, "slice", &inputs, &in_types, &attrs, &out[0].mlir(), &loc)
-            }
-            Op::DynamicSlice { sizes } => {
-                self.line(indent, &n, "dynamic_slice", &inputs, &in_types, &format!("slice_sizes = {}", array(sizes)), &out[0].mlir(), &loc)
-            }
-            Op::DynamicUpdateSlice => self.line(indent, &n, "dynamic_update_slice", &inputs, &in_types, "", &out[0].mlir(), &loc),
-            Op::Concatenate { dim } => {
-                self.line(indent, &n, "concatenate", &inputs, &in_types, &format!("dimension = {dim} : i64"), &out[0].mlir(), &loc)
-            }
-            Op::Pad { low, high, interior } => {
-                let attrs = format!("edge_padding_low = {}, edge_padding_high = {}, interior_padding = {}", array(low), array(high), array(interior));
-                self.line(indent, &n, "pad", &inputs, &in_types, &attrs, &out[0].mlir(), &loc)
+            Op::DynamicSlice { sizes } => self.line(
+                indent,
+                &n,
+                "dynamic_slice",
+                &inputs,
+                &in_types,
+                &format!("slice_sizes = {}", array(sizes)),
+                &out[0].mlir(),
+                &loc,
+            ),
+            Op::DynamicUpdateSlice => self.line(
+                indent,
+                &n,
+                "dynamic_update_slice",
+                &inputs,
+                &in_types,
+                "",
+                &out[0].mlir(),
+                &loc,
+            ),
+            Op::Concatenate { dim } => self.line(
+                indent,
+                &n,
+                "concatenate",
+                &inputs,
+                &in_types,
+                &format!("dimension = {dim} : i64"),
+                &out[0].mlir(),
+                &loc,
+            ),
+            Op::Pad {
+                low,
+                high,
+                interior,
+            } => {
+                let attrs = format!(
+                    "edge_padding_low = {}, edge_padding_high = {}, interior_padding = {}",
+                    array(low),
+                    array(high),
+                    array(interior)
+                );
+                self.line(
+                    indent,
+                    &n,
+                    "pad",
+                    &inputs,
+                    &in_types,
+                    &attrs,
+                    &out[0].mlir(),
+                    &loc,
+                )
             }
             Op::Gather(g) => {
                 let mut fields = vec![];
@@ -418,7 +702,10 @@ impl Emitter<'_> {
                     fields.push(format!("offset_dims = {}", list(&g.offset_dims)));
                 }
                 if !g.collapsed_slice_dims.is_empty() {
-                    fields.push(format!("collapsed_slice_dims = {}", list(&g.collapsed_slice_dims)));
+                    fields.push(format!(
+                        "collapsed_slice_dims = {}",
+                        list(&g.collapsed_slice_dims)
+                    ));
                 }
                 fields.push(format!("start_index_map = {}", list(&g.start_index_map)));
                 fields.push(format!("index_vector_dim = {}", g.index_vector_dim));
@@ -427,20 +714,43 @@ impl Emitter<'_> {
                     fields.join(", "),
                     array(&g.slice_sizes)
                 );
-                self.line(indent, &n, "gather", &inputs, &in_types, &attrs, &out[0].mlir(), &loc)
+                self.line(
+                    indent,
+                    &n,
+                    "gather",
+                    &inputs,
+                    &in_types,
+                    &attrs,
+                    &out[0].mlir(),
+                    &loc,
+                )
             }
             Op::ScatterAdd(s) => {
                 let scalar = Shape::scalar(out[0].ty);
-                writeln!(self.out, "{indent}{n} = \"stablehlo.scatter\"({}) ({{", inputs.join(", ")).unwrap();
+                writeln!(
+                    self.out,
+                    "{indent}{n} = \"stablehlo.scatter\"({}) ({{",
+                    inputs.join(", ")
+                )
+                .unwrap();
                 self.combiner(&format!("{indent}  "), &format!("{n}_c"), "add", &scalar);
                 let mut fields = vec![];
                 if !s.update_window_dims.is_empty() {
-                    fields.push(format!("update_window_dims = {}", list(&s.update_window_dims)));
+                    fields.push(format!(
+                        "update_window_dims = {}",
+                        list(&s.update_window_dims)
+                    ));
                 }
                 if !s.inserted_window_dims.is_empty() {
-                    fields.push(format!("inserted_window_dims = {}", list(&s.inserted_window_dims)));
+                    fields.push(format!(
+                        "inserted_window_dims = {}",
+                        list(&s.inserted_window_dims)
+                    ));
                 }
-                fields.push(format!("scatter_dims_to_operand_dims = {}", list(&s.scatter_dims_to_operand_dims)));
+                fields.push(format!(
+                    "scatter_dims_to_operand_dims = {}",
+                    list(&s.scatter_dims_to_operand_dims)
+                ));
                 fields.push(format!("index_vector_dim = {}", s.index_vector_dim));
                 writeln!(
                     self.out,
@@ -457,10 +767,28 @@ impl Emitter<'_> {
                     fields.push(format!("lhs_batching_dimensions = {}", list(&d.lhs_batch)));
                     fields.push(format!("rhs_batching_dimensions = {}", list(&d.rhs_batch)));
                 }
-                fields.push(format!("lhs_contracting_dimensions = {}", list(&d.lhs_contract)));
-                fields.push(format!("rhs_contracting_dimensions = {}", list(&d.rhs_contract)));
-                let attrs = format!("dot_dimension_numbers = #stablehlo.dot<{}>", fields.join(", "));
-                self.line(indent, &n, "dot_general", &inputs, &in_types, &attrs, &out[0].mlir(), &loc)
+                fields.push(format!(
+                    "lhs_contracting_dimensions = {}",
+                    list(&d.lhs_contract)
+                ));
+                fields.push(format!(
+                    "rhs_contracting_dimensions = {}",
+                    list(&d.rhs_contract)
+                ));
+                let attrs = format!(
+                    "dot_dimension_numbers = #stablehlo.dot<{}>",
+                    fields.join(", ")
+                );
+                self.line(
+                    indent,
+                    &n,
+                    "dot_general",
+                    &inputs,
+                    &in_types,
+                    &attrs,
+                    &out[0].mlir(),
+                    &loc,
+                )
             }
             Op::Reduce { kind, dims } => {
                 let xs = self.shape(node.inputs[0]).clone();
@@ -469,14 +797,46 @@ impl Emitter<'_> {
             Op::Argmax { dim } => {
                 let xs = self.shape(node.inputs[0]).clone();
                 let idx_shape = xs.with_type(ElementType::S32);
-                let (vt, it) = (Shape::scalar(xs.ty).mlir(), Shape::scalar(ElementType::S32).mlir());
-                self.line(indent, &format!("{n}_iota"), "iota", &[], &[], &format!("iota_dimension = {dim} : i64"), &idx_shape.mlir(), "");
-                self.constant(indent, &format!("{n}_vinit"), &reduce_init(ReduceKind::Max, xs.ty), &Shape::scalar(xs.ty));
-                self.constant(indent, &format!("{n}_iinit"), &Literal::Int(0), &Shape::scalar(ElementType::S32));
-                let kind = if xs.ty.is_float() { "FLOAT" } else if xs.ty.is_signed_int() { "SIGNED" } else { "UNSIGNED" };
+                let (vt, it) = (
+                    Shape::scalar(xs.ty).mlir(),
+                    Shape::scalar(ElementType::S32).mlir(),
+                );
+                self.line(
+                    indent,
+                    &format!("{n}_iota"),
+                    "iota",
+                    &[],
+                    &[],
+                    &format!("iota_dimension = {dim} : i64"),
+                    &idx_shape.mlir(),
+                    "",
+                );
+                self.constant(
+                    indent,
+                    &format!("{n}_vinit"),
+                    &reduce_init(ReduceKind::Max, xs.ty),
+                    &Shape::scalar(xs.ty),
+                );
+                self.constant(
+                    indent,
+                    &format!("{n}_iinit"),
+                    &Literal::Int(0),
+                    &Shape::scalar(ElementType::S32),
+                );
+                let kind = if xs.ty.is_float() {
+                    "FLOAT"
+                } else if xs.ty.is_signed_int() {
+                    "SIGNED"
+                } else {
+                    "UNSIGNED"
+                };
                 writeln!(self.out, "{indent}{n}_r:2 = \"stablehlo.reduce\"({}, {n}_iota, {n}_vinit, {n}_iinit) ({{", inputs[0]).unwrap();
                 let i2 = format!("{indent}  ");
-                writeln!(self.out, "{i2}^bb0({n}_av: {vt}, {n}_ai: {it}, {n}_bv: {vt}, {n}_bi: {it}):").unwrap();
+                writeln!(
+                    self.out,
+                    "{i2}^bb0({n}_av: {vt}, {n}_ai: {it}, {n}_bv: {vt}, {n}_bi: {it}):"
+                )
+                .unwrap();
                 writeln!(self.out, "{i2}  {n}_gt = \"stablehlo.compare\"({n}_av, {n}_bv) {{comparison_direction = #stablehlo<comparison_direction GT>, compare_type = #stablehlo<comparison_type {kind}>}} : ({vt}, {vt}) -> tensor<i1>").unwrap();
                 writeln!(self.out, "{i2}  {n}_eq = \"stablehlo.compare\"({n}_av, {n}_bv) {{comparison_direction = #stablehlo<comparison_direction EQ>, compare_type = #stablehlo<comparison_type {kind}>}} : ({vt}, {vt}) -> tensor<i1>").unwrap();
                 writeln!(self.out, "{i2}  {n}_lt = \"stablehlo.compare\"({n}_ai, {n}_bi) {{comparison_direction = #stablehlo<comparison_direction LT>, compare_type = #stablehlo<comparison_type SIGNED>}} : ({it}, {it}) -> tensor<i1>").unwrap();
@@ -484,7 +844,11 @@ impl Emitter<'_> {
                 writeln!(self.out, "{i2}  {n}_pick = \"stablehlo.or\"({n}_gt, {n}_tie) : (tensor<i1>, tensor<i1>) -> tensor<i1>").unwrap();
                 writeln!(self.out, "{i2}  {n}_v = \"stablehlo.select\"({n}_pick, {n}_av, {n}_bv) : (tensor<i1>, {vt}, {vt}) -> {vt}").unwrap();
                 writeln!(self.out, "{i2}  {n}_i = \"stablehlo.select\"({n}_pick, {n}_ai, {n}_bi) : (tensor<i1>, {it}, {it}) -> {it}").unwrap();
-                writeln!(self.out, "{i2}  \"stablehlo.return\"({n}_v, {n}_i) : ({vt}, {it}) -> ()").unwrap();
+                writeln!(
+                    self.out,
+                    "{i2}  \"stablehlo.return\"({n}_v, {n}_i) : ({vt}, {it}) -> ()"
+                )
+                .unwrap();
                 let reduced_v = out[0].with_type(xs.ty);
                 writeln!(
                     self.out,
@@ -500,18 +864,51 @@ impl Emitter<'_> {
             }
             Op::Sort { dim, descending } => {
                 let k = inputs.len();
-                let scalars: Vec<String> = node.inputs.iter().map(|v| Shape::scalar(self.shape(*v).ty).mlir()).collect();
-                writeln!(self.out, "{indent}{n}:{k} = \"stablehlo.sort\"({}) ({{", inputs.join(", ")).unwrap();
-                let args: Vec<String> = (0..k).flat_map(|i| [format!("{n}_{i}a: {}", scalars[i]), format!("{n}_{i}b: {}", scalars[i])]).collect();
+                let scalars: Vec<String> = node
+                    .inputs
+                    .iter()
+                    .map(|v| Shape::scalar(self.shape(*v).ty).mlir())
+                    .collect();
+                writeln!(
+                    self.out,
+                    "{indent}{n}:{k} = \"stablehlo.sort\"({}) ({{",
+                    inputs.join(", ")
+                )
+                .unwrap();
+                let args: Vec<String> = (0..k)
+                    .flat_map(|i| {
+                        [
+                            format!("{n}_{i}a: {}", scalars[i]),
+                            format!("{n}_{i}b: {}", scalars[i]),
+                        ]
+                    })
+                    .collect();
                 writeln!(self.out, "{indent}  ^bb0({}):", args.join(", ")).unwrap();
                 let dir = if *descending { "GT" } else { "LT" };
                 let ty = self.shape(node.inputs[0]).ty;
-                let kind = if ty.is_float() { "TOTALORDER" } else if ty.is_signed_int() { "SIGNED" } else { "UNSIGNED" };
+                let kind = if ty.is_float() {
+                    "TOTALORDER"
+                } else if ty.is_signed_int() {
+                    "SIGNED"
+                } else {
+                    "UNSIGNED"
+                };
                 writeln!(self.out, "{indent}    {n}_c = \"stablehlo.compare\"({n}_0a, {n}_0b) {{comparison_direction = #stablehlo<comparison_direction {dir}>, compare_type = #stablehlo<comparison_type {kind}>}} : ({s}, {s}) -> tensor<i1>", s = scalars[0]).unwrap();
-                writeln!(self.out, "{indent}    \"stablehlo.return\"({n}_c) : (tensor<i1>) -> ()").unwrap();
-                writeln!(self.out, "{indent}}}) {{dimension = {dim} : i64, is_stable = true}} : ({}) -> ({}){loc}", in_types.join(", "), types(out)).unwrap();
+                writeln!(
+                    self.out,
+                    "{indent}    \"stablehlo.return\"({n}_c) : (tensor<i1>) -> ()"
+                )
+                .unwrap();
+                writeln!(
+                    self.out,
+                    "{indent}}}) {{dimension = {dim} : i64, is_stable = true}} : ({}) -> ({}){loc}",
+                    in_types.join(", "),
+                    types(out)
+                )
+                .unwrap();
                 for i in 0..k {
-                    self.names.insert(Value { node: id, index: i }, format!("{n}#{i}"));
+                    self.names
+                        .insert(Value { node: id, index: i }, format!("{n}#{i}"));
                 }
                 return;
             }
@@ -525,22 +922,36 @@ impl Emitter<'_> {
                 )
                 .unwrap();
                 for i in 0..2 {
-                    self.names.insert(Value { node: id, index: i }, format!("{n}#{i}"));
+                    self.names
+                        .insert(Value { node: id, index: i }, format!("{n}#{i}"));
                 }
                 return;
             }
             Op::OptimizationBarrier => {
                 let k = out.len();
-                writeln!(self.out, "{indent}{n}:{k} = \"stablehlo.optimization_barrier\"({}) : ({}) -> ({}){loc}", inputs.join(", "), in_types.join(", "), types(out)).unwrap();
+                writeln!(
+                    self.out,
+                    "{indent}{n}:{k} = \"stablehlo.optimization_barrier\"({}) : ({}) -> ({}){loc}",
+                    inputs.join(", "),
+                    in_types.join(", "),
+                    types(out)
+                )
+                .unwrap();
                 for i in 0..k {
-                    self.names.insert(Value { node: id, index: i }, format!("{n}#{i}"));
+                    self.names
+                        .insert(Value { node: id, index: i }, format!("{n}#{i}"));
                 }
                 return;
             }
             Op::While { cond, body } => {
                 let k = out.len();
                 let (cond, body) = (*cond, *body);
-                writeln!(self.out, "{indent}{n}:{k} = \"stablehlo.while\"({}) ({{", inputs.join(", ")).unwrap();
+                writeln!(
+                    self.out,
+                    "{indent}{n}:{k} = \"stablehlo.while\"({}) ({{",
+                    inputs.join(", ")
+                )
+                .unwrap();
                 let inner = format!("{indent}  ");
                 for (i, r) in [cond, body].into_iter().enumerate() {
                     if i == 1 {
@@ -550,7 +961,8 @@ impl Emitter<'_> {
                         .args
                         .iter()
                         .map(|&a| {
-                            self.names.insert(Value { node: a, index: 0 }, format!("%v{a}"));
+                            self.names
+                                .insert(Value { node: a, index: 0 }, format!("%v{a}"));
                             format!("%v{a}: {}", self.nodes[a].outputs[0].mlir())
                         })
                         .collect();
@@ -559,11 +971,24 @@ impl Emitter<'_> {
                     let results = self.regions[r].results.clone();
                     let names: Vec<String> = results.iter().map(|v| self.name(*v)).collect();
                     let tys: Vec<String> = results.iter().map(|v| self.shape(*v).mlir()).collect();
-                    writeln!(self.out, "{inner}\"stablehlo.return\"({}) : ({}) -> ()", names.join(", "), tys.join(", ")).unwrap();
+                    writeln!(
+                        self.out,
+                        "{inner}\"stablehlo.return\"({}) : ({}) -> ()",
+                        names.join(", "),
+                        tys.join(", ")
+                    )
+                    .unwrap();
                 }
-                writeln!(self.out, "{indent}}}) : ({}) -> ({}){loc}", in_types.join(", "), types(out)).unwrap();
+                writeln!(
+                    self.out,
+                    "{indent}}}) : ({}) -> ({}){loc}",
+                    in_types.join(", "),
+                    types(out)
+                )
+                .unwrap();
                 for i in 0..k {
-                    self.names.insert(Value { node: id, index: i }, format!("{n}#{i}"));
+                    self.names
+                        .insert(Value { node: id, index: i }, format!("{n}#{i}"));
                 }
                 return;
             }
@@ -574,18 +999,108 @@ impl Emitter<'_> {
                 let red = xs.with_dims(&reduced);
                 let keep: Vec<i64> = (0..xs.rank() as i64).filter(|d| d != dim).collect();
                 let t = xs.mlir();
-                self.reduce(indent, &format!("{n}_max"), &inputs[0], &xs, ReduceKind::Max, &[*dim], &red, "");
-                self.line(indent, &format!("{n}_maxb"), "broadcast_in_dim", &[format!("{n}_max")], &[red.mlir()], &format!("broadcast_dimensions = {}", array(&keep)), &t, "");
-                self.line(indent, &format!("{n}_shift"), "subtract", &[inputs[0].clone(), format!("{n}_maxb")], &[t.clone(), t.clone()], "", &t, "");
-                self.line(indent, &format!("{n}_exp"), "exponential", &[format!("{n}_shift")], &[t.clone()], "", &t, "");
-                self.reduce(indent, &format!("{n}_sum"), &format!("{n}_exp"), &xs, ReduceKind::Sum, &[*dim], &red, "");
+                self.reduce(
+                    indent,
+                    &format!("{n}_max"),
+                    &inputs[0],
+                    &xs,
+                    ReduceKind::Max,
+                    &[*dim],
+                    &red,
+                    "",
+                );
+                self.line(
+                    indent,
+                    &format!("{n}_maxb"),
+                    "broadcast_in_dim",
+                    &[format!("{n}_max")],
+                    &[red.mlir()],
+                    &format!("broadcast_dimensions = {}", array(&keep)),
+                    &t,
+                    "",
+                );
+                self.line(
+                    indent,
+                    &format!("{n}_shift"),
+                    "subtract",
+                    &[inputs[0].clone(), format!("{n}_maxb")],
+                    &[t.clone(), t.clone()],
+                    "",
+                    &t,
+                    "",
+                );
+                self.line(
+                    indent,
+                    &format!("{n}_exp"),
+                    "exponential",
+                    &[format!("{n}_shift")],
+                    std::slice::from_ref(&t),
+                    "",
+                    &t,
+                    "",
+                );
+                self.reduce(
+                    indent,
+                    &format!("{n}_sum"),
+                    &format!("{n}_exp"),
+                    &xs,
+                    ReduceKind::Sum,
+                    &[*dim],
+                    &red,
+                    "",
+                );
                 if matches!(node.op, Op::LogSoftmax { .. }) {
-                    self.line(indent, &format!("{n}_log"), "log", &[format!("{n}_sum")], &[red.mlir()], "", &red.mlir(), "");
-                    self.line(indent, &format!("{n}_logb"), "broadcast_in_dim", &[format!("{n}_log")], &[red.mlir()], &format!("broadcast_dimensions = {}", array(&keep)), &t, "");
-                    self.line(indent, &n, "subtract", &[format!("{n}_shift"), format!("{n}_logb")], &[t.clone(), t.clone()], "", &t, &loc);
+                    self.line(
+                        indent,
+                        &format!("{n}_log"),
+                        "log",
+                        &[format!("{n}_sum")],
+                        &[red.mlir()],
+                        "",
+                        &red.mlir(),
+                        "",
+                    );
+                    self.line(
+                        indent,
+                        &format!("{n}_logb"),
+                        "broadcast_in_dim",
+                        &[format!("{n}_log")],
+                        &[red.mlir()],
+                        &format!("broadcast_dimensions = {}", array(&keep)),
+                        &t,
+                        "",
+                    );
+                    self.line(
+                        indent,
+                        &n,
+                        "subtract",
+                        &[format!("{n}_shift"), format!("{n}_logb")],
+                        &[t.clone(), t.clone()],
+                        "",
+                        &t,
+                        &loc,
+                    );
                 } else {
-                    self.line(indent, &format!("{n}_sumb"), "broadcast_in_dim", &[format!("{n}_sum")], &[red.mlir()], &format!("broadcast_dimensions = {}", array(&keep)), &t, "");
-                    self.line(indent, &n, "divide", &[format!("{n}_exp"), format!("{n}_sumb")], &[t.clone(), t.clone()], "", &t, &loc);
+                    self.line(
+                        indent,
+                        &format!("{n}_sumb"),
+                        "broadcast_in_dim",
+                        &[format!("{n}_sum")],
+                        &[red.mlir()],
+                        &format!("broadcast_dimensions = {}", array(&keep)),
+                        &t,
+                        "",
+                    );
+                    self.line(
+                        indent,
+                        &n,
+                        "divide",
+                        &[format!("{n}_exp"), format!("{n}_sumb")],
+                        &[t.clone(), t.clone()],
+                        "",
+                        &t,
+                        &loc,
+                    );
                 }
             }
             Op::ShardingConstraint(s) => {
@@ -593,10 +1108,17 @@ impl Emitter<'_> {
                 match (&self.mesh, self.options.shardy) {
                     (_, true) => {
                         let spec = s.shardy().replacen("#sdy.sharding", "", 1);
-                        writeln!(self.out, "{indent}{n} = sdy.sharding_constraint {} {spec} : {t}{loc}", inputs[0]).unwrap();
+                        writeln!(
+                            self.out,
+                            "{indent}{n} = sdy.sharding_constraint {} {spec} : {t}{loc}",
+                            inputs[0]
+                        )
+                        .unwrap();
                     }
                     (mesh, false) => {
-                        let spec = mesh.as_ref().map_or("{replicated}".to_string(), |m| s.gspmd(m));
+                        let spec = mesh
+                            .as_ref()
+                            .map_or("{replicated}".to_string(), |m| s.gspmd(m));
                         writeln!(
                             self.out,
                             "{indent}{n} = \"stablehlo.custom_call\"({}) {{call_target_name = \"Sharding\", mhlo.sharding = \"{spec}\"}} : ({t}) -> {t}{loc}",

@@ -3,7 +3,7 @@
 
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
-use super::graph::Tensor;
+use super::builder::Tensor;
 use super::ops::{BinaryOp, Cmp, DotDims, GatherDims, ReduceKind, ScatterDims, UnaryOp};
 use super::shape::Shape;
 use crate::pjrt::ElementType;
@@ -158,7 +158,10 @@ impl Tensor {
     #[track_caller]
     pub fn mean(&self, dims: &[i64], keep: bool) -> Tensor {
         let shape = self.dims();
-        let count: i64 = dims.iter().map(|&d| shape[super::ops::axis(d, shape.len()) as usize]).product();
+        let count: i64 = dims
+            .iter()
+            .map(|&d| shape[super::ops::axis(d, shape.len()) as usize])
+            .product();
         self.sum(dims, keep) / count as f64
     }
 
@@ -188,12 +191,24 @@ impl Tensor {
         let (ra, rb) = (self.rank() as i64, rhs.rank() as i64);
         if rb == 2 && ra >= 2 {
             // x[..., k] · w[k, n]: contract the last dim, no batch.
-            return self.dot_general(rhs, DotDims { lhs_contract: vec![ra - 1], rhs_contract: vec![0], ..Default::default() });
+            return self.dot_general(
+                rhs,
+                DotDims {
+                    lhs_contract: vec![ra - 1],
+                    rhs_contract: vec![0],
+                    ..Default::default()
+                },
+            );
         }
         let batch: Vec<i64> = (0..ra - 2).collect();
         self.dot_general(
             rhs,
-            DotDims { lhs_batch: batch.clone(), rhs_batch: batch, lhs_contract: vec![ra - 1], rhs_contract: vec![rb - 2] },
+            DotDims {
+                lhs_batch: batch.clone(),
+                rhs_batch: batch,
+                lhs_contract: vec![ra - 1],
+                rhs_contract: vec![rb - 2],
+            },
         )
     }
 
@@ -225,7 +240,13 @@ impl Tensor {
         // Full index vectors: (i0, ..., i_{r-2}, id) for every leading position.
         let lead: Vec<i64> = dims[..dims.len() - 1].to_vec();
         let ids = ids.convert(ElementType::S32);
-        let mut columns: Vec<Tensor> = (0..r - 1).map(|d| self.graph.iota(Shape::i32(&lead), d).reshape(&[lead.clone(), vec![1]].concat())).collect();
+        let mut columns: Vec<Tensor> = (0..r - 1)
+            .map(|d| {
+                self.graph
+                    .iota(Shape::i32(&lead), d)
+                    .reshape(&[lead.clone(), vec![1]].concat())
+            })
+            .collect();
         columns.push(ids.reshape(&[lead.clone(), vec![1]].concat()));
         let index = Tensor::concatenate(&columns, r - 1);
         self.gather(
@@ -271,7 +292,9 @@ impl Tensor {
             low[d] = shift;
             let zeros = vec![0; dims.len()];
             // Shifted right by `shift` with zeros in front: cut the end, pad the front.
-            let shifted = acc.narrow(d as i64, 0, n - shift).pad(0.0, &low, &zeros, &zeros);
+            let shifted = acc
+                .narrow(d as i64, 0, n - shift)
+                .pad(0.0, &low, &zeros, &zeros);
             acc = &acc + &shifted;
             shift *= 2;
         }
@@ -315,13 +338,15 @@ impl Tensor {
     }
 }
 
-impl super::graph::Graph {
+impl super::builder::Graph {
     /// Uniform floats in [0, 1) from threefry bits: (new state, values).
     #[track_caller]
     pub fn uniform(&self, state: &Tensor, shape: Shape) -> (Tensor, Tensor) {
         let (state, bits) = self.rng_bits(state, Shape::new(ElementType::U32, &shape.dims));
         // 23 random mantissa bits under exponent 0 give [1, 2); subtract 1.
-        let mantissa = bits.shift_right_logical(&bits.scalar_like(9.0)).or(&bits.scalar_like(0x3F80_0000 as f64));
+        let mantissa = bits
+            .shift_right_logical(&bits.scalar_like(9.0))
+            .or(&bits.scalar_like(0x3F80_0000 as f64));
         let u = mantissa.bitcast(ElementType::F32) - 1.0;
         (state, u.convert(shape.ty))
     }

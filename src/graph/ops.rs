@@ -1,7 +1,7 @@
 //! The ops: what each node computes, its shape rule, and the `Tensor` methods that build it.
 //! Their derivatives are in `vjp.rs`, one rule per op.
 
-use super::graph::{list, Graph, Tensor, Value};
+use super::builder::{list, Graph, Tensor};
 use super::shape::Shape;
 use super::sharding::Sharding;
 use crate::pjrt::ElementType;
@@ -94,10 +94,16 @@ pub struct ScatterDims {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
-    Parameter { index: usize },
-    RegionArg { index: usize },
+    Parameter {
+        index: usize,
+    },
+    RegionArg {
+        index: usize,
+    },
     Constant(Literal),
-    Iota { dim: i64 },
+    Iota {
+        dim: i64,
+    },
     Unary(UnaryOp),
     Binary(BinaryOp),
     Compare(Cmp),
@@ -105,36 +111,69 @@ pub enum Op {
     Clamp,
     Convert,
     BitcastConvert,
-    BroadcastInDim { dims: Vec<i64> },
+    BroadcastInDim {
+        dims: Vec<i64>,
+    },
     Reshape,
-    Transpose { perm: Vec<i64> },
-    Reverse { dims: Vec<i64> },
-    Slice { start: Vec<i64>, limit: Vec<i64>, strides: Vec<i64> },
+    Transpose {
+        perm: Vec<i64>,
+    },
+    Reverse {
+        dims: Vec<i64>,
+    },
+    Slice {
+        start: Vec<i64>,
+        limit: Vec<i64>,
+        strides: Vec<i64>,
+    },
     /// inputs: operand, then one scalar start index per dimension.
-    DynamicSlice { sizes: Vec<i64> },
+    DynamicSlice {
+        sizes: Vec<i64>,
+    },
     /// inputs: operand, update, then one scalar start index per dimension.
     DynamicUpdateSlice,
-    Concatenate { dim: i64 },
+    Concatenate {
+        dim: i64,
+    },
     /// inputs: operand, padding value (scalar).
-    Pad { low: Vec<i64>, high: Vec<i64>, interior: Vec<i64> },
+    Pad {
+        low: Vec<i64>,
+        high: Vec<i64>,
+        interior: Vec<i64>,
+    },
     Gather(GatherDims),
     /// inputs: operand, indices, updates; colliding updates add up.
     ScatterAdd(ScatterDims),
     DotGeneral(DotDims),
-    Reduce { kind: ReduceKind, dims: Vec<i64> },
+    Reduce {
+        kind: ReduceKind,
+        dims: Vec<i64>,
+    },
     /// Index of the largest element along `dim` (first one on ties), as i32.
-    Argmax { dim: i64 },
+    Argmax {
+        dim: i64,
+    },
     /// Sorts all operands along `dim` by the first one.
-    Sort { dim: i64, descending: bool },
+    Sort {
+        dim: i64,
+        descending: bool,
+    },
     /// inputs: state ui64[2]; outputs: new state, random bits (threefry).
     RngBitGenerator,
-    While { cond: usize, body: usize },
+    While {
+        cond: usize,
+        body: usize,
+    },
     StopGradient,
     OptimizationBarrier,
     /// Numerically stable log(softmax(x)) along `dim`, with a fused derivative.
-    LogSoftmax { dim: i64 },
+    LogSoftmax {
+        dim: i64,
+    },
     /// Numerically stable softmax along `dim`, with a fused derivative.
-    Softmax { dim: i64 },
+    Softmax {
+        dim: i64,
+    },
     ShardingConstraint(Sharding),
 }
 
@@ -272,8 +311,15 @@ impl Graph {
             Err(format!("{} values for shape {shape}", data.len()))
         };
         // SAFETY: `Element` types are plain bytes of their element type.
-        let bytes = unsafe { std::slice::from_raw_parts(data.as_ptr() as *const u8, std::mem::size_of_val(data)) };
-        self.push(Op::Constant(Literal::Bytes(bytes.to_vec())), vec![], result, 1)
+        let bytes = unsafe {
+            std::slice::from_raw_parts(data.as_ptr() as *const u8, std::mem::size_of_val(data))
+        };
+        self.push(
+            Op::Constant(Literal::Bytes(bytes.to_vec())),
+            vec![],
+            result,
+            1,
+        )
     }
 
     /// 0, 1, 2, ... along `dim`, broadcast over the other dimensions.
@@ -287,7 +333,10 @@ impl Graph {
 // ------------------------------------------------------------------------ elementwise
 impl Tensor {
     fn same_graph(&self, other: &Tensor) {
-        assert!(self.graph.same(&other.graph), "tensors from two different graphs were combined");
+        assert!(
+            self.graph.same(&other.graph),
+            "tensors from two different graphs were combined"
+        );
     }
 
     #[track_caller]
@@ -298,24 +347,37 @@ impl Tensor {
             UnaryOp::Abs | UnaryOp::Neg | UnaryOp::Sign => true,
             _ => shape.ty.is_float(),
         };
-        let result = if ok { one(shape.clone()) } else { Err(format!("not defined for {shape}")) };
+        let result = if ok {
+            one(shape.clone())
+        } else {
+            Err(format!("not defined for {shape}"))
+        };
         self.graph.push(Op::Unary(op), vec![self.value], result, 1)
     }
 
     /// Numpy-style broadcasting of two operands to a common shape.
     #[track_caller]
-    pub(crate) fn broadcast_pair(&self, other: &Tensor, op: &'static str) -> Option<(Tensor, Tensor)> {
+    pub(crate) fn broadcast_pair(
+        &self,
+        other: &Tensor,
+        op: &'static str,
+    ) -> Option<(Tensor, Tensor)> {
         self.same_graph(other);
         let (a, b) = (self.shape(), other.shape());
         if a.ty != b.ty {
-            self.graph.record_error(op, format!("element types differ: {a} and {b}"));
+            self.graph
+                .record_error(op, format!("element types differ: {a} and {b}"));
             return None;
         }
         if a.dims == b.dims {
             return Some((self.clone(), other.clone()));
         }
         let rank = a.rank().max(b.rank());
-        let pad = |d: &[i64]| -> Vec<i64> { std::iter::repeat_n(1, rank - d.len()).chain(d.iter().copied()).collect() };
+        let pad = |d: &[i64]| -> Vec<i64> {
+            std::iter::repeat_n(1, rank - d.len())
+                .chain(d.iter().copied())
+                .collect()
+        };
         let (pa, pb) = (pad(&a.dims), pad(&b.dims));
         let mut out = vec![0; rank];
         for i in 0..rank {
@@ -342,7 +404,12 @@ impl Tensor {
         }
         if dims.len() < shape.rank() {
             let result = Err(format!("cannot broadcast {shape} to {dims:?}"));
-            return self.graph.push(Op::BroadcastInDim { dims: vec![] }, vec![self.value], result, 1);
+            return self.graph.push(
+                Op::BroadcastInDim { dims: vec![] },
+                vec![self.value],
+                result,
+                1,
+            );
         }
         let offset = dims.len() - shape.rank();
         let mapping: Vec<i64> = (0..shape.rank()).map(|i| (i + offset) as i64).collect();
@@ -360,12 +427,21 @@ impl Tensor {
             check_axes(mapping, dims.len(), "broadcast dimension")?;
             for (i, &m) in mapping.iter().enumerate() {
                 if shape.dims[i] != 1 && shape.dims[i] != dims[m as usize] {
-                    return Err(format!("cannot broadcast {shape} to {dims:?} with mapping {mapping:?}"));
+                    return Err(format!(
+                        "cannot broadcast {shape} to {dims:?} with mapping {mapping:?}"
+                    ));
                 }
             }
             one(shape.with_dims(dims))
         })();
-        self.graph.push(Op::BroadcastInDim { dims: mapping.to_vec() }, vec![self.value], result, 1)
+        self.graph.push(
+            Op::BroadcastInDim {
+                dims: mapping.to_vec(),
+            },
+            vec![self.value],
+            result,
+            1,
+        )
     }
 
     #[track_caller]
@@ -380,9 +456,15 @@ impl Tensor {
                     }
                     _ => one(shape),
                 };
-                self.graph.push(Op::Binary(op), vec![a.value, b.value], result, 1)
+                self.graph
+                    .push(Op::Binary(op), vec![a.value, b.value], result, 1)
             }
-            None => self.graph.push(Op::Binary(op), vec![self.value, other.value], Err(String::new()), 1),
+            None => self.graph.push(
+                Op::Binary(op),
+                vec![self.value, other.value],
+                Err(String::new()),
+                1,
+            ),
         }
     }
 
@@ -402,9 +484,15 @@ impl Tensor {
         match self.broadcast_pair(other, "compare") {
             Some((a, b)) => {
                 let shape = a.shape().with_type(ElementType::Pred);
-                self.graph.push(Op::Compare(dir), vec![a.value, b.value], one(shape), 1)
+                self.graph
+                    .push(Op::Compare(dir), vec![a.value, b.value], one(shape), 1)
             }
-            None => self.graph.push(Op::Compare(dir), vec![self.value, other.value], Err(String::new()), 1),
+            None => self.graph.push(
+                Op::Compare(dir),
+                vec![self.value, other.value],
+                Err(String::new()),
+                1,
+            ),
         }
     }
 
@@ -415,18 +503,30 @@ impl Tensor {
         let result = if p.ty != ElementType::Pred {
             Err(format!("predicate must be pred, got {p}"))
         } else if t != f || (p.rank() != 0 && p.dims != t.dims) {
-            Err(format!("shapes differ: pred {p}, on_true {t}, on_false {f}"))
+            Err(format!(
+                "shapes differ: pred {p}, on_true {t}, on_false {f}"
+            ))
         } else {
             one(t)
         };
-        self.graph.push(Op::Select, vec![self.value, on_true.value, on_false.value], result, 1)
+        self.graph.push(
+            Op::Select,
+            vec![self.value, on_true.value, on_false.value],
+            result,
+            1,
+        )
     }
 
     /// Limits values to [lo, hi] (scalars of this tensor's type).
     #[track_caller]
     pub fn clamp(&self, lo: f64, hi: f64) -> Tensor {
         let (lo, hi) = (self.scalar_like(lo), self.scalar_like(hi));
-        self.graph.push(Op::Clamp, vec![lo.value, self.value, hi.value], one(self.shape()), 1)
+        self.graph.push(
+            Op::Clamp,
+            vec![lo.value, self.value, hi.value],
+            one(self.shape()),
+            1,
+        )
     }
 
     #[track_caller]
@@ -434,7 +534,12 @@ impl Tensor {
         if self.ty() == ty {
             return self.clone();
         }
-        self.graph.push(Op::Convert, vec![self.value], one(self.shape().with_type(ty)), 1)
+        self.graph.push(
+            Op::Convert,
+            vec![self.value],
+            one(self.shape().with_type(ty)),
+            1,
+        )
     }
 
     /// Reinterprets the bits as another type of the same width.
@@ -446,12 +551,14 @@ impl Tensor {
         } else {
             Err(format!("{shape} and {ty} have different widths"))
         };
-        self.graph.push(Op::BitcastConvert, vec![self.value], result, 1)
+        self.graph
+            .push(Op::BitcastConvert, vec![self.value], result, 1)
     }
 
     #[track_caller]
     pub fn stop_gradient(&self) -> Tensor {
-        self.graph.push(Op::StopGradient, vec![self.value], one(self.shape()), 1)
+        self.graph
+            .push(Op::StopGradient, vec![self.value], one(self.shape()), 1)
     }
 }
 
@@ -469,11 +576,12 @@ impl Tensor {
             }
         }
         let target = shape.with_dims(&dims);
-        let result = if target.element_count() == shape.element_count() && dims.iter().all(|&d| d >= 0) {
-            one(target)
-        } else {
-            Err(format!("cannot reshape {shape} to {dims:?}"))
-        };
+        let result =
+            if target.element_count() == shape.element_count() && dims.iter().all(|&d| d >= 0) {
+                one(target)
+            } else {
+                Err(format!("cannot reshape {shape} to {dims:?}"))
+            };
         if shape.dims == dims {
             return self.clone();
         }
@@ -486,10 +594,23 @@ impl Tensor {
         let result = if perm.len() != shape.rank() {
             Err(format!("permutation {perm:?} for {shape}"))
         } else {
-            check_axes(perm, shape.rank(), "permutation entry")
-                .map(|_| vec![shape.with_dims(&perm.iter().map(|&p| shape.dims[p as usize]).collect::<Vec<_>>())])
+            check_axes(perm, shape.rank(), "permutation entry").map(|_| {
+                vec![shape.with_dims(
+                    &perm
+                        .iter()
+                        .map(|&p| shape.dims[p as usize])
+                        .collect::<Vec<_>>(),
+                )]
+            })
         };
-        self.graph.push(Op::Transpose { perm: perm.to_vec() }, vec![self.value], result, 1)
+        self.graph.push(
+            Op::Transpose {
+                perm: perm.to_vec(),
+            },
+            vec![self.value],
+            result,
+            1,
+        )
     }
 
     /// Swaps the last two dimensions.
@@ -505,7 +626,14 @@ impl Tensor {
     pub fn reverse(&self, dims: &[i64]) -> Tensor {
         let shape = self.shape();
         let result = check_axes(dims, shape.rank(), "reverse dimension").map(|_| vec![shape]);
-        self.graph.push(Op::Reverse { dims: dims.to_vec() }, vec![self.value], result, 1)
+        self.graph.push(
+            Op::Reverse {
+                dims: dims.to_vec(),
+            },
+            vec![self.value],
+            result,
+            1,
+        )
     }
 
     #[track_caller]
@@ -514,12 +642,17 @@ impl Tensor {
         let result = (|| {
             let r = shape.rank();
             if start.len() != r || limit.len() != r || strides.len() != r {
-                return Err(format!("slice {start:?}..{limit:?} step {strides:?} of {shape}"));
+                return Err(format!(
+                    "slice {start:?}..{limit:?} step {strides:?} of {shape}"
+                ));
             }
             let mut dims = vec![];
             for i in 0..r {
-                if start[i] < 0 || limit[i] > shape.dims[i] || start[i] > limit[i] || strides[i] < 1 {
-                    return Err(format!("slice {start:?}..{limit:?} step {strides:?} is out of bounds of {shape}"));
+                if start[i] < 0 || limit[i] > shape.dims[i] || start[i] > limit[i] || strides[i] < 1
+                {
+                    return Err(format!(
+                        "slice {start:?}..{limit:?} step {strides:?} is out of bounds of {shape}"
+                    ));
                 }
                 dims.push((limit[i] - start[i] + strides[i] - 1) / strides[i]);
             }
@@ -550,7 +683,11 @@ impl Tensor {
     pub fn dynamic_slice(&self, starts: &[Tensor], sizes: &[i64]) -> Tensor {
         let shape = self.shape();
         let result = if starts.len() != shape.rank() || sizes.len() != shape.rank() {
-            Err(format!("{} starts and {} sizes for {shape}", starts.len(), sizes.len()))
+            Err(format!(
+                "{} starts and {} sizes for {shape}",
+                starts.len(),
+                sizes.len()
+            ))
         } else if sizes.iter().zip(&shape.dims).any(|(s, d)| s > d || *s < 0) {
             Err(format!("window {sizes:?} does not fit in {shape}"))
         } else if starts.iter().any(|s| s.rank() != 0 || s.ty().is_float()) {
@@ -560,7 +697,14 @@ impl Tensor {
         };
         let mut inputs = vec![self.value];
         inputs.extend(starts.iter().map(|s| s.value));
-        self.graph.push(Op::DynamicSlice { sizes: sizes.to_vec() }, inputs, result, 1)
+        self.graph.push(
+            Op::DynamicSlice {
+                sizes: sizes.to_vec(),
+            },
+            inputs,
+            result,
+            1,
+        )
     }
 
     /// A copy of `self` with `update` written at run-time indices (the KV cache write).
@@ -568,7 +712,10 @@ impl Tensor {
     pub fn dynamic_update_slice(&self, update: &Tensor, starts: &[Tensor]) -> Tensor {
         let (shape, u) = (self.shape(), update.shape());
         let result = if starts.len() != shape.rank() || u.rank() != shape.rank() {
-            Err(format!("update {u} with {} starts into {shape}", starts.len()))
+            Err(format!(
+                "update {u} with {} starts into {shape}",
+                starts.len()
+            ))
         } else if u.ty != shape.ty || u.dims.iter().zip(&shape.dims).any(|(a, b)| a > b) {
             Err(format!("update {u} does not fit in {shape}"))
         } else if starts.iter().any(|s| s.rank() != 0 || s.ty().is_float()) {
@@ -591,21 +738,36 @@ impl Tensor {
                 let s = p.shape();
                 let mut a = s.dims.clone();
                 let mut b = first.dims.clone();
-                if s.ty != first.ty || s.rank() != first.rank() || d < 0 || d as usize >= first.rank() {
-                    return Err(format!("cannot concatenate {} along {dim}", list(&parts.iter().map(|p| p.shape()).collect::<Vec<_>>())));
+                if s.ty != first.ty
+                    || s.rank() != first.rank()
+                    || d < 0
+                    || d as usize >= first.rank()
+                {
+                    return Err(format!(
+                        "cannot concatenate {} along {dim}",
+                        list(&parts.iter().map(|p| p.shape()).collect::<Vec<_>>())
+                    ));
                 }
                 total += a[d as usize];
                 a[d as usize] = 0;
                 b[d as usize] = 0;
                 if a != b {
-                    return Err(format!("cannot concatenate {} along {dim}", list(&parts.iter().map(|p| p.shape()).collect::<Vec<_>>())));
+                    return Err(format!(
+                        "cannot concatenate {} along {dim}",
+                        list(&parts.iter().map(|p| p.shape()).collect::<Vec<_>>())
+                    ));
                 }
             }
             let mut dims = first.dims.clone();
             dims[d as usize] = total;
             one(first.with_dims(&dims))
         })();
-        parts[0].graph.push(Op::Concatenate { dim: d }, parts.iter().map(|p| p.value).collect(), result, 1)
+        parts[0].graph.push(
+            Op::Concatenate { dim: d },
+            parts.iter().map(|p| p.value).collect(),
+            result,
+            1,
+        )
     }
 
     #[track_caller]
@@ -618,10 +780,14 @@ impl Tensor {
                 return Err(format!("padding {low:?}/{high:?}/{interior:?} for {shape}"));
             }
             let dims: Vec<i64> = (0..r)
-                .map(|i| low[i] + high[i] + shape.dims[i] + (shape.dims[i] - 1).max(0) * interior[i])
+                .map(|i| {
+                    low[i] + high[i] + shape.dims[i] + (shape.dims[i] - 1).max(0) * interior[i]
+                })
                 .collect();
             if dims.iter().any(|&d| d < 0) || interior.iter().any(|&i| i < 0) {
-                return Err(format!("padding {low:?}/{high:?}/{interior:?} of {shape} is negative"));
+                return Err(format!(
+                    "padding {low:?}/{high:?}/{interior:?} of {shape} is negative"
+                ));
             }
             one(shape.with_dims(&dims))
         })();
@@ -630,7 +796,8 @@ impl Tensor {
             high: high.to_vec(),
             interior: interior.to_vec(),
         };
-        self.graph.push(op, vec![self.value, pad_value.value], result, 1)
+        self.graph
+            .push(op, vec![self.value, pad_value.value], result, 1)
     }
 
     /// General `stablehlo.gather` (see the StableHLO spec); `take` and `take_along` cover the usual cases.
@@ -654,7 +821,11 @@ impl Tensor {
                 .map(|d| dims.slice_sizes[d as usize])
                 .collect();
             if offsets.len() != dims.offset_dims.len() {
-                return Err(format!("{} offset dims for {} window dims", dims.offset_dims.len(), offsets.len()));
+                return Err(format!(
+                    "{} offset dims for {} window dims",
+                    dims.offset_dims.len(),
+                    offsets.len()
+                ));
             }
             let rank = batch.len() + offsets.len();
             let mut out = vec![0; rank];
@@ -670,7 +841,8 @@ impl Tensor {
             }
             one(op_shape.with_dims(&out))
         })();
-        self.graph.push(Op::Gather(dims), vec![self.value, indices.value], result, 1)
+        self.graph
+            .push(Op::Gather(dims), vec![self.value, indices.value], result, 1)
     }
 
     /// General `stablehlo.scatter` with addition: `self` with `updates` added at `indices`.
@@ -684,7 +856,12 @@ impl Tensor {
         } else {
             one(s)
         };
-        self.graph.push(Op::ScatterAdd(dims), vec![self.value, indices.value, updates.value], result, 1)
+        self.graph.push(
+            Op::ScatterAdd(dims),
+            vec![self.value, indices.value, updates.value],
+            result,
+            1,
+        )
     }
 
     /// `stablehlo.dot_general`: result dims are batch, then lhs free, then rhs free.
@@ -696,12 +873,27 @@ impl Tensor {
             if a.ty != b.ty {
                 return Err(format!("element types differ: {a} and {b}"));
             }
-            check_axes(&[dims.lhs_batch.clone(), dims.lhs_contract.clone()].concat(), a.rank(), "lhs dimension")?;
-            check_axes(&[dims.rhs_batch.clone(), dims.rhs_contract.clone()].concat(), b.rank(), "rhs dimension")?;
-            if dims.lhs_batch.len() != dims.rhs_batch.len() || dims.lhs_contract.len() != dims.rhs_contract.len() {
+            check_axes(
+                &[dims.lhs_batch.clone(), dims.lhs_contract.clone()].concat(),
+                a.rank(),
+                "lhs dimension",
+            )?;
+            check_axes(
+                &[dims.rhs_batch.clone(), dims.rhs_contract.clone()].concat(),
+                b.rank(),
+                "rhs dimension",
+            )?;
+            if dims.lhs_batch.len() != dims.rhs_batch.len()
+                || dims.lhs_contract.len() != dims.rhs_contract.len()
+            {
                 return Err(format!("dimension lists do not pair up: {dims:?}"));
             }
-            for (l, r) in dims.lhs_batch.iter().zip(&dims.rhs_batch).chain(dims.lhs_contract.iter().zip(&dims.rhs_contract)) {
+            for (l, r) in dims
+                .lhs_batch
+                .iter()
+                .zip(&dims.rhs_batch)
+                .chain(dims.lhs_contract.iter().zip(&dims.rhs_contract))
+            {
                 if a.dims[*l as usize] != b.dims[*r as usize] {
                     return Err(format!("lhs {a} dim {l} does not match rhs {b} dim {r}"));
                 }
@@ -719,7 +911,8 @@ impl Tensor {
             }
             one(a.with_dims(&out))
         })();
-        self.graph.push(Op::DotGeneral(dims), vec![self.value, rhs.value], result, 1)
+        self.graph
+            .push(Op::DotGeneral(dims), vec![self.value, rhs.value], result, 1)
     }
 
     #[track_caller]
@@ -727,10 +920,14 @@ impl Tensor {
         let shape = self.shape();
         let dims: Vec<i64> = dims.iter().map(|&d| axis(d, shape.rank())).collect();
         let result = check_axes(&dims, shape.rank(), "reduce dimension").map(|_| {
-            let out: Vec<i64> = (0..shape.rank()).filter(|d| !dims.contains(&(*d as i64))).map(|d| shape.dims[d]).collect();
+            let out: Vec<i64> = (0..shape.rank())
+                .filter(|d| !dims.contains(&(*d as i64)))
+                .map(|d| shape.dims[d])
+                .collect();
             vec![shape.with_dims(&out)]
         });
-        self.graph.push(Op::Reduce { kind, dims }, vec![self.value], result, 1)
+        self.graph
+            .push(Op::Reduce { kind, dims }, vec![self.value], result, 1)
     }
 
     #[track_caller]
@@ -742,7 +939,8 @@ impl Tensor {
             out.remove(d as usize);
             vec![Shape::new(ElementType::S32, &out)]
         });
-        self.graph.push(Op::Argmax { dim: d }, vec![self.value], result, 1)
+        self.graph
+            .push(Op::Argmax { dim: d }, vec![self.value], result, 1)
     }
 
     /// Sorts `operands` along `dim` by the values of the first one.
@@ -756,28 +954,40 @@ impl Tensor {
         } else {
             check_axes(&[d], first.rank(), "sort dimension").map(|_| shapes.clone())
         };
-        operands[0].graph.push_multi(Op::Sort { dim: d, descending }, operands.iter().map(|t| t.value).collect(), result, operands.len())
+        operands[0].graph.push_multi(
+            Op::Sort { dim: d, descending },
+            operands.iter().map(|t| t.value).collect(),
+            result,
+            operands.len(),
+        )
     }
 
     #[track_caller]
     pub fn log_softmax(&self, dim: i64) -> Tensor {
         let d = axis(dim, self.rank());
         let result = check_axes(&[d], self.rank(), "softmax dimension").map(|_| vec![self.shape()]);
-        self.graph.push(Op::LogSoftmax { dim: d }, vec![self.value], result, 1)
+        self.graph
+            .push(Op::LogSoftmax { dim: d }, vec![self.value], result, 1)
     }
 
     #[track_caller]
     pub fn softmax(&self, dim: i64) -> Tensor {
         let d = axis(dim, self.rank());
         let result = check_axes(&[d], self.rank(), "softmax dimension").map(|_| vec![self.shape()]);
-        self.graph.push(Op::Softmax { dim: d }, vec![self.value], result, 1)
+        self.graph
+            .push(Op::Softmax { dim: d }, vec![self.value], result, 1)
     }
 
     /// Keeps XLA from moving computation across this point (used to make recomputation stick).
     #[track_caller]
     pub fn optimization_barrier(values: &[Tensor]) -> Vec<Tensor> {
         let shapes: Vec<Shape> = values.iter().map(|t| t.shape()).collect();
-        values[0].graph.push_multi(Op::OptimizationBarrier, values.iter().map(|t| t.value).collect(), Ok(shapes), values.len())
+        values[0].graph.push_multi(
+            Op::OptimizationBarrier,
+            values.iter().map(|t| t.value).collect(),
+            Ok(shapes),
+            values.len(),
+        )
     }
 
     /// Constrains how this intermediate is laid out over the graph's mesh.
@@ -786,9 +996,18 @@ impl Tensor {
         let result = if sharding.dims.len() == self.rank() {
             one(self.shape())
         } else {
-            Err(format!("sharding for rank {} on {}", sharding.dims.len(), self.shape()))
+            Err(format!(
+                "sharding for rank {} on {}",
+                sharding.dims.len(),
+                self.shape()
+            ))
         };
-        self.graph.push(Op::ShardingConstraint(sharding), vec![self.value], result, 1)
+        self.graph.push(
+            Op::ShardingConstraint(sharding),
+            vec![self.value],
+            result,
+            1,
+        )
     }
 }
 
@@ -800,7 +1019,9 @@ impl Graph {
         let result = if s != Shape::new(ElementType::U64, &[2]) {
             Err(format!("threefry state must be ui64[2], got {s}"))
         } else if !matches!(shape.ty, ElementType::U32 | ElementType::U64) {
-            Err(format!("random bits must be ui32 or ui64, asked for {shape}"))
+            Err(format!(
+                "random bits must be ui32 or ui64, asked for {shape}"
+            ))
         } else {
             Ok(vec![s.clone(), shape])
         };

@@ -10,7 +10,10 @@ pub struct Shape {
 
 impl Shape {
     pub fn new(ty: ElementType, dims: &[i64]) -> Shape {
-        Shape { ty, dims: dims.to_vec() }
+        Shape {
+            ty,
+            dims: dims.to_vec(),
+        }
     }
 
     pub fn f32(dims: &[i64]) -> Shape {
@@ -42,11 +45,17 @@ impl Shape {
     }
 
     pub fn with_type(&self, ty: ElementType) -> Shape {
-        Shape { ty, dims: self.dims.clone() }
+        Shape {
+            ty,
+            dims: self.dims.clone(),
+        }
     }
 
     pub fn with_dims(&self, dims: &[i64]) -> Shape {
-        Shape { ty: self.ty, dims: dims.to_vec() }
+        Shape {
+            ty: self.ty,
+            dims: dims.to_vec(),
+        }
     }
 
     /// MLIR tensor type, e.g. `tensor<2x3xf32>`.

@@ -43,7 +43,9 @@ pub struct Sharding {
 
 impl Sharding {
     pub fn replicated(rank: usize) -> Sharding {
-        Sharding { dims: vec![None; rank] }
+        Sharding {
+            dims: vec![None; rank],
+        }
     }
 
     /// Split dimension `dim` over mesh axis `axis`, everything else replicated.
@@ -85,7 +87,9 @@ impl Sharding {
             .flatten()
             .filter_map(|a| mesh.axes.iter().position(|(n, _)| n == a))
             .collect();
-        let unused: Vec<usize> = (0..mesh.axes.len()).filter(|i| !order.contains(i)).collect();
+        let unused: Vec<usize> = (0..mesh.axes.len())
+            .filter(|i| !order.contains(i))
+            .collect();
         order.extend(&unused);
         let sizes: Vec<String> = mesh.axes.iter().map(|(_, s)| s.to_string()).collect();
         let identity: Vec<usize> = (0..mesh.axes.len()).collect();
@@ -98,24 +102,40 @@ impl Sharding {
         let mut tile_str: Vec<String> = tiles.iter().map(|t| t.to_string()).collect();
         if used < total {
             tile_str.push((total / used).to_string());
-            format!("{{devices=[{}]{device_list} last_tile_dim_replicate}}", tile_str.join(","))
+            format!(
+                "{{devices=[{}]{device_list} last_tile_dim_replicate}}",
+                tile_str.join(",")
+            )
         } else {
             format!("{{devices=[{}]{device_list}}}", tile_str.join(","))
         }
     }
 
     /// The part of a host array (row-major, `dims`) that device `device` holds.
-    pub fn shard<T: Element>(&self, mesh: &Mesh, data: &[T], dims: &[i64], device: i64) -> Result<(Vec<T>, Vec<i64>), PjrtError> {
+    pub fn shard<T: Element>(
+        &self,
+        mesh: &Mesh,
+        data: &[T],
+        dims: &[i64],
+        device: i64,
+    ) -> Result<(Vec<T>, Vec<i64>), PjrtError> {
         let coords = mesh.coordinates(device);
         let mut ranges = vec![];
         for (d, axis) in self.dims.iter().enumerate() {
             match axis {
                 None => ranges.push((0, dims[d])),
                 Some(a) => {
-                    let i = mesh.axes.iter().position(|(n, _)| n == a).ok_or_else(|| PjrtError::Usage(format!("no mesh axis {a}")))?;
+                    let i = mesh
+                        .axes
+                        .iter()
+                        .position(|(n, _)| n == a)
+                        .ok_or_else(|| PjrtError::Usage(format!("no mesh axis {a}")))?;
                     let parts = mesh.axes[i].1;
                     if dims[d] % parts != 0 {
-                        return Err(PjrtError::Usage(format!("dimension {d} of size {} does not split {parts} ways", dims[d])));
+                        return Err(PjrtError::Usage(format!(
+                            "dimension {d} of size {} does not split {parts} ways",
+                            dims[d]
+                        )));
                     }
                     let len = dims[d] / parts;
                     ranges.push((coords[i] * len, len));
@@ -124,7 +144,9 @@ impl Sharding {
         }
         let shard_dims: Vec<i64> = ranges.iter().map(|r| r.1).collect();
         let mut out = Vec::with_capacity(shard_dims.iter().product::<i64>() as usize);
-        let strides: Vec<i64> = (0..dims.len()).map(|d| dims[d + 1..].iter().product()).collect();
+        let strides: Vec<i64> = (0..dims.len())
+            .map(|d| dims[d + 1..].iter().product())
+            .collect();
         let count: i64 = shard_dims.iter().product();
         for flat in 0..count {
             let mut rest = flat;

@@ -1,13 +1,18 @@
 //! The VJP rules: for each op, the cotangents of its inputs given the cotangents of its outputs.
 //! One table, beside the ops; `autodiff.rs` walks the graph and applies it.
 
-use super::graph::{GraphError, Node, Tensor};
+use super::builder::{GraphError, Node, Tensor};
 use super::ops::{BinaryOp, DotDims, GatherDims, Op, ReduceKind, ScatterDims, UnaryOp};
 use crate::pjrt::ElementType;
 
 /// Cotangents of `node`'s inputs. `x` are the node's (possibly recomputed) inputs, `y` its
 /// outputs, `g` the cotangents of its outputs (None where nothing flows back).
-pub(crate) fn rule(node: &Node, x: &[Tensor], y: &[Tensor], g: &[Option<Tensor>]) -> Result<Vec<Option<Tensor>>, GraphError> {
+pub(crate) fn rule(
+    node: &Node,
+    x: &[Tensor],
+    y: &[Tensor],
+    g: &[Option<Tensor>],
+) -> Result<Vec<Option<Tensor>>, GraphError> {
     let none = |n: usize| vec![None; n];
     let Some(g0) = g[0].clone() else {
         // Multi-output ops below look at each of their cotangents themselves.
@@ -19,7 +24,11 @@ pub(crate) fn rule(node: &Node, x: &[Tensor], y: &[Tensor], g: &[Option<Tensor>]
     let g = &g0;
     Ok(match &node.op {
         Op::Parameter { .. } | Op::RegionArg { .. } | Op::Constant(_) | Op::Iota { .. } => vec![],
-        Op::Compare(_) | Op::Argmax { .. } | Op::RngBitGenerator | Op::BitcastConvert | Op::StopGradient => none(x.len()),
+        Op::Compare(_)
+        | Op::Argmax { .. }
+        | Op::RngBitGenerator
+        | Op::BitcastConvert
+        | Op::StopGradient => none(x.len()),
         Op::Unary(u) => vec![match u {
             UnaryOp::Neg => Some(-g),
             UnaryOp::Exp => Some(g * &y[0]),
@@ -43,7 +52,11 @@ pub(crate) fn rule(node: &Node, x: &[Tensor], y: &[Tensor], g: &[Option<Tensor>]
                 BinaryOp::Div => vec![Some(g / c), Some(-(g * &y[0]) / c)],
                 BinaryOp::Max | BinaryOp::Min => {
                     // Ties split the gradient in half, as JAX does.
-                    let wins = if *b == BinaryOp::Max { a.gt(c) } else { a.lt(c) };
+                    let wins = if *b == BinaryOp::Max {
+                        a.gt(c)
+                    } else {
+                        a.lt(c)
+                    };
                     let ties = a.eq(c).convert(a.ty()) * 0.5;
                     let share_a = wins.convert(a.ty()) + &ties;
                     let share_c = -&share_a + 1.0;
@@ -65,7 +78,11 @@ pub(crate) fn rule(node: &Node, x: &[Tensor], y: &[Tensor], g: &[Option<Tensor>]
         }
         Op::Select => {
             let zero = g.zeros_like();
-            vec![None, Some(x[0].select(g, &zero)), Some(x[0].select(&zero, g))]
+            vec![
+                None,
+                Some(x[0].select(g, &zero)),
+                Some(x[0].select(&zero, g)),
+            ]
         }
         Op::Clamp => {
             let inside = x[1].gt(&x[0]).and(&x[1].lt(&x[2]));
@@ -82,7 +99,11 @@ pub(crate) fn rule(node: &Node, x: &[Tensor], y: &[Tensor], g: &[Option<Tensor>]
             vec![Some(g.transpose(&inverse))]
         }
         Op::Reverse { dims } => vec![Some(g.reverse(dims))],
-        Op::Slice { start, limit: _, strides } => {
+        Op::Slice {
+            start,
+            limit: _,
+            strides,
+        } => {
             let input = x[0].dims();
             let out = g.dims();
             let high: Vec<i64> = (0..input.len())
@@ -91,12 +112,19 @@ pub(crate) fn rule(node: &Node, x: &[Tensor], y: &[Tensor], g: &[Option<Tensor>]
             let interior: Vec<i64> = strides.iter().map(|s| s - 1).collect();
             vec![Some(g.pad(0.0, start, &high, &interior))]
         }
-        Op::Pad { low, high, interior } => {
+        Op::Pad {
+            low,
+            high,
+            interior,
+        } => {
             let out = g.dims();
             let limit: Vec<i64> = (0..out.len()).map(|i| out[i] - high[i]).collect();
             let strides: Vec<i64> = interior.iter().map(|i| i + 1).collect();
             if low.iter().chain(high).any(|&p| p < 0) {
-                return Err(GraphError::NotDifferentiable { op: "pad with negative padding", location: node.loc.to_string() });
+                return Err(GraphError::NotDifferentiable {
+                    op: "pad with negative padding",
+                    location: node.loc.to_string(),
+                });
             }
             vec![Some(g.slice(low, &limit, &strides)), None]
         }
@@ -140,7 +168,13 @@ pub(crate) fn rule(node: &Node, x: &[Tensor], y: &[Tensor], g: &[Option<Tensor>]
             let updates = x[2].dims();
             let mut windows = d.update_window_dims.iter();
             let slice_sizes: Vec<i64> = (0..operand.len() as i64)
-                .map(|i| if d.inserted_window_dims.contains(&i) { 1 } else { windows.next().map_or(1, |&w| updates[w as usize]) })
+                .map(|i| {
+                    if d.inserted_window_dims.contains(&i) {
+                        1
+                    } else {
+                        windows.next().map_or(1, |&w| updates[w as usize])
+                    }
+                })
                 .collect();
             let gather = GatherDims {
                 offset_dims: d.update_window_dims.clone(),
@@ -154,14 +188,20 @@ pub(crate) fn rule(node: &Node, x: &[Tensor], y: &[Tensor], g: &[Option<Tensor>]
         Op::DotGeneral(d) => dot_general_vjp(g, &x[0], &x[1], d),
         Op::Reduce { kind, dims } => {
             let input = x[0].dims();
-            let kept: Vec<i64> = (0..input.len() as i64).filter(|i| !dims.contains(i)).collect();
+            let kept: Vec<i64> = (0..input.len() as i64)
+                .filter(|i| !dims.contains(i))
+                .collect();
             let gb = g.broadcast_in_dim(&input, &kept);
             match kind {
                 ReduceKind::Sum => vec![Some(gb)],
                 ReduceKind::Max | ReduceKind::Min => {
                     // Ties share the gradient equally, as in JAX.
-                    let mask = x[0].eq(&y[0].broadcast_in_dim(&input, &kept)).convert(x[0].ty());
-                    let count = mask.reduce(ReduceKind::Sum, dims).broadcast_in_dim(&input, &kept);
+                    let mask = x[0]
+                        .eq(&y[0].broadcast_in_dim(&input, &kept))
+                        .convert(x[0].ty());
+                    let count = mask
+                        .reduce(ReduceKind::Sum, dims)
+                        .broadcast_in_dim(&input, &kept);
                     vec![Some(gb * mask / count)]
                 }
             }
@@ -171,7 +211,10 @@ pub(crate) fn rule(node: &Node, x: &[Tensor], y: &[Tensor], g: &[Option<Tensor>]
         Op::ShardingConstraint(s) => vec![Some(g.with_sharding(s.clone()))],
         Op::OptimizationBarrier => unreachable!("handled above"),
         Op::Sort { .. } | Op::While { .. } => {
-            return Err(GraphError::NotDifferentiable { op: node.op.name(), location: node.loc.to_string() })
+            return Err(GraphError::NotDifferentiable {
+                op: node.op.name(),
+                location: node.loc.to_string(),
+            })
         }
     })
 }
@@ -180,21 +223,31 @@ pub(crate) fn rule(node: &Node, x: &[Tensor], y: &[Tensor], g: &[Option<Tensor>]
 fn unbroadcast(g: &Tensor, x: &Tensor, mapping: &[i64]) -> Result<Tensor, GraphError> {
     let (input, out) = (x.dims(), g.dims());
     if mapping.windows(2).any(|w| w[0] > w[1]) {
-        return Err(GraphError::Invalid(format!("broadcast_in_dim with unordered mapping {mapping:?} is not differentiable")));
+        return Err(GraphError::Invalid(format!(
+            "broadcast_in_dim with unordered mapping {mapping:?} is not differentiable"
+        )));
     }
-    let mut reduce: Vec<i64> = (0..out.len() as i64).filter(|d| !mapping.contains(d)).collect();
+    let mut reduce: Vec<i64> = (0..out.len() as i64)
+        .filter(|d| !mapping.contains(d))
+        .collect();
     for (i, &m) in mapping.iter().enumerate() {
         if input[i] == 1 && out[m as usize] != 1 {
             reduce.push(m);
         }
     }
     reduce.sort();
-    let summed = if reduce.is_empty() { g.clone() } else { g.reduce(ReduceKind::Sum, &reduce) };
+    let summed = if reduce.is_empty() {
+        g.clone()
+    } else {
+        g.reduce(ReduceKind::Sum, &reduce)
+    };
     Ok(summed.reshape(&input))
 }
 
 fn free_dims(rank: usize, batch: &[i64], contract: &[i64]) -> Vec<i64> {
-    (0..rank as i64).filter(|d| !batch.contains(d) && !contract.contains(d)).collect()
+    (0..rank as i64)
+        .filter(|d| !batch.contains(d) && !contract.contains(d))
+        .collect()
 }
 
 /// Rank of `v` among the sorted `all`.
@@ -216,7 +269,12 @@ fn dot_general_vjp(g: &Tensor, a: &Tensor, b: &Tensor, d: &DotDims) -> Vec<Optio
     // da = g · b over b's free dims → [batch, a_free, b's contracted dims in ascending order].
     let da = g.dot_general(
         b,
-        DotDims { lhs_batch: g_batch.clone(), rhs_batch: d.rhs_batch.clone(), lhs_contract: g_b_free, rhs_contract: b_free.clone() },
+        DotDims {
+            lhs_batch: g_batch.clone(),
+            rhs_batch: d.rhs_batch.clone(),
+            lhs_contract: g_b_free,
+            rhs_contract: b_free.clone(),
+        },
     );
     let mut b_contract_sorted = d.rhs_contract.clone();
     b_contract_sorted.sort();
@@ -234,7 +292,12 @@ fn dot_general_vjp(g: &Tensor, a: &Tensor, b: &Tensor, d: &DotDims) -> Vec<Optio
     // db = g · a over a's free dims → [batch, b_free, a's contracted dims in ascending order].
     let db = g.dot_general(
         a,
-        DotDims { lhs_batch: g_batch, rhs_batch: d.lhs_batch.clone(), lhs_contract: g_a_free, rhs_contract: a_free },
+        DotDims {
+            lhs_batch: g_batch,
+            rhs_batch: d.lhs_batch.clone(),
+            lhs_contract: g_a_free,
+            rhs_contract: a_free,
+        },
     );
     let mut a_contract_sorted = d.lhs_contract.clone();
     a_contract_sorted.sort();
@@ -249,8 +312,16 @@ fn dot_general_vjp(g: &Tensor, a: &Tensor, b: &Tensor, d: &DotDims) -> Vec<Optio
         perm_b[dim as usize] = nb + nbf + rank_in(&a_contract_sorted, d.lhs_contract[k]);
     }
     let identity = |p: &[i64]| p.iter().enumerate().all(|(i, &v)| v == i as i64);
-    let da = if identity(&perm_a) { da } else { da.transpose(&perm_a) };
-    let db = if identity(&perm_b) { db } else { db.transpose(&perm_b) };
+    let da = if identity(&perm_a) {
+        da
+    } else {
+        da.transpose(&perm_a)
+    };
+    let db = if identity(&perm_b) {
+        db
+    } else {
+        db.transpose(&perm_b)
+    };
     vec![Some(da), Some(db)]
 }
 

@@ -35,7 +35,11 @@ impl std::fmt::Display for SourceLoc {
         if self.scope.is_empty() {
             write!(f, "{}:{}:{}", self.file, self.line, self.column)
         } else {
-            write!(f, "{} ({}:{}:{})", self.scope, self.file, self.line, self.column)
+            write!(
+                f,
+                "{} ({}:{}:{})",
+                self.scope, self.file, self.line, self.column
+            )
         }
     }
 }
@@ -106,7 +110,13 @@ pub struct Tensor {
 
 impl std::fmt::Debug for Tensor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Tensor(%{}#{}: {})", self.value.node, self.value.index, self.shape())
+        write!(
+            f,
+            "Tensor(%{}#{}: {})",
+            self.value.node,
+            self.value.index,
+            self.shape()
+        )
     }
 }
 
@@ -178,7 +188,11 @@ impl Graph {
 
     pub fn param_shapes(&self) -> Vec<Shape> {
         let inner = self.0.borrow();
-        inner.params.iter().map(|p| inner.nodes[p.node].outputs[0].clone()).collect()
+        inner
+            .params
+            .iter()
+            .map(|p| inner.nodes[p.node].outputs[0].clone())
+            .collect()
     }
 
     /// Runs `f` with `name` pushed on the name scope, so its ops carry `outer/name` locations.
@@ -285,10 +299,22 @@ impl Graph {
     }
 
     /// Adds a copy of a node (for recomputation), keeping its shapes and source location.
-    pub(crate) fn push_cloned(&self, op: Op, inputs: Vec<Value>, outputs: Vec<Shape>, loc: SourceLoc) -> usize {
+    pub(crate) fn push_cloned(
+        &self,
+        op: Op,
+        inputs: Vec<Value>,
+        outputs: Vec<Shape>,
+        loc: SourceLoc,
+    ) -> usize {
         let mut inner = self.0.borrow_mut();
         let region = inner.current_region;
-        inner.nodes.push(Node { op, inputs, outputs, region, loc });
+        inner.nodes.push(Node {
+            op,
+            inputs,
+            outputs,
+            region,
+            loc,
+        });
         inner.nodes.len() - 1
     }
 
@@ -313,7 +339,9 @@ impl Graph {
         num_outputs: usize,
     ) -> Vec<Tensor> {
         let node = self.push_node(op, inputs, shapes, num_outputs);
-        (0..num_outputs).map(|index| self.tensor(Value { node, index })).collect()
+        (0..num_outputs)
+            .map(|index| self.tensor(Value { node, index }))
+            .collect()
     }
 
     #[track_caller]
@@ -327,7 +355,11 @@ impl Graph {
             scope: inner.scope.join("/"),
         }
         .to_string();
-        inner.errors.push(GraphError::Shape { op, message, location });
+        inner.errors.push(GraphError::Shape {
+            op,
+            message,
+            location,
+        });
     }
 
     /// `while cond(state) { state = body(state) }` on the device. The closures build the

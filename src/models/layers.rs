@@ -1,0 +1,198 @@
+//! Transformer layers as Gemma defines them, written to read like the math.
+
+use crate::graph::{DotDims, Shape, Tensor};
+use crate::pjrt::ElementType;
+
+/// RMSNorm with Gemma's (1 + scale): x / sqrt(mean(x²) + eps) · (1 + scale), in the input type.
+pub fn rms_norm(x: &Tensor, scale: &Tensor, eps: f64) -> Tensor {
+    let variance = x.square().mean(&[-1], true);
+    let normed = x * &(variance + eps).rsqrt();
+    normed * (scale + 1.0)
+}
+
+/// Rotary position embedding on [B, T, N, H] with positions [B, T]: the first and second
+/// halves of each head rotate as (cos, sin) pairs at timescales base^(2i/H).
+pub fn rope(x: &Tensor, positions: &Tensor, base: f64, scale_factor: f64) -> Tensor {
+    let dims = x.dims();
+    let head_dim = dims[3];
+    let half = head_dim / 2;
+    let g = x.graph();
+    let fraction: Vec<f32> = (0..half)
+        .map(|i| (2 * i) as f32 / head_dim as f32)
+        .collect();
+    let timescale: Vec<f32> = fraction.iter().map(|f| (base as f32).powf(*f)).collect();
+    let timescale = g.constant(&timescale, &[half]).convert(ElementType::F32);
+    let pos = positions.convert(ElementType::F32);
+    // [B, T, 1, half]
+    let angle = (pos.reshape(&[dims[0], dims[1], 1, 1]) / timescale.reshape(&[1, 1, 1, half]))
+        / scale_factor;
+    let (sin, cos) = (angle.sin().convert(x.ty()), angle.cos().convert(x.ty()));
+    let first = x.narrow(3, 0, half);
+    let second = x.narrow(3, half, half);
+    let a = &first * &cos - &second * &sin;
+    let b = &second * &cos + &first * &sin;
+    Tensor::concatenate(&[a, b], 3)
+}
+
+/// Which key positions each query may attend to: causal, within `window` if set.
+/// `q_pos` [B, T], `k_pos` [B, S] → pred [B, T, S].
+pub fn attention_mask(q_pos: &Tensor, k_pos: &Tensor, window: Option<i64>) -> Tensor {
+    let (b, t, s) = (q_pos.dim(0), q_pos.dim(1), k_pos.dim(1));
+    let q = q_pos.reshape(&[b, t, 1]).broadcast_to(&[b, t, s]);
+    let k = k_pos.reshape(&[b, 1, s]).broadcast_to(&[b, t, s]);
+    let causal = k.le(&q);
+    match window {
+        Some(w) => causal.and(&(&q - &k).lt(&q.scalar_like(w as f64))),
+        None => causal,
+    }
+}
+
+/// Attention settings of one layer.
+#[derive(Clone, Debug)]
+pub struct AttentionConfig {
+    pub num_heads: i64,
+    pub num_kv_heads: i64,
+    pub head_dim: i64,
+    /// Multiplies queries (Gemma: query_pre_attn_scalar^-1/2).
+    pub query_scale: f64,
+    pub rope_base: f64,
+    pub rope_scale: f64,
+    /// Gemma 2 caps logits as cap · tanh(logits / cap).
+    pub softcap: Option<f64>,
+    pub window: Option<i64>,
+    pub rms_eps: f64,
+}
+
+/// Weights of one attention layer, in Tunix's layout.
+pub struct AttentionWeights {
+    /// [N, D, H]
+    pub q: Tensor,
+    /// [2, K, D, H] (keys, values)
+    pub kv: Tensor,
+    /// [N, H, D]
+    pub out: Tensor,
+    /// Gemma 3 QK-norm scales, [H] each.
+    pub q_norm: Option<Tensor>,
+    pub k_norm: Option<Tensor>,
+}
+
+/// The mask value for disallowed logits (Tunix's K_MASK).
+pub const MASK_VALUE: f64 = -2.381_976_3e38;
+
+/// Projects x [B, T, D] to rotated, normed q [B, T, N, H] and k, v [B, T, K, H].
+pub fn project_qkv(
+    x: &Tensor,
+    positions: &Tensor,
+    w: &AttentionWeights,
+    cfg: &AttentionConfig,
+) -> (Tensor, Tensor, Tensor) {
+    // BTD,NDH->BTNH
+    let q = x.dot_general(
+        &w.q,
+        DotDims {
+            lhs_contract: vec![2],
+            rhs_contract: vec![1],
+            ..Default::default()
+        },
+    );
+    let k = x.dot_general(
+        &w.kv.narrow(0, 0, 1).reshape(&w.kv.dims()[1..]),
+        DotDims {
+            lhs_contract: vec![2],
+            rhs_contract: vec![1],
+            ..Default::default()
+        },
+    );
+    let v = x.dot_general(
+        &w.kv.narrow(0, 1, 1).reshape(&w.kv.dims()[1..]),
+        DotDims {
+            lhs_contract: vec![2],
+            rhs_contract: vec![1],
+            ..Default::default()
+        },
+    );
+    let q = match &w.q_norm {
+        Some(s) => rms_norm(&q, s, cfg.rms_eps),
+        None => q,
+    };
+    let k = match &w.k_norm {
+        Some(s) => rms_norm(&k, s, cfg.rms_eps),
+        None => k,
+    };
+    let q = rope(&q, positions, cfg.rope_base, cfg.rope_scale) * cfg.query_scale;
+    let k = rope(&k, positions, cfg.rope_base, cfg.rope_scale);
+    (q, k, v)
+}
+
+/// Grouped-query attention of q [B, T, N, H] over k, v [B, S, K, H] with mask [B, T, S];
+/// softmax in f32. Returns [B, T, N, H].
+pub fn attend(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor, cfg: &AttentionConfig) -> Tensor {
+    let (b, t, n, h) = (q.dim(0), q.dim(1), q.dim(2), q.dim(3));
+    let (s, kh) = (k.dim(1), k.dim(2));
+    let groups = n / kh;
+    let q = q.reshape(&[b, t, kh, groups, h]);
+    // BTKGH,BSKH->BKTGS (batch B,K; then T,G; then S)
+    let logits = q.dot_general(
+        k,
+        DotDims {
+            lhs_batch: vec![0, 2],
+            rhs_batch: vec![0, 2],
+            lhs_contract: vec![4],
+            rhs_contract: vec![3],
+        },
+    );
+    let logits = match cfg.softcap {
+        Some(cap) => (logits / cap).tanh() * cap,
+        None => logits,
+    };
+    // mask [B,T,S] → [B,K,T,G,S]
+    let mask = mask.broadcast_in_dim(&[b, kh, t, groups, s], &[0, 2, 4]);
+    let logits = mask.select(&logits, &logits.scalar_fill(MASK_VALUE));
+    let probs = logits.convert(ElementType::F32).softmax(-1).convert(q.ty());
+    // BKTGS,BSKH->BKTGH
+    let encoded = probs.dot_general(
+        v,
+        DotDims {
+            lhs_batch: vec![0, 1],
+            rhs_batch: vec![0, 2],
+            lhs_contract: vec![4],
+            rhs_contract: vec![1],
+        },
+    );
+    // → B,T,K,G,H → B,T,N,H
+    encoded.transpose(&[0, 2, 1, 3, 4]).reshape(&[b, t, n, h])
+}
+
+/// Full attention layer on x [B, T, D] with positions [B, T]; causal, windowed if configured.
+pub fn attention(
+    x: &Tensor,
+    positions: &Tensor,
+    w: &AttentionWeights,
+    cfg: &AttentionConfig,
+) -> Tensor {
+    let (q, k, v) = project_qkv(x, positions, w, cfg);
+    let mask = attention_mask(positions, positions, cfg.window);
+    let encoded = attend(&q, &k, &v, &mask, cfg);
+    // BTNH,NHD->BTD
+    encoded.dot_general(
+        &w.out,
+        DotDims {
+            lhs_contract: vec![2, 3],
+            rhs_contract: vec![0, 1],
+            ..Default::default()
+        },
+    )
+}
+
+/// Gemma's gated feed-forward: (gelu(x·W_gate) ⊙ x·W_up)·W_down.
+pub fn gated_mlp(x: &Tensor, gate: &Tensor, up: &Tensor, down: &Tensor) -> Tensor {
+    (x.matmul(gate).gelu_tanh() * x.matmul(up)).matmul(down)
+}
+
+impl Tensor {
+    /// A tensor of this shape filled with `value` (ignores the contents).
+    pub fn scalar_fill(&self, value: f64) -> Tensor {
+        self.graph()
+            .full(value, Shape::new(self.ty(), &self.dims()))
+    }
+}

@@ -1,0 +1,3 @@
+//! Models built on the graph builder. `layers` holds the pieces Gemma 2 and Gemma 3 share.
+
+pub mod layers;
