@@ -344,24 +344,6 @@ impl Graph {
             .collect()
     }
 
-    #[track_caller]
-    pub(crate) fn record_error(&self, op: &'static str, message: String) {
-        let caller = Location::caller();
-        let mut inner = self.0.borrow_mut();
-        let location = SourceLoc {
-            file: caller.file(),
-            line: caller.line(),
-            column: caller.column(),
-            scope: inner.scope.join("/"),
-        }
-        .to_string();
-        inner.errors.push(GraphError::Shape {
-            op,
-            message,
-            location,
-        });
-    }
-
     /// `while cond(state) { state = body(state) }` on the device. The closures build the
     /// condition (a scalar pred) and the body (new state, same shapes) as nested regions; they
     /// may use tensors from the enclosing function.

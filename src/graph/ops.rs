@@ -357,20 +357,14 @@ impl Tensor {
 
     /// Numpy-style broadcasting of two operands to a common shape.
     #[track_caller]
-    pub(crate) fn broadcast_pair(
-        &self,
-        other: &Tensor,
-        op: &'static str,
-    ) -> Option<(Tensor, Tensor)> {
+    pub(crate) fn broadcast_pair(&self, other: &Tensor) -> Result<(Tensor, Tensor), String> {
         self.same_graph(other);
         let (a, b) = (self.shape(), other.shape());
         if a.ty != b.ty {
-            self.graph
-                .record_error(op, format!("element types differ: {a} and {b}"));
-            return None;
+            return Err(format!("element types differ: {a} and {b}"));
         }
         if a.dims == b.dims {
-            return Some((self.clone(), other.clone()));
+            return Ok((self.clone(), other.clone()));
         }
         let rank = a.rank().max(b.rank());
         let pad = |d: &[i64]| -> Vec<i64> {
@@ -385,14 +379,10 @@ impl Tensor {
                 (x, y) if x == y => x,
                 (1, y) => y,
                 (x, 1) => x,
-                _ => {
-                    self.graph
-                        .record_error(op, format!("cannot broadcast {a} with {b}"));
-                    return None;
-                }
+                _ => return Err(format!("cannot broadcast {a} with {b}")),
             };
         }
-        Some((self.broadcast_to(&out), other.broadcast_to(&out)))
+        Ok((self.broadcast_to(&out), other.broadcast_to(&out)))
     }
 
     /// Broadcasts to `dims` by numpy rules (trailing dimensions aligned).
@@ -446,9 +436,8 @@ impl Tensor {
 
     #[track_caller]
     pub fn binary(&self, op: BinaryOp, other: &Tensor) -> Tensor {
-        let name = Op::Binary(op).name();
-        match self.broadcast_pair(other, name) {
-            Some((a, b)) => {
+        match self.broadcast_pair(other) {
+            Ok((a, b)) => {
                 let shape = a.shape();
                 let result = match op {
                     BinaryOp::And | BinaryOp::Or | BinaryOp::Xor if shape.ty.is_float() => {
@@ -459,12 +448,9 @@ impl Tensor {
                 self.graph
                     .push(Op::Binary(op), vec![a.value, b.value], result, 1)
             }
-            None => self.graph.push(
-                Op::Binary(op),
-                vec![self.value, other.value],
-                Err(String::new()),
-                1,
-            ),
+            Err(e) => self
+                .graph
+                .push(Op::Binary(op), vec![self.value, other.value], Err(e), 1),
         }
     }
 
@@ -481,18 +467,15 @@ impl Tensor {
 
     #[track_caller]
     pub fn compare(&self, dir: Cmp, other: &Tensor) -> Tensor {
-        match self.broadcast_pair(other, "compare") {
-            Some((a, b)) => {
+        match self.broadcast_pair(other) {
+            Ok((a, b)) => {
                 let shape = a.shape().with_type(ElementType::Pred);
                 self.graph
                     .push(Op::Compare(dir), vec![a.value, b.value], one(shape), 1)
             }
-            None => self.graph.push(
-                Op::Compare(dir),
-                vec![self.value, other.value],
-                Err(String::new()),
-                1,
-            ),
+            Err(e) => self
+                .graph
+                .push(Op::Compare(dir), vec![self.value, other.value], Err(e), 1),
         }
     }
 
