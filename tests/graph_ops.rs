@@ -87,7 +87,7 @@ fn while_loop_carries_state_and_captures_outer_values() {
     let g = Graph::new("bad_loop");
     let x = g.parameter("x", Shape::f32(&[3]));
     let out = g.while_loop(
-        &[x.clone()],
+        std::slice::from_ref(&x),
         |s| s[0].sum_all().lt(&x.sum_all()),
         |s| vec![s[0].sum_all()],
     );
