@@ -22,6 +22,24 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 30)]
         matmul_iters: usize,
     },
+    /// Build+emit and compile time of N Gemma blocks with their backward pass, vs jax.jit.
+    Graph {
+        #[command(flatten)]
+        device: DeviceArgs,
+        /// Layer counts to measure.
+        #[arg(long, value_delimiter = ',', default_values_t = vec![2usize, 8, 26])]
+        layers: Vec<usize>,
+        #[arg(long, default_value_t = 1)]
+        batch: i64,
+        #[arg(long, default_value_t = 128)]
+        seq: i64,
+        /// Only build and emit (no XLA compile).
+        #[arg(long)]
+        no_compile: bool,
+        /// Skip the JAX side.
+        #[arg(long)]
+        no_jax: bool,
+    },
 }
 
 pub fn run(cmd: BenchCommand) -> Result<()> {
@@ -31,6 +49,14 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             dispatch_iters,
             matmul_iters,
         } => runtime(&device, dispatch_iters, matmul_iters),
+        BenchCommand::Graph {
+            device,
+            layers,
+            batch,
+            seq,
+            no_compile,
+            no_jax,
+        } => super::bench_graph::run(&device, &layers, batch, seq, !no_compile, !no_jax),
     }
 }
 

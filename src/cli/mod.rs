@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use grpo_xla::pjrt::platforms::Platform;
 
 mod bench;
+mod bench_graph;
 mod devices;
 mod doctor;
 

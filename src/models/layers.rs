@@ -196,3 +196,45 @@ impl Tensor {
             .full(value, Shape::new(self.ty(), &self.dims()))
     }
 }
+
+/// Weights of one Gemma decoder block (Gemma 2 and 3 share the layout), Tunix's names in comments.
+pub struct BlockWeights {
+    /// `pre_attention_norm.scale` [D]
+    pub pre_attention_norm: Tensor,
+    pub attention: AttentionWeights,
+    /// `post_attention_norm.scale` [D] (`post_attn_norm` in Gemma 2)
+    pub post_attention_norm: Tensor,
+    /// `pre_ffw_norm.scale` [D]
+    pub pre_ffw_norm: Tensor,
+    /// `mlp.gate_proj.kernel` [D, F]
+    pub gate: Tensor,
+    /// `mlp.up_proj.kernel` [D, F]
+    pub up: Tensor,
+    /// `mlp.down_proj.kernel` [F, D]
+    pub down: Tensor,
+    /// `post_ffw_norm.scale` [D]
+    pub post_ffw_norm: Tensor,
+}
+
+/// One decoder block: normed attention and normed MLP, each around a residual connection.
+pub fn gemma_block(
+    x: &Tensor,
+    positions: &Tensor,
+    w: &BlockWeights,
+    cfg: &AttentionConfig,
+) -> Tensor {
+    let h = rms_norm(x, &w.pre_attention_norm, cfg.rms_eps);
+    let a = rms_norm(
+        &attention(&h, positions, &w.attention, cfg),
+        &w.post_attention_norm,
+        cfg.rms_eps,
+    );
+    let x = x + &a;
+    let h = rms_norm(&x, &w.pre_ffw_norm, cfg.rms_eps);
+    let m = rms_norm(
+        &gated_mlp(&h, &w.gate, &w.up, &w.down),
+        &w.post_ffw_norm,
+        cfg.rms_eps,
+    );
+    x + m
+}
