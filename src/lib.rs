@@ -6,3 +6,4 @@ pub mod home;
 pub mod models;
 pub mod pjrt;
 pub mod reference;
+pub mod rollout;

@@ -1,0 +1,444 @@
+//! Gemma 2 and Gemma 3 on the graph builder.
+//!
+//! x = embed[tokens]·√D; for each block: x += norm(attn(norm(x))); x += norm(mlp(norm(x)));
+//! logits = final_norm(x)·embedᵀ (Gemma 2 soft-caps them at 30). Local layers attend within a
+//! sliding window; Gemma 3 norms queries and keys and uses a larger RoPE base on global layers.
+//! Parameters carry Tunix's names and layouts, so checkpoints map one to one.
+
+use crate::graph::{Graph, Shape, Tensor};
+use crate::pjrt::ElementType;
+
+use super::layers::{
+    attend, gated_mlp, project_qkv, rms_norm, AttentionConfig, AttentionWeights, BlockWeights,
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    Gemma2,
+    Gemma3,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayerKind {
+    Local,
+    Global,
+}
+
+#[derive(Clone, Debug)]
+pub struct GemmaConfig {
+    pub family: Family,
+    pub num_layers: usize,
+    pub embed_dim: i64,
+    pub hidden_dim: i64,
+    pub num_heads: i64,
+    pub num_kv_heads: i64,
+    pub head_dim: i64,
+    pub vocab_size: i64,
+    pub sliding_window: i64,
+    pub layer_kinds: Vec<LayerKind>,
+    pub rope_base_local: f64,
+    pub rope_base_global: f64,
+    pub rope_scale_global: f64,
+    pub query_pre_attn_scalar: f64,
+    pub attn_softcap: Option<f64>,
+    pub final_softcap: Option<f64>,
+    pub rms_eps: f64,
+    pub dtype: ElementType,
+}
+
+/// Gemma 3: five local layers, then one global.
+fn gemma3_pattern(n: usize) -> Vec<LayerKind> {
+    (0..n)
+        .map(|i| {
+            if (i + 1) % 6 == 0 {
+                LayerKind::Global
+            } else {
+                LayerKind::Local
+            }
+        })
+        .collect()
+}
+
+/// Gemma 2: local and global alternate, starting local.
+fn gemma2_pattern(n: usize) -> Vec<LayerKind> {
+    (0..n)
+        .map(|i| {
+            if i % 2 == 0 {
+                LayerKind::Local
+            } else {
+                LayerKind::Global
+            }
+        })
+        .collect()
+}
+
+impl GemmaConfig {
+    pub fn gemma3_270m() -> Self {
+        Self::gemma3(18, 640, 2048, 4, 1, 256, 262_144, 512)
+    }
+
+    pub fn gemma3_1b() -> Self {
+        Self::gemma3(26, 1152, 6912, 4, 1, 256, 262_144, 512)
+    }
+
+    pub fn gemma2_2b() -> Self {
+        GemmaConfig {
+            family: Family::Gemma2,
+            num_layers: 26,
+            embed_dim: 2304,
+            hidden_dim: 9216,
+            num_heads: 8,
+            num_kv_heads: 4,
+            head_dim: 256,
+            vocab_size: 256_128,
+            sliding_window: 4096,
+            layer_kinds: gemma2_pattern(26),
+            rope_base_local: 10_000.0,
+            rope_base_global: 10_000.0,
+            rope_scale_global: 1.0,
+            query_pre_attn_scalar: 256.0,
+            attn_softcap: Some(50.0),
+            final_softcap: Some(30.0),
+            rms_eps: 1e-6,
+            dtype: ElementType::F32,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn gemma3(layers: usize, d: i64, f: i64, n: i64, k: i64, h: i64, v: i64, window: i64) -> Self {
+        GemmaConfig {
+            family: Family::Gemma3,
+            num_layers: layers,
+            embed_dim: d,
+            hidden_dim: f,
+            num_heads: n,
+            num_kv_heads: k,
+            head_dim: h,
+            vocab_size: v,
+            sliding_window: window,
+            layer_kinds: gemma3_pattern(layers),
+            rope_base_local: 10_000.0,
+            rope_base_global: 1_000_000.0,
+            rope_scale_global: 1.0,
+            query_pre_attn_scalar: h as f64,
+            attn_softcap: None,
+            final_softcap: None,
+            rms_eps: 1e-6,
+            dtype: ElementType::F32,
+        }
+    }
+
+    /// A tiny model of the family, for tests: 2 heads over 1 kv head, window 4, 6 layers for
+    /// Gemma 3 (so one is global) and 2 for Gemma 2.
+    pub fn tiny(family: Family) -> Self {
+        let mut cfg = match family {
+            Family::Gemma3 => Self::gemma3(6, 32, 64, 2, 1, 16, 128, 4),
+            Family::Gemma2 => GemmaConfig {
+                num_layers: 2,
+                embed_dim: 32,
+                hidden_dim: 64,
+                num_heads: 2,
+                num_kv_heads: 1,
+                head_dim: 16,
+                vocab_size: 128,
+                sliding_window: 4,
+                layer_kinds: gemma2_pattern(2),
+                query_pre_attn_scalar: 16.0,
+                ..Self::gemma2_2b()
+            },
+        };
+        cfg.dtype = ElementType::F32;
+        cfg
+    }
+
+    pub fn preset(name: &str) -> Option<Self> {
+        match name {
+            "gemma3_270m" | "gemma3-270m" => Some(Self::gemma3_270m()),
+            "gemma3_1b" | "gemma3-1b" => Some(Self::gemma3_1b()),
+            "gemma2_2b" | "gemma2-2b" => Some(Self::gemma2_2b()),
+            "tiny_gemma3" => Some(Self::tiny(Family::Gemma3)),
+            "tiny_gemma2" => Some(Self::tiny(Family::Gemma2)),
+            _ => None,
+        }
+    }
+
+    pub fn attention(&self, layer: usize) -> AttentionConfig {
+        let global = self.layer_kinds[layer] == LayerKind::Global;
+        AttentionConfig {
+            num_heads: self.num_heads,
+            num_kv_heads: self.num_kv_heads,
+            head_dim: self.head_dim,
+            query_scale: self.query_pre_attn_scalar.powf(-0.5),
+            rope_base: if global {
+                self.rope_base_global
+            } else {
+                self.rope_base_local
+            },
+            rope_scale: if global { self.rope_scale_global } else { 1.0 },
+            softcap: self.attn_softcap,
+            window: (!global).then_some(self.sliding_window),
+            rms_eps: self.rms_eps,
+        }
+    }
+
+    /// Every parameter, in Tunix's nnx names and layouts, in the order programs take them.
+    pub fn param_specs(&self) -> Vec<(String, Vec<i64>)> {
+        let (d, f, n, k, h) = (
+            self.embed_dim,
+            self.hidden_dim,
+            self.num_heads,
+            self.num_kv_heads,
+            self.head_dim,
+        );
+        let mut specs = vec![(
+            "embedder.input_embedding".to_string(),
+            vec![self.vocab_size, d],
+        )];
+        let post_attn = match self.family {
+            Family::Gemma2 => "post_attn_norm",
+            Family::Gemma3 => "post_attention_norm",
+        };
+        for i in 0..self.num_layers {
+            let p = |name: &str, dims: Vec<i64>| (format!("layers.{i}.{name}"), dims);
+            specs.push(p("pre_attention_norm.scale", vec![d]));
+            specs.push(p("attn.q_einsum.w", vec![n, d, h]));
+            specs.push(p("attn.kv_einsum.w", vec![2, k, d, h]));
+            specs.push(p("attn.attn_vec_einsum.w", vec![n, h, d]));
+            if self.family == Family::Gemma3 {
+                specs.push(p("attn._query_norm.scale", vec![h]));
+                specs.push(p("attn._key_norm.scale", vec![h]));
+            }
+            specs.push(p(&format!("{post_attn}.scale"), vec![d]));
+            specs.push(p("pre_ffw_norm.scale", vec![d]));
+            specs.push(p("mlp.gate_proj.kernel", vec![d, f]));
+            specs.push(p("mlp.up_proj.kernel", vec![d, f]));
+            specs.push(p("mlp.down_proj.kernel", vec![f, d]));
+            specs.push(p("post_ffw_norm.scale", vec![d]));
+        }
+        specs.push(("final_norm.scale".to_string(), vec![d]));
+        specs
+    }
+
+    pub fn num_params(&self) -> i64 {
+        self.param_specs()
+            .iter()
+            .map(|(_, d)| d.iter().product::<i64>())
+            .sum()
+    }
+}
+
+/// The model's weights as graph tensors (parameters of a program, or values derived from them,
+/// e.g. base + LoRA).
+pub struct GemmaWeights {
+    pub embed: Tensor,
+    pub layers: Vec<BlockWeights>,
+    pub final_norm: Tensor,
+}
+
+impl GemmaWeights {
+    /// Builds from tensors in `param_specs` order.
+    pub fn from_tensors(cfg: &GemmaConfig, tensors: &[Tensor]) -> GemmaWeights {
+        let mut it = tensors.iter().cloned();
+        let mut next = || it.next().expect("fewer tensors than param_specs");
+        let embed = next();
+        let layers = (0..cfg.num_layers)
+            .map(|_| {
+                let pre_attention_norm = next();
+                let (q, kv, out) = (next(), next(), next());
+                let (q_norm, k_norm) = match cfg.family {
+                    Family::Gemma3 => (Some(next()), Some(next())),
+                    Family::Gemma2 => (None, None),
+                };
+                BlockWeights {
+                    pre_attention_norm,
+                    attention: AttentionWeights {
+                        q,
+                        kv,
+                        out,
+                        q_norm,
+                        k_norm,
+                    },
+                    post_attention_norm: next(),
+                    pre_ffw_norm: next(),
+                    gate: next(),
+                    up: next(),
+                    down: next(),
+                    post_ffw_norm: next(),
+                }
+            })
+            .collect();
+        GemmaWeights {
+            embed,
+            layers,
+            final_norm: next(),
+        }
+    }
+
+    /// Declares every weight as a parameter of `g`, in `param_specs` order.
+    pub fn parameters(g: &Graph, cfg: &GemmaConfig) -> (GemmaWeights, Vec<Tensor>) {
+        let tensors: Vec<Tensor> = cfg
+            .param_specs()
+            .iter()
+            .map(|(name, dims)| g.parameter(name, Shape::new(cfg.dtype, dims)))
+            .collect();
+        (GemmaWeights::from_tensors(cfg, &tensors), tensors)
+    }
+}
+
+/// Per-layer key/value caches [B, S, K, H] and the position of each slot [B, S]
+/// (`EMPTY_SLOT` where nothing may be attended).
+#[derive(Clone)]
+pub struct KvCache {
+    pub keys: Vec<Tensor>,
+    pub values: Vec<Tensor>,
+    pub positions: Tensor,
+}
+
+/// Position given to cache slots that hold nothing: never ≤ a query position, so masked.
+pub const EMPTY_SLOT: f64 = 1_073_741_824.0;
+
+impl KvCache {
+    pub fn empty(g: &Graph, cfg: &GemmaConfig, batch: i64, slots: i64) -> KvCache {
+        let kv = Shape::new(cfg.dtype, &[batch, slots, cfg.num_kv_heads, cfg.head_dim]);
+        KvCache {
+            keys: (0..cfg.num_layers).map(|_| g.zeros(kv.clone())).collect(),
+            values: (0..cfg.num_layers).map(|_| g.zeros(kv.clone())).collect(),
+            positions: g.full(EMPTY_SLOT, Shape::i32(&[batch, slots])),
+        }
+    }
+
+    /// Flattened for a while loop's state: keys, values, positions.
+    pub fn to_vec(&self) -> Vec<Tensor> {
+        [
+            self.keys.clone(),
+            self.values.clone(),
+            vec![self.positions.clone()],
+        ]
+        .concat()
+    }
+
+    pub fn from_slice(t: &[Tensor], layers: usize) -> KvCache {
+        KvCache {
+            keys: t[..layers].to_vec(),
+            values: t[layers..2 * layers].to_vec(),
+            positions: t[2 * layers].clone(),
+        }
+    }
+}
+
+/// Token embeddings scaled by √D in the parameter type, as Gemma does.
+pub fn embed(cfg: &GemmaConfig, w: &GemmaWeights, tokens: &Tensor) -> Tensor {
+    w.embed.take(tokens) * ((cfg.embed_dim as f64).sqrt() as f32 as f64)
+}
+
+/// Runs the blocks on `x` [B, T, D] whose tokens sit at `positions` [B, T] and go to cache slots
+/// start..start+T; `key_positions` [B, T] is what later queries see for them (EMPTY_SLOT for
+/// padding). Attends over the whole cache. Returns the final-normed hidden states and the cache.
+pub fn forward_cached(
+    cfg: &GemmaConfig,
+    w: &GemmaWeights,
+    x: &Tensor,
+    positions: &Tensor,
+    key_positions: &Tensor,
+    cache: &KvCache,
+    start: &Tensor,
+) -> (Tensor, KvCache) {
+    let (b, t) = (x.dim(0), x.dim(1));
+    let zero = start.scalar_like(0.0);
+    let cache_positions = cache
+        .positions
+        .dynamic_update_slice(key_positions, &[zero.clone(), start.clone()]);
+    let s = cache_positions.dim(1);
+    let q = positions.reshape(&[b, t, 1]).broadcast_to(&[b, t, s]);
+    let k = cache_positions.reshape(&[b, 1, s]).broadcast_to(&[b, t, s]);
+    let causal = k.le(&q);
+    let g = x.graph();
+    let mut x = x.clone();
+    let mut new_cache = KvCache {
+        keys: vec![],
+        values: vec![],
+        positions: cache_positions,
+    };
+    for (i, lw) in w.layers.iter().enumerate() {
+        let acfg = cfg.attention(i);
+        let mask = match acfg.window {
+            Some(win) => causal.and(&(&q - &k).lt(&q.scalar_like(win as f64))),
+            None => causal.clone(),
+        };
+        x = g.scope(&format!("layer{i}"), || {
+            let h = rms_norm(&x, &lw.pre_attention_norm, cfg.rms_eps);
+            let (qh, kh, vh) = project_qkv(&h, positions, &lw.attention, &acfg);
+            let at = [zero.clone(), start.clone(), zero.clone(), zero.clone()];
+            let keys = cache.keys[i].dynamic_update_slice(&kh, &at);
+            let values = cache.values[i].dynamic_update_slice(&vh, &at);
+            let encoded = attend(&qh, &keys, &values, &mask, &acfg);
+            new_cache.keys.push(keys);
+            new_cache.values.push(values);
+            let a = encoded.dot_general(
+                &lw.attention.out,
+                crate::graph::DotDims {
+                    lhs_contract: vec![2, 3],
+                    rhs_contract: vec![0, 1],
+                    ..Default::default()
+                },
+            );
+            let x = &x + &rms_norm(&a, &lw.post_attention_norm, cfg.rms_eps);
+            let h = rms_norm(&x, &lw.pre_ffw_norm, cfg.rms_eps);
+            &x + &rms_norm(
+                &gated_mlp(&h, &lw.gate, &lw.up, &lw.down),
+                &lw.post_ffw_norm,
+                cfg.rms_eps,
+            )
+        });
+    }
+    (rms_norm(&x, &w.final_norm, cfg.rms_eps), new_cache)
+}
+
+/// Logits [..., V] from final hidden states, through the tied embedding (soft-capped on Gemma 2).
+pub fn logits(cfg: &GemmaConfig, w: &GemmaWeights, hidden: &Tensor) -> Tensor {
+    let r = hidden.rank() as i64;
+    let l = hidden.dot_general(
+        &w.embed,
+        crate::graph::DotDims {
+            lhs_contract: vec![r - 1],
+            rhs_contract: vec![1],
+            ..Default::default()
+        },
+    );
+    match cfg.final_softcap {
+        Some(cap) => (l / cap).tanh() * cap,
+        None => l,
+    }
+}
+
+/// Full-sequence forward without a cache: tokens [B, T] with `valid` [B, T] (false for left
+/// padding) → logits [B, T, V]. Positions count valid tokens, as Tunix builds them.
+pub fn forward(cfg: &GemmaConfig, w: &GemmaWeights, tokens: &Tensor, valid: &Tensor) -> Tensor {
+    let g = tokens.graph();
+    let (b, t) = (tokens.dim(0), tokens.dim(1));
+    let (positions, key_positions) = positions_from_mask(valid);
+    let cache = KvCache::empty(g, cfg, b, t);
+    let start = g.scalar(0.0, ElementType::S32);
+    let (hidden, _) = forward_cached(
+        cfg,
+        w,
+        &embed(cfg, w, tokens),
+        &positions,
+        &key_positions,
+        &cache,
+        &start,
+    );
+    logits(cfg, w, &hidden)
+}
+
+/// From a validity mask [B, T] (pred or integer): positions = (number of valid tokens before) for
+/// RoPE, and key positions with EMPTY_SLOT on padding.
+pub fn positions_from_mask(valid: &Tensor) -> (Tensor, Tensor) {
+    let v = valid.convert(ElementType::S32);
+    let positions = (v.cumsum(1) - 1.0).maximum(&v.scalar_like(0.0));
+    let key_positions = v
+        .gt(&v.scalar_like(0.0))
+        .select(&positions, &positions.scalar_fill(EMPTY_SLOT));
+    (positions, key_positions)
+}

@@ -1,0 +1,55 @@
+//! Choosing the next token on the device: greedy, or temperature with top-k / top-p, by
+//! Gumbel-max over the kept candidates (as Tunix's sampler draws from the same distribution).
+
+use crate::graph::{Graph, Shape, Tensor};
+use crate::pjrt::ElementType;
+
+/// The compile-time part of sampling (changes the program's shapes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SamplerShape {
+    pub greedy: bool,
+    pub top_k: Option<i64>,
+    /// Whether top-p filtering runs (its threshold is a run-time value).
+    pub top_p: bool,
+}
+
+/// Samples from `logits` [B, V] (f32). `temperature` and `top_p` are f32 scalars, `rng` the
+/// threefry state. Returns (new rng, tokens [B] i32, log-probs of the tokens [B] under the
+/// temperature-scaled distribution).
+pub fn sample(
+    g: &Graph,
+    logits: &Tensor,
+    rng: &Tensor,
+    temperature: &Tensor,
+    top_p: &Tensor,
+    shape: SamplerShape,
+) -> (Tensor, Tensor, Tensor) {
+    let (b, v) = (logits.dim(0), logits.dim(1));
+    if shape.greedy {
+        let token = logits.argmax(-1);
+        let logp = logits.log_softmax(-1).take_along_last(&token);
+        return (rng.clone(), token, logp);
+    }
+    let scaled = logits / temperature;
+    let log_probs = scaled.log_softmax(-1);
+    // Candidates: the top k (or the whole vocabulary, sorted only when top-p needs it).
+    let (cand_logp, cand_ids) = match (shape.top_k, shape.top_p) {
+        (Some(k), _) => log_probs.top_k(k.min(v)),
+        (None, true) => log_probs.top_k(v),
+        (None, false) => (log_probs.clone(), g.iota(Shape::i32(&[b, v]), 1)),
+    };
+    let mut keep_logp = cand_logp.clone();
+    if shape.top_p {
+        // Keep the smallest prefix whose mass reaches top_p: drop a candidate when the mass
+        // before it already exceeds top_p.
+        let p = cand_logp.exp();
+        let before = p.cumsum(1) - &p;
+        let drop = before.gt(&top_p.broadcast_to(&before.dims()));
+        keep_logp = drop.select(&keep_logp.scalar_fill(f32::MIN as f64), &keep_logp);
+    }
+    let (rng, noise) = g.gumbel(rng, Shape::f32(&keep_logp.dims()));
+    let choice = (&keep_logp + &noise).argmax(-1);
+    let token = cand_ids.take_along_last(&choice).convert(ElementType::S32);
+    let logp = log_probs.take_along_last(&token);
+    (rng, token, logp)
+}

@@ -1,0 +1,205 @@
+//! Gemma 2 and Gemma 3 on tiny random weights: logits equal Tunix's on the same weights,
+//! KV-cache decoding equals the full-sequence forward at every step (past the sliding window),
+//! and bad model directories are reported by tensor name.
+
+mod common;
+
+use common::{cpu_client, values};
+use grpo_xla::graph::{Graph, HostArray, Shape};
+use grpo_xla::models::gemma::{forward, Family, GemmaConfig, GemmaWeights};
+use grpo_xla::models::hf::{load_params, read_config, save_params};
+use grpo_xla::reference;
+use grpo_xla::rollout::{Generator, SamplingParams};
+use serde_json::json;
+
+const SCRIPT: &str = include_str!("reference/tunix_gemma.py");
+
+/// Random weights with norms near 0 (Gemma's 1 + scale) and projections of moderate size.
+fn random_params(cfg: &GemmaConfig, seed: u64) -> Vec<HostArray> {
+    cfg.param_specs()
+        .iter()
+        .enumerate()
+        .map(|(i, (name, dims))| {
+            let n = dims.iter().product::<i64>() as usize;
+            let scale = if name.contains("norm") { 0.1 } else { 0.3 };
+            HostArray::new(
+                &values(n, seed * 1000 + i as u64)
+                    .iter()
+                    .map(|v| v * scale)
+                    .collect::<Vec<f32>>(),
+                dims,
+            )
+        })
+        .collect()
+}
+
+fn our_logits(cfg: &GemmaConfig, params: &[HostArray], tokens: &[i32], dims: [i64; 2]) -> Vec<f64> {
+    let g = Graph::new("forward");
+    let (w, _) = GemmaWeights::parameters(&g, cfg);
+    let t = g.parameter("tokens", Shape::i32(&dims));
+    let valid = g.full(1.0, Shape::i32(&dims));
+    let module = g.build(&[forward(cfg, &w, &t, &valid)]).unwrap();
+    let mut args = params.to_vec();
+    args.push(HostArray::new(tokens, &dims));
+    module.run(&cpu_client(1), &args).unwrap()[0].to_f64()
+}
+
+fn tiny_matches_tunix(family: Family) {
+    let cfg = GemmaConfig::tiny(family);
+    let params = random_params(&cfg, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = dir.path().join("model");
+    save_params(&model_dir, &cfg, &params).unwrap();
+    // Our own loader reads back exactly what we wrote.
+    let reloaded = load_params(&model_dir, &read_config(&model_dir).unwrap()).unwrap();
+    assert_eq!(reloaded, params, "HF round trip changed the weights");
+
+    let dims = [2, 12];
+    let tokens: Vec<i32> = (0..24)
+        .map(|i| ((i * 37 + 5) % cfg.vocab_size) as i32)
+        .collect();
+    let ours = our_logits(&cfg, &params, &tokens, dims);
+    let name = if family == Family::Gemma3 {
+        "gemma3"
+    } else {
+        "gemma2"
+    };
+    let theirs = reference::run(
+        SCRIPT,
+        &json!({
+            "mode": "logits", "family": name, "model_dir": model_dir,
+            "config": {"num_layers": cfg.num_layers, "vocab": cfg.vocab_size, "d": cfg.embed_dim, "f": cfg.hidden_dim,
+                       "n": cfg.num_heads, "h": cfg.head_dim, "k": cfg.num_kv_heads, "window": cfg.sliding_window},
+            "tokens": reference::array(&dims, "i32", &tokens),
+        }),
+    )
+    .unwrap();
+    let theirs = reference::f64s(&theirs["logits"]).unwrap();
+    let max_diff = ours
+        .iter()
+        .zip(&theirs)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    // 12 tokens over a window of 4: local layers are really windowed. Bound: 2e-3 (the issue's),
+    // measured differences are around 1e-6.
+    assert!(max_diff <= 2e-3, "{name}: max |ours - tunix| = {max_diff}");
+}
+
+#[test]
+fn tiny_gemma3_logits_match_tunix() {
+    tiny_matches_tunix(Family::Gemma3);
+}
+
+#[test]
+fn tiny_gemma2_logits_match_tunix() {
+    tiny_matches_tunix(Family::Gemma2);
+}
+
+/// Greedy decoding with the KV cache, in chunks, against the full forward of the final
+/// sequence: every generated token is the argmax at its position and its log-prob matches.
+/// The window is 4 and decoding runs to position 26, so the cache's sliding mask is exercised.
+#[test]
+fn kv_cache_decode_equals_full_forward_past_the_window() {
+    for family in [Family::Gemma3, Family::Gemma2] {
+        let cfg = GemmaConfig::tiny(family);
+        let params = random_params(&cfg, 2);
+        let mut generator = Generator::new(cpu_client(1), cfg.clone(), &params, vec![]).unwrap();
+        let prompts = vec![vec![2u32, 17, 33], vec![2u32, 5, 9, 60, 61]];
+        let sp = SamplingParams {
+            max_new_tokens: 22,
+            ..Default::default()
+        };
+        let completions = generator
+            .generate(&prompts, 1, &sp, 5, |rows| vec![false; rows.len()])
+            .unwrap();
+        for (prompt, c) in prompts.iter().zip(&completions) {
+            assert_eq!(c.tokens.len(), 22);
+            let full: Vec<i32> = prompt.iter().chain(&c.tokens).map(|&t| t as i32).collect();
+            let len = full.len() as i64;
+            let logits = our_logits(&cfg, &params, &full, [1, len]);
+            let v = cfg.vocab_size as usize;
+            for (step, (&token, &logp)) in c.tokens.iter().zip(&c.logps).enumerate() {
+                let pos = prompt.len() - 1 + step;
+                let row = &logits[pos * v..(pos + 1) * v];
+                let best = row
+                    .iter()
+                    .enumerate()
+                    .fold(0, |b, (i, x)| if *x > row[b] { i } else { b });
+                assert_eq!(
+                    token as usize, best,
+                    "{family:?}: step {step} (position {pos}) differs from the full forward"
+                );
+                let lse = row.iter().fold(f64::NEG_INFINITY, |m, &x| m.max(x));
+                let lse = lse + row.iter().map(|x| (x - lse).exp()).sum::<f64>().ln();
+                assert!(
+                    (logp as f64 - (row[best] - lse)).abs() < 1e-4,
+                    "{family:?}: step {step} log-prob {logp} vs {}",
+                    row[best] - lse
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_missing_or_misshaped_tensor_is_named() {
+    let cfg = GemmaConfig::tiny(Family::Gemma3);
+    let params = random_params(&cfg, 3);
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = dir.path().join("model");
+    save_params(&model_dir, &cfg, &params).unwrap();
+    // Misshaped: rewrite the file with layer 2's gate projection 10 wide instead of 64.
+    let file = model_dir.join("model.safetensors");
+    let bytes = std::fs::read(&file).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let narrow = vec![0u8; 10 * 32 * 4];
+    let views: Vec<(String, safetensors::tensor::TensorView)> = st
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            if name == "model.layers.2.mlp.gate_proj.weight" {
+                (
+                    name,
+                    safetensors::tensor::TensorView::new(
+                        safetensors::Dtype::F32,
+                        vec![10, 32],
+                        &narrow,
+                    )
+                    .unwrap(),
+                )
+            } else {
+                (name, view)
+            }
+        })
+        .collect();
+    safetensors::serialize_to_file(views, None, &file).unwrap();
+    let err = load_params(&model_dir, &read_config(&model_dir).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("model.layers.2.mlp.gate_proj.weight"), "{err}");
+    assert!(
+        err.contains("[10, 32]") && err.contains("[64, 32]"),
+        "{err}"
+    );
+
+    // Missing: the config promises 7 layers, the file has 6.
+    let params = random_params(&cfg, 3);
+    save_params(&model_dir, &cfg, &params).unwrap();
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model_dir.join("config.json")).unwrap())
+            .unwrap();
+    config["num_hidden_layers"] = json!(7);
+    config["layer_types"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("sliding_attention"));
+    std::fs::write(model_dir.join("config.json"), config.to_string()).unwrap();
+    let err = load_params(&model_dir, &read_config(&model_dir).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("model.layers.6.input_layernorm.weight is missing"),
+        "{err}"
+    );
+    assert!(err.contains("model.safetensors"), "{err}");
+}
