@@ -40,6 +40,21 @@ pub enum BenchCommand {
         #[arg(long)]
         no_jax: bool,
     },
+    /// Prefill and decode tokens/s at batch 1, 8, 32, vs Tunix's sampler, and the memory bound.
+    Generate {
+        #[command(flatten)]
+        device: DeviceArgs,
+        #[arg(long, default_value = "models/gemma3-270m")]
+        model: std::path::PathBuf,
+        #[arg(long, value_delimiter = ',', default_values_t = vec![1i64, 8, 32])]
+        batches: Vec<i64>,
+        /// Decode steps timed.
+        #[arg(long, default_value_t = 32)]
+        steps: i64,
+        /// Skip the Tunix side.
+        #[arg(long)]
+        no_tunix: bool,
+    },
 }
 
 pub fn run(cmd: BenchCommand) -> Result<()> {
@@ -49,6 +64,13 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             dispatch_iters,
             matmul_iters,
         } => runtime(&device, dispatch_iters, matmul_iters),
+        BenchCommand::Generate {
+            device,
+            model,
+            batches,
+            steps,
+            no_tunix,
+        } => super::bench_generate::run(&device, &model, &batches, steps, !no_tunix),
         BenchCommand::Graph {
             device,
             layers,

@@ -7,9 +7,11 @@ use clap::{Args, Parser, Subcommand};
 use grpo_xla::pjrt::platforms::Platform;
 
 mod bench;
+mod bench_generate;
 mod bench_graph;
 mod devices;
 mod doctor;
+mod generate;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -48,6 +50,8 @@ enum Command {
     Devices(DeviceArgs),
     /// Check plugins, assets and the reference environment, and say what to fix.
     Doctor,
+    /// Generate text from a model directory, streaming tokens as they are decoded.
+    Generate(generate::GenerateArgs),
     /// Benchmarks that print a table, side by side with JAX on this machine.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -58,5 +62,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Devices(args) => devices::run(&args),
         Command::Doctor => doctor::run(),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Generate(args) => generate::run(&args),
     }
 }

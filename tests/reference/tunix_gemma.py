@@ -40,6 +40,8 @@ def forward(model, tokens):
 
 
 def main(inputs):
+    if inputs["mode"] == "real":
+        return real_model(inputs)
     model, mesh = load(inputs)
     with jax.set_mesh(mesh):
         if inputs["mode"] == "logits":
@@ -56,3 +58,27 @@ def main(inputs):
                 row.append(int(jnp.argmax(f(padded)[0, len(row) - 1])))
             result.append(row[len(prompt):])
         return {"tokens": result}
+
+
+def real_model(inputs):
+    """The real 270M: max |ours - tunix| over every position's logits, and greedy continuations."""
+    model, mesh = load(inputs)
+    result = {"max_diff": [], "argmax_agree": [], "tokens": [], "tokenizer_ids": []}
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(inputs["model_dir"] + "/tokenizer.json")
+    for text in inputs["texts"]:
+        result["tokenizer_ids"].append([2] + tok.encode(text, add_special_tokens=False).ids)
+    with jax.set_mesh(mesh):
+        for prompt, path in zip(inputs["prompts"], inputs["our_logits"]):
+            theirs = np.asarray(forward(model, jnp.asarray([prompt], jnp.int32))[0], np.float32)
+            ours = np.fromfile(path, dtype="<f4").reshape(theirs.shape)
+            result["max_diff"].append(float(np.max(np.abs(ours - theirs))))
+            result["argmax_agree"].append(bool(np.all(ours.argmax(-1) == theirs.argmax(-1))))
+        f = jax.jit(lambda t: forward(model, t))
+        for prompt in inputs["prompts"]:
+            row = list(prompt)
+            for _ in range(inputs["steps"]):
+                padded = jnp.asarray([row + [0] * (inputs["length"] - len(row))], jnp.int32)
+                row.append(int(jnp.argmax(f(padded)[0, len(row) - 1])))
+            result["tokens"].append(row[len(prompt):])
+    return result

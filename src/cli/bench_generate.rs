@@ -1,0 +1,187 @@
+//! `grpo-xla bench generate`: prefill and decode throughput at several batch sizes, side by side
+//! with Tunix's sampler on the same weights and machine, and the memory-bandwidth bound.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Result;
+use grpo_xla::models::hf::{load_params, read_config};
+use grpo_xla::pjrt::{Arg, Buffer};
+use grpo_xla::rollout::programs::{decode, prefill, state_len, Bucket};
+use grpo_xla::rollout::sampling::SamplerShape;
+use serde_json::json;
+
+use super::DeviceArgs;
+
+const TUNIX_SCRIPT: &str = r#"
+import dataclasses, time, jax, jax.numpy as jnp
+from tunix.models.gemma3 import model as m, params_safetensors as ps
+from tunix.generate import sampler as sampler_lib
+import transformers
+
+def main(inputs):
+    mesh = jax.make_mesh((1, 1), ("fsdp", "tp"), axis_types=(jax.sharding.AxisType.Auto,) * 2)
+    cfg = dataclasses.replace(m.ModelConfig.gemma3_270m(), param_dtype=jnp.float32)
+    tok = transformers.PreTrainedTokenizerFast(tokenizer_file=inputs["model_dir"] + "/tokenizer.json")
+    tok.pad_token_id, tok.bos_token_id, tok.eos_token_id = 0, 2, 1
+    rows = []
+    with jax.set_mesh(mesh):
+        model = ps.create_model_from_safe_tensors(inputs["model_dir"], cfg, mesh, dtype=jnp.float32)
+        steps, plen = inputs["steps"], inputs["prompt_len"]
+        s = sampler_lib.Sampler(model, tok, sampler_lib.CacheConfig(cache_size=plen + steps + 8, num_layers=18, num_kv_heads=1, head_dim=256))
+        for b in inputs["batches"]:
+            prompts = [inputs["prompt"]] * b
+            def timed(n):
+                s(prompts, max_generation_steps=n, max_prompt_length=plen, temperature=0.0, echo=False)
+                t = time.perf_counter()
+                s(prompts, max_generation_steps=n, max_prompt_length=plen, temperature=0.0, echo=False)
+                return time.perf_counter() - t
+            one, many = timed(1), timed(steps)
+            rows.append({"batch": b, "prefill_s": one, "decode_s_per_step": (many - one) / (steps - 1)})
+    return {"rows": rows, "tunix_version": "0.1.7"}
+"#;
+
+/// Host memory bandwidth: the best of a few 256 MiB copies (read + write counted).
+fn memory_bandwidth() -> f64 {
+    let n = 32 << 20;
+    let src = vec![1u64; n];
+    let mut dst = vec![0u64; n];
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        dst.copy_from_slice(&src);
+        best = best.min(t.elapsed().as_secs_f64());
+        std::hint::black_box(&dst);
+    }
+    2.0 * (n * 8) as f64 / best
+}
+
+pub fn run(
+    device: &DeviceArgs,
+    model: &Path,
+    batches: &[i64],
+    steps: i64,
+    with_tunix: bool,
+) -> Result<()> {
+    let cfg = read_config(model)?;
+    let client = device.client()?;
+    let params: Vec<Buffer> = load_params(model, &cfg)?
+        .iter()
+        .map(|p| p.upload(&client, 0))
+        .collect::<Result<_, _>>()?;
+    let prompt = "Question: A farmer has 12 cows and buys 30 more. How many cows?";
+    let tokenizer = grpo_xla::models::tokenizer::GemmaTokenizer::load(model)?;
+    let ids = tokenizer.encode(prompt)?;
+    let t = grpo_xla::rollout::generator::prompt_bucket(ids.len());
+    let n = state_len(&cfg);
+    let mut ours = vec![];
+    for &b in batches {
+        let bucket = Bucket {
+            batch: b,
+            prompt_len: t,
+            slots: t + steps + 1,
+            chunk: steps,
+            sampler: SamplerShape {
+                greedy: true,
+                top_k: None,
+                top_p: false,
+            },
+        };
+        eprintln!("batch {b}: compiling ...");
+        let pre = prefill(&cfg, &bucket, &[]).compile(&client)?;
+        let dec = decode(&cfg, &bucket, &[]).compile(&client)?;
+        let mut tokens = vec![0i32; (b * t) as usize];
+        let mut valid = vec![0i32; (b * t) as usize];
+        for r in 0..b as usize {
+            let off = r * t as usize + t as usize - ids.len();
+            for (j, &id) in ids.iter().enumerate() {
+                tokens[off + j] = id as i32;
+                valid[off + j] = 1;
+            }
+        }
+        let host = |v: &[i32]| client.buffer_from_host(v, &[b, t], 0);
+        let (tok, val) = (host(&tokens)?, host(&valid)?);
+        let rng = client.buffer_from_host(&[1u64, 2], &[2], 0)?;
+        let temp = client.buffer_from_host(&[1f32], &[], 0)?;
+        let top_p = client.buffer_from_host(&[1f32], &[], 0)?;
+        let limit = client.buffer_from_host(&[(steps + 1) as i32], &[], 0)?;
+        let run_prefill = || -> Result<Vec<Buffer>> {
+            let mut args: Vec<Arg> = params.iter().map(Arg::Borrow).collect();
+            args.extend([
+                Arg::Borrow(&tok),
+                Arg::Borrow(&val),
+                Arg::Borrow(&rng),
+                Arg::Borrow(&temp),
+                Arg::Borrow(&top_p),
+            ]);
+            let mut out = pre.execute(args)?;
+            out.pop();
+            Ok(out)
+        };
+        let mut prefill_s = f64::MAX;
+        let mut decode_s = f64::MAX;
+        for _ in 0..3 {
+            let start = Instant::now();
+            let state = run_prefill()?;
+            state[n - 6].to_scalar::<i32>()?;
+            prefill_s = prefill_s.min(start.elapsed().as_secs_f64());
+            let mut args: Vec<Arg> = params.iter().map(Arg::Borrow).collect();
+            args.extend(state.into_iter().map(Arg::Donate));
+            args.extend([Arg::Borrow(&temp), Arg::Borrow(&top_p), Arg::Borrow(&limit)]);
+            let start = Instant::now();
+            let out = dec.execute(args)?;
+            let produced = out[n - 6].to_scalar::<i32>()? - 1;
+            decode_s = decode_s.min(start.elapsed().as_secs_f64() / produced as f64);
+        }
+        ours.push((b, prefill_s, decode_s));
+    }
+    let tunix = if with_tunix {
+        eprintln!("running Tunix's sampler on the same weights ...");
+        Some(grpo_xla::reference::run(
+            TUNIX_SCRIPT,
+            &json!({"model_dir": model, "batches": batches, "steps": steps, "prompt": prompt, "prompt_len": t}),
+        )?)
+    } else {
+        None
+    };
+    let bytes_per_step: f64 = cfg.num_params() as f64 * cfg.dtype.size_in_bytes() as f64;
+    let bw = memory_bandwidth();
+    println!(
+        "generation, {} ({} params, {}), prompt {} tokens (bucket {t}), {steps} greedy decode steps, {}",
+        model.display(),
+        cfg.num_params(),
+        cfg.dtype,
+        ids.len(),
+        client.platform_name()
+    );
+    println!("| batch | prefill tok/s ours | prefill tok/s tunix | ratio | decode tok/s ours | decode tok/s tunix | ratio | decode bound (memory) |");
+    println!("|------:|-------------------:|--------------------:|------:|------------------:|-------------------:|------:|----------------------:|");
+    for (i, (b, pre_s, dec_s)) in ours.iter().enumerate() {
+        let prefill_ours = (*b * ids.len() as i64) as f64 / pre_s;
+        let decode_ours = *b as f64 / dec_s;
+        let tr = tunix.as_ref().map(|t| &t["rows"][i]);
+        let prefill_tunix = tr
+            .and_then(|r| r["prefill_s"].as_f64())
+            .map(|s| (*b * ids.len() as i64) as f64 / s);
+        let decode_tunix = tr
+            .and_then(|r| r["decode_s_per_step"].as_f64())
+            .map(|s| *b as f64 / s);
+        let f = |v: Option<f64>| v.map_or("-".into(), |x| format!("{x:.1}"));
+        let r = |o: f64, t: Option<f64>| t.map_or("-".into(), |t| format!("{:.2}x", o / t));
+        println!(
+            "| {b:>5} | {prefill_ours:>18.1} | {:>19} | {:>5} | {decode_ours:>17.1} | {:>18} | {:>5} | {:>21.1} |",
+            f(prefill_tunix),
+            r(prefill_ours, prefill_tunix),
+            f(decode_tunix),
+            r(decode_ours, decode_tunix),
+            *b as f64 * bw / bytes_per_step
+        );
+    }
+    println!(
+        "memory bandwidth measured here: {:.1} GB/s; a decode step reads every weight once ({:.2} GB), so the bound is batch x bandwidth / weight bytes",
+        bw / 1e9,
+        bytes_per_step / 1e9
+    );
+    println!("Tunix prefill is timed as a 1-step sampler call (prefill + one sample); decode as (N-step - 1-step) / (N - 1).");
+    Ok(())
+}

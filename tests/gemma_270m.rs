@@ -1,0 +1,141 @@
+//! The real Gemma 3 270M (the default model that setup builds) against Tunix on the same
+//! weights: tokenizer ids, logits at every position of two prompts, and 32 greedy tokens for two
+//! prompts, token for token.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::cpu_client;
+use grpo_xla::graph::{Graph, HostArray, Shape};
+use grpo_xla::models::gemma::{forward, GemmaWeights};
+use grpo_xla::models::hf::{load_params, read_config};
+use grpo_xla::models::tokenizer::{chat_prompt, GemmaTokenizer};
+use grpo_xla::reference;
+use grpo_xla::rollout::{Generator, SamplingParams};
+use serde_json::json;
+
+const SCRIPT: &str = include_str!("reference/tunix_gemma.py");
+
+fn model_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join("gemma3-270m");
+    assert!(
+        dir.join("model.safetensors").is_file(),
+        "{} is missing: build it with scripts/setup.sh",
+        dir.display()
+    );
+    dir
+}
+
+#[test]
+fn real_270m_matches_tunix_logits_and_greedy_tokens() {
+    let dir = model_dir();
+    let cfg = read_config(&dir).unwrap();
+    let tokenizer = GemmaTokenizer::load(&dir).unwrap();
+    let params = load_params(&dir, &cfg).unwrap();
+    let texts = [
+        "The capital of France is".to_string(),
+        chat_prompt("What is 12 + 30? Answer with a number."),
+    ];
+    let prompts: Vec<Vec<u32>> = texts.iter().map(|t| tokenizer.encode(t).unwrap()).collect();
+
+    // Our logits at every position, handed to the reference as raw little-endian f32.
+    let client = cpu_client(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut paths = vec![];
+    for (i, p) in prompts.iter().enumerate() {
+        let g = Graph::new("forward");
+        let (w, _) = GemmaWeights::parameters(&g, &cfg);
+        let dims = [1, p.len() as i64];
+        let tokens = g.parameter("tokens", Shape::i32(&dims));
+        let module = g
+            .build(&[forward(&cfg, &w, &tokens, &g.full(1.0, Shape::i32(&dims)))])
+            .unwrap();
+        let mut args = params.clone();
+        args.push(HostArray::new(
+            &p.iter().map(|&t| t as i32).collect::<Vec<_>>(),
+            &dims,
+        ));
+        let logits = module.run(&client, &args).unwrap().remove(0);
+        let path = tmp.path().join(format!("logits{i}.f32"));
+        std::fs::write(&path, &logits.bytes).unwrap();
+        paths.push(path);
+    }
+
+    let steps = 32;
+    let mut generator = Generator::new(client, cfg, &params, tokenizer.stop_tokens()).unwrap();
+    let sp = SamplingParams {
+        max_new_tokens: steps,
+        ..Default::default()
+    };
+    let ours: Vec<Vec<u32>> = prompts
+        .iter()
+        .map(|p| {
+            generator
+                .generate(std::slice::from_ref(p), 1, &sp, steps, |r| {
+                    vec![false; r.len()]
+                })
+                .unwrap()
+                .remove(0)
+        })
+        .map(|c| c.tokens)
+        .collect();
+
+    let theirs = reference::run(
+        SCRIPT,
+        &json!({"mode": "real", "family": "gemma3", "model_dir": dir, "texts": texts, "prompts": prompts,
+                "our_logits": paths, "steps": steps, "length": 96}),
+    )
+    .unwrap();
+    for i in 0..2 {
+        let ids: Vec<u32> = theirs["tokenizer_ids"][i]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u32)
+            .collect();
+        assert_eq!(
+            ids, prompts[i],
+            "tokenizer ids differ from the HF tokenizers package for {:?}",
+            texts[i]
+        );
+        let diff = theirs["max_diff"][i].as_f64().unwrap();
+        eprintln!(
+            "prompt {i}: max |ours - tunix| logits over {} positions = {diff:.2e}",
+            prompts[i].len()
+        );
+        // Bound 2e-3 (logits are of order 10-30 here; both sides compute in f32).
+        assert!(
+            diff <= 2e-3,
+            "prompt {i}: max |ours - tunix| logits = {diff}"
+        );
+        assert!(
+            theirs["argmax_agree"][i].as_bool().unwrap(),
+            "prompt {i}: argmax differs at some position"
+        );
+        let tunix: Vec<u32> = theirs["tokens"][i]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u32)
+            .collect();
+        // Tunix's loop does not stop at <end_of_turn>; compare up to where ours stopped.
+        assert!(!ours[i].is_empty());
+        assert_eq!(
+            ours[i],
+            tunix[..ours[i].len()],
+            "prompt {i}: greedy tokens differ:\nours:  {:?}\ntunix: {:?}\nours as text: {:?}",
+            ours[i],
+            tunix,
+            tokenizer.decode(&ours[i])
+        );
+        if ours[i].len() < steps {
+            assert!(
+                tokenizer.stop_tokens().contains(&tunix[ours[i].len()]),
+                "we stopped early without a stop token"
+            );
+        }
+    }
+}
