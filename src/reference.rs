@@ -17,7 +17,6 @@ pub fn run(script: &str, inputs: &Value) -> Result<Value> {
     let mut child = Command::new(&python)
         .args(["-c", &source])
         .env("JAX_PLATFORMS", "cpu")
-        .env("JAX_ENABLE_X64", "1")
         .env("TF_CPP_MIN_LOG_LEVEL", "3")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -241,7 +241,7 @@ fn clipped_ratio_objective_with_kl_matches_jax() {
         epsilon: 0.2,
         epsilon_high: 0.28,
         beta: 0.04,
-        kl: KlEstimator::K3,
+        kl: KlEstimator::LowVarKl,
         aggregation: Aggregation::SequenceMeanTokenMean,
     };
     compare(

@@ -12,6 +12,7 @@ mod bench_graph;
 mod devices;
 mod doctor;
 mod generate;
+mod train;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -50,6 +51,10 @@ enum Command {
     Devices(DeviceArgs),
     /// Check plugins, assets and the reference environment, and say what to fix.
     Doctor,
+    /// Train with GRPO.
+    Train(train::TrainArgs),
+    /// Write seeded synthetic reasoning problems with exact answers (JSONL).
+    GenData(train::GenDataArgs),
     /// Generate text from a model directory, streaming tokens as they are decoded.
     Generate(generate::GenerateArgs),
     /// Benchmarks that print a table, side by side with JAX on this machine.
@@ -63,5 +68,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Doctor => doctor::run(),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Generate(args) => generate::run(&args),
+        Command::Train(args) => train::run(&args),
+        Command::GenData(args) => train::gen_data(&args),
     }
 }

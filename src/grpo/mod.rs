@@ -1,4 +1,7 @@
 //! GRPO: the per-token objective and the optimizer, as graphs.
 
+pub mod advantages;
+pub mod lora;
 pub mod objective;
 pub mod optimizer;
+pub mod train_step;

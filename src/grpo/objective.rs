@@ -1,12 +1,13 @@
-//! The GRPO per-token objective, computed as Tunix computes it (see FACTS: `grpo_loss_fn`).
+//! The GRPO per-token objective, computed as Tunix 0.1.7's `grpo_loss_fn` computes it.
 //!
-//! ratio r = exp(logp - logp_old); per-token loss = -min(r·A, clip(r, 1-ε, 1+ε_high)·A)
-//! plus β·KL(π‖π_ref) per token, aggregated over the completion mask.
+//! log-ratio = clip(logp - logp_old, -20, 20); r = exp(log-ratio);
+//! per-token loss = max(-A·r, -A·clip(r, 1-ε, 1+ε_high)); loss = agg(per-token loss) + β·agg(KL),
+//! with `agg` one of Tunix's aggregation modes over the completion mask.
 
 use crate::graph::Tensor;
 use crate::pjrt::ElementType;
 
-/// Log-probabilities of `targets` [B, L] under `logits` [B, L, V], in f32.
+/// Log-probabilities of `targets` [B, L] under `logits` [B, L, V] / temperature, in f32.
 pub fn token_log_probs(logits: &Tensor, targets: &Tensor) -> Tensor {
     logits
         .convert(ElementType::F32)
@@ -14,30 +15,36 @@ pub fn token_log_probs(logits: &Tensor, targets: &Tensor) -> Tensor {
         .take_along_last(targets)
 }
 
-/// How the KL to the reference policy is estimated per token.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum KlEstimator {
-    /// exp(ref - logp) - (ref - logp) - 1 (Tunix 0.1.5, unbiased and non-negative).
-    K3,
-    /// logp - ref (Tunix HEAD's default).
-    K1,
-    /// No KL term.
-    Off,
+/// Mean entropy per position of the distributions in `logits` [B, L, V] → [B, L].
+pub fn token_entropy(logits: &Tensor) -> Tensor {
+    let logp = logits.convert(ElementType::F32).log_softmax(-1);
+    -(logp.exp() * &logp).sum(&[-1], false)
 }
 
-/// How per-token losses become one number.
+/// How the KL to the reference policy is estimated per token (Tunix's `kl_loss_mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KlEstimator {
+    /// "kl": logp - ref (Tunix 0.1.7's default).
+    Kl,
+    /// "low_var_kl" (k3): exp(ref - logp) - (ref - logp) - 1 (Tunix 0.1.5's estimator).
+    LowVarKl,
+    /// "mse_kl": ½ (logp - ref)².
+    MseKl,
+}
+
+/// How per-token values become one number (Tunix's `loss_agg_mode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Aggregation {
-    /// Mean over tokens of each sequence, then over sequences (Tunix's default).
+    /// Mean over tokens of each sequence, then over non-empty sequences (Tunix's default).
     SequenceMeanTokenMean,
     /// Mean over every unmasked token of the batch (DAPO).
     TokenMean,
-    /// Sum over tokens / max length, mean over sequences (Dr. GRPO).
+    /// Sum over tokens / max length, mean over non-empty sequences (Dr. GRPO).
     SequenceMeanTokenScale,
-    /// Sum over tokens, mean over sequences.
-    SequenceMeanTokenSum,
+    /// Sum over tokens, mean over non-empty sequences.
+    SeqMeanTokenSum,
 }
 
 #[derive(Clone, Debug)]
@@ -49,16 +56,16 @@ pub struct ObjectiveConfig {
     pub aggregation: Aggregation,
 }
 
-/// The scalar loss and the per-token pieces worth logging.
+/// The scalar loss and the pieces worth logging.
 pub struct Objective {
     pub loss: Tensor,
     /// Mean KL per unmasked token.
     pub kl: Tensor,
-    /// Fraction of unmasked tokens whose ratio was clipped.
+    /// Fraction of unmasked tokens where the clipped term is the larger loss (Tunix's pg_clipfrac).
     pub clip_fraction: Tensor,
 }
 
-/// `logp`, `old_logp`, `ref_logp`, `mask` are [B, L] (mask 1.0 for completion tokens);
+/// `logp`, `old_logp`, `ref_logp`, `mask` are [B, L] (mask 1.0 on completion tokens);
 /// `advantages` is [B].
 pub fn grpo_objective(
     logp: &Tensor,
@@ -70,44 +77,52 @@ pub fn grpo_objective(
 ) -> Objective {
     let (b, l) = (logp.dim(0), logp.dim(1));
     let adv = advantages.reshape(&[b, 1]).broadcast_to(&[b, l]);
-    let ratio = (logp - old_logp).exp();
-    let clipped = ratio.clamp(1.0 - cfg.epsilon, 1.0 + cfg.epsilon_high);
-    let unclipped_obj = &ratio * &adv;
-    let clipped_obj = &clipped * &adv;
-    let mut per_token = -unclipped_obj.minimum(&clipped_obj);
+    let ratio = (logp - old_logp).clamp(-20.0, 20.0).exp();
+    let unclipped = -(&adv * &ratio);
+    let clipped = -(&adv * &ratio.clamp(1.0 - cfg.epsilon, 1.0 + cfg.epsilon_high));
+    let per_token = unclipped.maximum(&clipped);
+    let mut loss = aggregate(&per_token, mask, cfg.aggregation);
     let kl = match cfg.kl {
-        KlEstimator::K3 => {
+        KlEstimator::Kl => logp - ref_logp,
+        KlEstimator::LowVarKl => {
             let d = ref_logp - logp;
             d.exp() - &d - 1.0
         }
-        KlEstimator::K1 => logp - ref_logp,
-        KlEstimator::Off => logp.zeros_like(),
+        KlEstimator::MseKl => (logp - ref_logp).square() * 0.5,
     };
-    if cfg.kl != KlEstimator::Off && cfg.beta != 0.0 {
-        per_token = per_token + &kl * cfg.beta;
+    if cfg.beta != 0.0 {
+        loss = loss + aggregate(&kl, mask, cfg.aggregation) * cfg.beta;
     }
-    let loss = aggregate(&per_token, mask, cfg.aggregation);
-    let tokens = mask.sum_all().maximum(&mask.scalar_like(1.0));
-    let clipped_tokens = ratio.ne(&clipped).convert(mask.ty()) * mask;
     Objective {
         loss,
-        kl: (&kl * mask).sum_all() / &tokens,
-        clip_fraction: clipped_tokens.sum_all() / tokens,
+        kl: masked_mean(&kl, mask),
+        clip_fraction: masked_mean(&clipped.gt(&unclipped).convert(mask.ty()), mask),
     }
 }
 
-/// Reduces per-token losses [B, L] under `mask` to a scalar.
+/// Σ x·mask / max(Σ mask, 1).
+pub fn masked_mean(x: &Tensor, mask: &Tensor) -> Tensor {
+    (x * mask).sum_all() / mask.sum_all().maximum(&mask.scalar_like(1.0))
+}
+
+/// Reduces per-token values [B, L] under `mask` to a scalar, as Tunix's `aggregate_loss`.
 pub fn aggregate(per_token: &Tensor, mask: &Tensor, mode: Aggregation) -> Tensor {
     let masked = per_token * mask;
     let one = mask.scalar_like(1.0);
+    let tokens_per_row = mask.sum(&[1], false);
+    let rows = tokens_per_row
+        .gt(&tokens_per_row.zeros_like())
+        .convert(mask.ty())
+        .sum_all()
+        .maximum(&one);
     match mode {
         Aggregation::TokenMean => masked.sum_all() / mask.sum_all().maximum(&one),
         Aggregation::SequenceMeanTokenMean => {
-            (masked.sum(&[1], false) / mask.sum(&[1], false).maximum(&one)).mean(&[0], false)
+            (masked.sum(&[1], false) / tokens_per_row.maximum(&one)).sum_all() / rows
         }
         Aggregation::SequenceMeanTokenScale => {
-            (masked.sum(&[1], false) / per_token.dim(1) as f64).mean(&[0], false)
+            (masked.sum(&[1], false) / per_token.dim(1) as f64).sum_all() / rows
         }
-        Aggregation::SequenceMeanTokenSum => masked.sum(&[1], false).mean(&[0], false),
+        Aggregation::SeqMeanTokenSum => masked.sum(&[1], false).sum_all() / rows,
     }
 }

@@ -133,7 +133,7 @@ impl GemmaConfig {
     /// Gemma 3 (so one is global) and 2 for Gemma 2.
     pub fn tiny(family: Family) -> Self {
         let mut cfg = match family {
-            Family::Gemma3 => Self::gemma3(6, 32, 64, 2, 1, 16, 128, 4),
+            Family::Gemma3 => Self::gemma3(6, 32, 64, 2, 1, 16, 260, 4),
             Family::Gemma2 => GemmaConfig {
                 num_layers: 2,
                 embed_dim: 32,
@@ -141,7 +141,7 @@ impl GemmaConfig {
                 num_heads: 2,
                 num_kv_heads: 1,
                 head_dim: 16,
-                vocab_size: 128,
+                vocab_size: 260,
                 sliding_window: 4,
                 layer_kinds: gemma2_pattern(2),
                 query_pre_attn_scalar: 16.0,

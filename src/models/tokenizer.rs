@@ -49,3 +49,41 @@ impl GemmaTokenizer {
 pub fn chat_prompt(user: &str) -> String {
     format!("{START_OF_TURN}user\n{user}{END_OF_TURN}\n{START_OF_TURN}model\n")
 }
+
+/// Text ↔ ids for training: the Gemma tokenizer, or bytes for tiny test models
+/// (0 pad, 1 eos, 2 bos, 3 end of turn, 4 + b for byte b; vocabulary 260).
+pub enum TextTokenizer {
+    Gemma(Box<GemmaTokenizer>),
+    Bytes,
+}
+
+impl TextTokenizer {
+    pub fn encode(&self, text: &str) -> anyhow::Result<Vec<u32>> {
+        match self {
+            TextTokenizer::Gemma(t) => t.encode(text),
+            TextTokenizer::Bytes => Ok(std::iter::once(BOS)
+                .chain(text.bytes().map(|b| 4 + b as u32))
+                .collect()),
+        }
+    }
+
+    pub fn decode(&self, ids: &[u32]) -> String {
+        match self {
+            TextTokenizer::Gemma(t) => t.decode(ids).unwrap_or_default(),
+            TextTokenizer::Bytes => String::from_utf8_lossy(
+                &ids.iter()
+                    .filter(|&&i| i >= 4)
+                    .map(|&i| (i - 4) as u8)
+                    .collect::<Vec<_>>(),
+            )
+            .into_owned(),
+        }
+    }
+
+    pub fn stop_tokens(&self) -> Vec<u32> {
+        match self {
+            TextTokenizer::Gemma(t) => t.stop_tokens(),
+            TextTokenizer::Bytes => vec![EOS, 3],
+        }
+    }
+}

@@ -59,7 +59,7 @@ pub struct Completion {
 pub struct Generator {
     client: Client,
     cfg: GemmaConfig,
-    params: Vec<Buffer>,
+    params: Vec<Arc<Buffer>>,
     stops: Vec<u32>,
     programs: HashMap<Bucket, (Arc<LoadedExecutable>, Arc<LoadedExecutable>)>,
 }
@@ -89,7 +89,7 @@ impl Generator {
     ) -> Result<Generator> {
         let params = params
             .iter()
-            .map(|p| p.upload(&client, 0))
+            .map(|p| p.upload(&client, 0).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Generator {
             client,
@@ -104,7 +104,7 @@ impl Generator {
     pub fn with_params(
         client: Client,
         cfg: GemmaConfig,
-        params: Vec<Buffer>,
+        params: Vec<Arc<Buffer>>,
         stops: Vec<u32>,
     ) -> Generator {
         Generator {
@@ -116,11 +116,12 @@ impl Generator {
         }
     }
 
-    pub fn params(&self) -> &[Buffer] {
+    pub fn params(&self) -> &[Arc<Buffer>] {
         &self.params
     }
 
-    pub fn set_params(&mut self, params: Vec<Buffer>) {
+    /// Generates with other weights from now on (the trainer's current policy).
+    pub fn set_params(&mut self, params: Vec<Arc<Buffer>>) {
         self.params = params;
     }
 
@@ -193,7 +194,7 @@ impl Generator {
         let top_p = c.buffer_from_host(&[sp.top_p], &[], 0)?;
         let limit = c.buffer_from_host(&[sp.max_new_tokens as i32], &[], 0)?;
 
-        let mut args: Vec<Arg> = self.params.iter().map(Arg::Borrow).collect();
+        let mut args: Vec<Arg> = self.params.iter().map(|p| Arg::Borrow(p)).collect();
         args.extend([
             Arg::Borrow(&prompt),
             Arg::Borrow(&valid),
@@ -226,7 +227,7 @@ impl Generator {
             if finished || step as usize >= sp.max_new_tokens {
                 break;
             }
-            let mut args: Vec<Arg> = self.params.iter().map(Arg::Borrow).collect();
+            let mut args: Vec<Arg> = self.params.iter().map(|p| Arg::Borrow(p)).collect();
             args.extend(state.drain(..).map(Arg::Donate));
             args.extend([
                 Arg::Borrow(&temperature),

@@ -1,0 +1,132 @@
+//! LoRA: a trainable low-rank update A·B added to chosen weights (scaled by α/r), the base
+//! frozen, as the Tunix demo sets it up with qwix (targets q/kv/attn_vec einsums and the MLP).
+//! The same frozen base serves as the reference policy.
+
+use crate::graph::Tensor;
+use crate::models::gemma::GemmaConfig;
+
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoraConfig {
+    pub rank: i64,
+    pub alpha: f64,
+    /// Parameter name suffixes to adapt (Tunix names, e.g. `q_einsum`, `gate_proj`).
+    #[serde(default = "default_targets")]
+    pub targets: Vec<String>,
+}
+
+pub fn default_targets() -> Vec<String> {
+    [
+        "q_einsum",
+        "kv_einsum",
+        "attn_vec_einsum",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// One adapted weight: W (as laid out) gets reshape/transpose(A [in, r] · B [r, out]).
+#[derive(Clone, Debug)]
+pub struct LoraSpec {
+    /// Index of the adapted parameter in `param_specs`.
+    pub param: usize,
+    pub name: String,
+    pub a_dims: Vec<i64>,
+    pub b_dims: Vec<i64>,
+    /// A·B is [in, out]; reshape to these dims, then transpose by `perm` to W's layout.
+    pub delta_dims: Vec<i64>,
+    pub perm: Vec<i64>,
+}
+
+pub fn specs(cfg: &GemmaConfig, lora: &LoraConfig) -> Vec<LoraSpec> {
+    let r = lora.rank;
+    cfg.param_specs()
+        .iter()
+        .enumerate()
+        .filter(|(_, (name, _))| lora.targets.iter().any(|t| name.contains(t.as_str())))
+        .map(|(param, (name, dims))| {
+            let (inp, out, delta_dims, perm): (i64, i64, Vec<i64>, Vec<i64>) =
+                if name.ends_with("q_einsum.w") {
+                    // [N, D, H]: in D, out (N, H)
+                    (
+                        dims[1],
+                        dims[0] * dims[2],
+                        vec![dims[1], dims[0], dims[2]],
+                        vec![1, 0, 2],
+                    )
+                } else if name.ends_with("kv_einsum.w") {
+                    // [2, K, D, H]: in D, out (2, K, H)
+                    (
+                        dims[2],
+                        dims[0] * dims[1] * dims[3],
+                        vec![dims[2], dims[0], dims[1], dims[3]],
+                        vec![1, 2, 0, 3],
+                    )
+                } else if name.ends_with("attn_vec_einsum.w") {
+                    // [N, H, D]: in (N, H), out D
+                    (dims[0] * dims[1], dims[2], dims.clone(), vec![0, 1, 2])
+                } else {
+                    // MLP kernels [in, out]
+                    (dims[0], dims[1], dims.clone(), vec![0, 1])
+                };
+            LoraSpec {
+                param,
+                name: name.clone(),
+                a_dims: vec![inp, r],
+                b_dims: vec![r, out],
+                delta_dims,
+                perm,
+            }
+        })
+        .collect()
+}
+
+/// The base weights with every adapted one replaced by W + (α/r)·A·B.
+pub fn merged(
+    base: &[Tensor],
+    ab: &[Tensor],
+    specs: &[LoraSpec],
+    lora: &LoraConfig,
+) -> Vec<Tensor> {
+    let mut weights = base.to_vec();
+    let scale = lora.alpha / lora.rank as f64;
+    for (k, s) in specs.iter().enumerate() {
+        let (a, b) = (&ab[2 * k], &ab[2 * k + 1]);
+        let delta = a.matmul(b).reshape(&s.delta_dims);
+        let identity: Vec<i64> = (0..s.perm.len() as i64).collect();
+        let delta = if s.perm == identity {
+            delta
+        } else {
+            delta.transpose(&s.perm)
+        };
+        let w = &weights[s.param];
+        weights[s.param] = w + &(delta * scale).convert(w.ty());
+    }
+    weights
+}
+
+/// Initial A (small, seeded, He-uniform-like) and B (zeros), so training starts at the base model.
+pub fn init(specs: &[LoraSpec], seed: u64) -> Vec<Vec<f32>> {
+    let mut state = seed ^ 0x5851_f42d_4c95_7f2d;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    };
+    specs
+        .iter()
+        .flat_map(|s| {
+            let bound = (1.0 / s.a_dims[0] as f32).sqrt();
+            let a: Vec<f32> = (0..s.a_dims.iter().product::<i64>())
+                .map(|_| next() * bound)
+                .collect();
+            let b = vec![0f32; s.b_dims.iter().product::<i64>() as usize];
+            [a, b]
+        })
+        .collect()
+}

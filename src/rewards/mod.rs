@@ -1,0 +1,80 @@
+//! Rewards: named functions of (question, completion, reference answer), weighted and summed.
+//! Each is logged on its own.
+
+pub mod rubric;
+pub mod tunix_demo;
+
+/// A reward function by name, as configs spell it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RewardKind {
+    MatchFormatExactly,
+    MatchFormatApproximately,
+    CheckAnswer,
+    CheckNumbers,
+    Rubric,
+}
+
+impl RewardKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            RewardKind::MatchFormatExactly => "match_format_exactly",
+            RewardKind::MatchFormatApproximately => "match_format_approximately",
+            RewardKind::CheckAnswer => "check_answer",
+            RewardKind::CheckNumbers => "check_numbers",
+            RewardKind::Rubric => "rubric",
+        }
+    }
+
+    pub fn score(self, question: &str, completion: &str, answer: &str) -> f64 {
+        match self {
+            RewardKind::MatchFormatExactly => tunix_demo::match_format_exactly(completion),
+            RewardKind::MatchFormatApproximately => {
+                tunix_demo::match_format_approximately(completion)
+            }
+            RewardKind::CheckAnswer => tunix_demo::check_answer(completion, answer),
+            RewardKind::CheckNumbers => tunix_demo::check_numbers(completion, answer),
+            RewardKind::Rubric => rubric::score(question, completion, answer).total(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightedReward {
+    pub name: RewardKind,
+    #[serde(default = "one")]
+    pub weight: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// The Tunix demo's rewards, each with weight 1 (their sum is the demo's reward).
+pub fn tunix_demo() -> Vec<WeightedReward> {
+    [
+        RewardKind::MatchFormatExactly,
+        RewardKind::MatchFormatApproximately,
+        RewardKind::CheckAnswer,
+        RewardKind::CheckNumbers,
+    ]
+    .into_iter()
+    .map(|name| WeightedReward { name, weight: 1.0 })
+    .collect()
+}
+
+/// Per-function scores (unweighted) and the weighted total for one completion.
+pub fn score_all(
+    rewards: &[WeightedReward],
+    question: &str,
+    completion: &str,
+    answer: &str,
+) -> (Vec<f64>, f64) {
+    let each: Vec<f64> = rewards
+        .iter()
+        .map(|r| r.name.score(question, completion, answer))
+        .collect();
+    let total = rewards.iter().zip(&each).map(|(r, s)| r.weight * s).sum();
+    (each, total)
+}

@@ -1,0 +1,328 @@
+//! The training configuration: YAML with every key documented in `configs/`, unknown keys
+//! rejected with their path. The GRPO and reward sections may live in their own files
+//! (`grpo_config:` / `reward_config:`, relative to the config file).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::data::BadLines;
+use crate::grpo::advantages::Estimator;
+use crate::grpo::lora::LoraConfig;
+use crate::grpo::objective::{Aggregation, KlEstimator};
+use crate::rewards::WeightedReward;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: at `{key}`: {message}", path.display())]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    pub model: ModelSection,
+    pub data: DataSection,
+    pub rollout: RolloutSection,
+    #[serde(default)]
+    pub grpo: Option<GrpoSection>,
+    #[serde(default)]
+    pub grpo_config: Option<PathBuf>,
+    #[serde(default)]
+    pub rewards: Option<RewardSection>,
+    #[serde(default)]
+    pub reward_config: Option<PathBuf>,
+    pub optimizer: OptimizerSection,
+    /// Absent: full fine-tuning.
+    #[serde(default)]
+    pub lora: Option<LoraConfig>,
+    pub training: TrainingSection,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    /// An HF-layout model directory.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// Or a preset with random weights (tests): tiny_gemma3, tiny_gemma2.
+    #[serde(default)]
+    pub preset: Option<String>,
+    #[serde(default = "f32_name")]
+    pub dtype: String,
+    #[serde(default)]
+    pub init_seed: u64,
+}
+
+fn f32_name() -> String {
+    "f32".into()
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSection {
+    pub train: PathBuf,
+    #[serde(default = "skip")]
+    pub bad_lines: BadLines,
+    #[serde(default = "yes")]
+    pub shuffle: bool,
+}
+
+fn skip() -> BadLines {
+    BadLines::Skip
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutSection {
+    pub num_generations: usize,
+    pub max_prompt_length: usize,
+    pub max_new_tokens: usize,
+    pub temperature: f32,
+    #[serde(default)]
+    pub top_k: Option<i64>,
+    #[serde(default = "one_f32")]
+    pub top_p: f32,
+    #[serde(default = "answer_end")]
+    pub stop_strings: Vec<String>,
+}
+
+fn one_f32() -> f32 {
+    1.0
+}
+
+fn answer_end() -> Vec<String> {
+    vec!["</answer>".into()]
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpoSection {
+    #[serde(default = "beta")]
+    pub beta: f64,
+    #[serde(default = "epsilon")]
+    pub epsilon: f64,
+    #[serde(default)]
+    pub epsilon_high: Option<f64>,
+    #[serde(default = "kl")]
+    pub kl: KlEstimator,
+    #[serde(default = "aggregation")]
+    pub aggregation: Aggregation,
+    #[serde(default = "one_usize")]
+    pub num_iterations: usize,
+    #[serde(default = "estimator")]
+    pub advantage: Estimator,
+    #[serde(default = "adv_eps")]
+    pub advantage_epsilon: f64,
+    /// Divide the training logits by the rollout temperature (Tunix 0.1.7 does).
+    #[serde(default = "yes")]
+    pub scale_logits_by_temperature: bool,
+}
+
+fn beta() -> f64 {
+    0.04
+}
+fn epsilon() -> f64 {
+    0.2
+}
+fn kl() -> KlEstimator {
+    KlEstimator::Kl
+}
+fn aggregation() -> Aggregation {
+    Aggregation::SequenceMeanTokenMean
+}
+fn one_usize() -> usize {
+    1
+}
+fn estimator() -> Estimator {
+    Estimator::Grpo
+}
+fn adv_eps() -> f64 {
+    1e-6
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RewardSection {
+    pub functions: Vec<WeightedReward>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerSection {
+    pub learning_rate: f64,
+    #[serde(default = "b1")]
+    pub b1: f64,
+    #[serde(default = "b2")]
+    pub b2: f64,
+    #[serde(default = "adam_eps")]
+    pub eps: f64,
+    #[serde(default = "wd")]
+    pub weight_decay: f64,
+    #[serde(default)]
+    pub max_grad_norm: Option<f64>,
+    #[serde(default = "warmup")]
+    pub warmup_ratio: f64,
+}
+
+fn b1() -> f64 {
+    0.9
+}
+fn b2() -> f64 {
+    0.99
+}
+fn adam_eps() -> f64 {
+    1e-8
+}
+fn wd() -> f64 {
+    0.1
+}
+fn warmup() -> f64 {
+    0.1
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingSection {
+    pub steps: usize,
+    pub prompts_per_step: usize,
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(default = "ten")]
+    pub checkpoint_every: usize,
+    #[serde(default = "one_usize")]
+    pub log_every: usize,
+    #[serde(default = "ten")]
+    pub sample_every: usize,
+    pub output_dir: PathBuf,
+}
+
+fn ten() -> usize {
+    10
+}
+
+fn parse<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let de = serde_yaml::Deserializer::from_str(&text);
+    serde_path_to_error::deserialize(de).map_err(|e| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        key: if e.path().to_string() == "." {
+            "(top level)".into()
+        } else {
+            e.path().to_string()
+        },
+        message: e.inner().to_string(),
+    })
+}
+
+fn invalid(path: &Path, key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+impl TrainConfig {
+    /// Reads the config and the files it names, and checks what serde cannot.
+    pub fn load(path: &Path) -> Result<TrainConfig, ConfigError> {
+        let mut cfg: TrainConfig = parse(path)?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        match (&cfg.grpo, &cfg.grpo_config) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    path,
+                    "grpo_config",
+                    "give either `grpo:` or `grpo_config:`, not both",
+                ))
+            }
+            (None, Some(file)) => cfg.grpo = Some(parse(&dir.join(file))?),
+            (None, None) => {
+                return Err(invalid(
+                    path,
+                    "grpo",
+                    "missing: give a `grpo:` section or `grpo_config: FILE`",
+                ))
+            }
+            _ => {}
+        }
+        match (&cfg.rewards, &cfg.reward_config) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    path,
+                    "reward_config",
+                    "give either `rewards:` or `reward_config:`, not both",
+                ))
+            }
+            (None, Some(file)) => cfg.rewards = Some(parse(&dir.join(file))?),
+            (None, None) => {
+                return Err(invalid(
+                    path,
+                    "rewards",
+                    "missing: give a `rewards:` section or `reward_config: FILE`",
+                ))
+            }
+            _ => {}
+        }
+        if cfg.model.path.is_some() == cfg.model.preset.is_some() {
+            return Err(invalid(
+                path,
+                "model",
+                "give exactly one of `path` and `preset`",
+            ));
+        }
+        if !matches!(cfg.model.dtype.as_str(), "f32" | "bf16") {
+            return Err(invalid(
+                path,
+                "model.dtype",
+                format!("`{}`: expected f32 or bf16", cfg.model.dtype),
+            ));
+        }
+        if cfg.rollout.num_generations < 2 {
+            return Err(invalid(
+                path,
+                "rollout.num_generations",
+                "GRPO needs at least 2 generations per prompt",
+            ));
+        }
+        if cfg.training.steps == 0 || cfg.training.prompts_per_step == 0 {
+            return Err(invalid(
+                path,
+                "training",
+                "steps and prompts_per_step must be at least 1",
+            ));
+        }
+        if cfg.rewards.as_ref().is_some_and(|r| r.functions.is_empty()) {
+            return Err(invalid(
+                path,
+                "rewards.functions",
+                "at least one reward function is needed",
+            ));
+        }
+        Ok(cfg)
+    }
+
+    pub fn grpo(&self) -> &GrpoSection {
+        self.grpo.as_ref().expect("checked in load")
+    }
+
+    pub fn rewards(&self) -> &[WeightedReward] {
+        &self.rewards.as_ref().expect("checked in load").functions
+    }
+}

@@ -1,0 +1,308 @@
+//! The trainer end to end on the smoke config (a tiny random Gemma 3, 4 steps): metrics and
+//! checkpoints, exact resume, SIGINT, the NaN stop, and errors for bad configs and data.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use grpo_xla::train::checkpoint::read_arrays;
+
+fn grpo_xla(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_grpo-xla"))
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn smoke_with(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
+    let text = std::fs::read_to_string("configs/smoke.yaml").unwrap();
+    let cfg = dir.join("config.yaml");
+    std::fs::write(&cfg, edit(text)).unwrap();
+    cfg
+}
+
+fn state_of(run: &Path, step: usize) -> Vec<(String, grpo_xla::graph::HostArray)> {
+    read_arrays(
+        &run.join("checkpoints")
+            .join(format!("step_{step:06}"))
+            .join("state.safetensors"),
+    )
+    .unwrap()
+}
+
+#[test]
+fn smoke_run_writes_metrics_and_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let out = grpo_xla(&[
+        "train",
+        "--config",
+        "configs/smoke.yaml",
+        "--output-dir",
+        path(&run),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = metrics
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    for (i, m) in lines.iter().enumerate() {
+        assert_eq!(m["step"], i + 1);
+        for key in [
+            "loss",
+            "kl",
+            "clip_fraction",
+            "entropy",
+            "grad_norm",
+            "reward_mean",
+            "reward_std",
+            "completion_length_mean",
+            "zero_spread_groups",
+            "reward/check_answer",
+        ] {
+            assert!(
+                m[key].as_f64().is_some_and(f64::is_finite),
+                "step {}: {key} = {}",
+                i + 1,
+                m[key]
+            );
+        }
+    }
+    // The schedule warms up from 0 over the first update, then decays.
+    assert_eq!(lines[0]["learning_rate"], 0.0);
+    assert!(lines[1]["learning_rate"].as_f64().unwrap() > 0.0);
+    let ckpt = run.join("checkpoints/step_000004");
+    for f in [
+        "state.json",
+        "state.safetensors",
+        "model/config.json",
+        "model/model.safetensors",
+    ] {
+        assert!(ckpt.join(f).is_file(), "missing {f}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(run.join("checkpoints/latest")).unwrap(),
+        "step_000004"
+    );
+    // The exported model loads back with our HF loader, with the trained (changed) weights.
+    let model = ckpt.join("model");
+    let cfg = grpo_xla::models::hf::read_config(&model).unwrap();
+    let trained = grpo_xla::models::hf::load_params(&model, &cfg).unwrap();
+    let first = grpo_xla::models::hf::load_params(&run.join("checkpoints/step_000002/model"), &cfg)
+        .unwrap();
+    assert_ne!(
+        trained, first,
+        "the weights did not change between steps 2 and 4"
+    );
+}
+
+#[test]
+fn resume_is_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let (straight, split) = (dir.path().join("straight"), dir.path().join("split"));
+    let out = grpo_xla(&[
+        "train",
+        "--config",
+        "configs/smoke.yaml",
+        "--output-dir",
+        path(&straight),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = grpo_xla(&[
+        "train",
+        "--config",
+        "configs/smoke.yaml",
+        "--output-dir",
+        path(&split),
+        "--max-steps",
+        "2",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!split.join("checkpoints/step_000004").exists());
+    let out = grpo_xla(&[
+        "train",
+        "--config",
+        "configs/smoke.yaml",
+        "--output-dir",
+        path(&split),
+        "--resume",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("resuming from"));
+    let (a, b) = (state_of(&straight, 4), state_of(&split, 4));
+    assert_eq!(a.len(), b.len());
+    for ((na, xa), (nb, xb)) in a.iter().zip(&b) {
+        assert_eq!(na, nb);
+        assert_eq!(
+            xa, xb,
+            "{na} differs between 4 straight steps and 2 + resume + 2"
+        );
+    }
+    let m = |run: &Path| {
+        std::fs::read_to_string(run.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(m(&straight), m(&split), "the losses differ");
+}
+
+#[test]
+fn sigint_saves_a_checkpoint_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let cfg = smoke_with(dir.path(), |t| {
+        t.replace("steps: 4", "steps: 100000")
+            .replace("checkpoint_every: 2", "checkpoint_every: 100000")
+    });
+    let child = Command::new(env!("CARGO_BIN_EXE_grpo-xla"))
+        .args(["train", "--config", path(&cfg), "--output-dir", path(&run)])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let metrics = run.join("metrics.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while std::fs::read_to_string(&metrics).map_or(0, |m| m.lines().count()) < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no training steps within 2 minutes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let steps = std::fs::read_to_string(&metrics).unwrap().lines().count();
+    let latest = std::fs::read_to_string(run.join("checkpoints/latest")).unwrap();
+    assert_eq!(
+        latest,
+        format!("step_{steps:06}"),
+        "the checkpoint is not at the last finished step"
+    );
+}
+
+#[test]
+fn a_non_finite_loss_stops_with_the_last_good_checkpoint_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    // A learning rate of 1e30 blows the weights up on the first update after warm-up.
+    let cfg = smoke_with(dir.path(), |t| {
+        t.replace("learning_rate: 0.001", "learning_rate: 1.0e+30")
+            .replace("checkpoint_every: 2", "checkpoint_every: 1")
+    });
+    let out = grpo_xla(&["train", "--config", path(&cfg), "--output-dir", path(&run)]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is not finite") && stderr.contains("last good checkpoint"),
+        "{stderr}"
+    );
+    let latest = std::fs::read_to_string(run.join("checkpoints/latest")).unwrap();
+    assert!(stderr.contains(&latest), "{stderr}");
+    let good = run.join("checkpoints").join(&latest);
+    let arrays = read_arrays(&good.join("state.safetensors")).unwrap();
+    assert!(
+        arrays
+            .iter()
+            .all(|(_, a)| a.to_f64().iter().all(|v| v.is_finite())),
+        "the last good checkpoint holds non-finite values"
+    );
+}
+
+#[test]
+fn bad_configs_and_data_name_the_file_line_or_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let cfg = smoke_with(dir.path(), |t| {
+        t.replace(
+            "  temperature: 1.0",
+            "  temperature: 1.0\n  temprature: 0.5",
+        )
+    });
+    let out = grpo_xla(&["train", "--config", path(&cfg), "--output-dir", path(&run)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("config.yaml")
+            && stderr.contains("rollout")
+            && stderr.contains("temprature"),
+        "{stderr}"
+    );
+
+    let cfg = smoke_with(dir.path(), |t| {
+        t.replace("num_generations: 4", "num_generations: four")
+    });
+    let stderr = String::from_utf8_lossy(
+        &grpo_xla(&["train", "--config", path(&cfg), "--output-dir", path(&run)]).stderr,
+    )
+    .into_owned();
+    assert!(stderr.contains("rollout.num_generations"), "{stderr}");
+
+    let data = dir.path().join("bad.jsonl");
+    std::fs::write(
+        &data,
+        "{\"question\": \"1+1?\", \"answer\": \"2\"}\n{\"question\": \"no answer\"}\nnot json\n",
+    )
+    .unwrap();
+    let cfg = smoke_with(dir.path(), |t| {
+        t.replace("data/synthetic_reasoning_set.jsonl", path(&data))
+            .replace("bad_lines: skip", "bad_lines: abort")
+    });
+    let stderr = String::from_utf8_lossy(
+        &grpo_xla(&["train", "--config", path(&cfg), "--output-dir", path(&run)]).stderr,
+    )
+    .into_owned();
+    assert!(
+        stderr.contains("bad.jsonl:2") && stderr.contains("answer"),
+        "{stderr}"
+    );
+    let (examples, skipped) =
+        grpo_xla::data::load_jsonl(&data, grpo_xla::data::BadLines::Skip).unwrap();
+    assert_eq!((examples.len(), skipped), (1, 2));
+    // GSM8K answers split at ####.
+    std::fs::write(
+        &data,
+        "{\"question\": \"q\", \"answer\": \"3 + 4 = 7\\n#### 7\"}\n",
+    )
+    .unwrap();
+    let (examples, _) = grpo_xla::data::load_jsonl(&data, grpo_xla::data::BadLines::Abort).unwrap();
+    assert_eq!(
+        (
+            examples[0].answer.as_str(),
+            examples[0].reasoning.as_deref()
+        ),
+        ("7", Some("3 + 4 = 7"))
+    );
+}
