@@ -1,0 +1,152 @@
+//! The Tunix demo rewards and GRPO advantages against Tunix's own Python functions
+//! (`tunix/cli/reward_fn/gsm8k.py`, `tunix.rl.algo_core`) on the same inputs, edge cases included.
+//! Rewards must be equal exactly; advantages within 1e-12.
+
+use grpo_xla::grpo::advantages::{advantages, Estimator};
+use grpo_xla::rewards::{rubric, tunix_demo};
+use serde_json::json;
+
+const SCRIPT: &str = r#"
+import numpy as np
+from tunix.cli.reward_fn import gsm8k
+from tunix.rl import algo_core
+
+def main(inputs):
+    c, a = inputs["completions"], inputs["answers"]
+    rewards = np.asarray(inputs["rewards"], np.float64)
+    g = inputs["group"]
+    return {
+        "match_format_exactly": gsm8k.match_format_exactly(None, c),
+        "match_format_approximately": gsm8k.match_format_approximately(None, c),
+        "check_answer": gsm8k.check_answer(None, c, a),
+        "check_numbers": gsm8k.check_numbers(None, c, a),
+        "grpo": np.asarray(algo_core.compute_advantages(rewards, g)).tolist(),
+        "drgrpo": np.asarray(algo_core.compute_drgrpo_advantages(rewards, g)).tolist(),
+        "rloo": np.asarray(algo_core.compute_rloo_advantages(rewards, g)).tolist(),
+    }
+"#;
+
+fn cases() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("<reasoning>2+2 is 4</reasoning><answer>4</answer>", "4"),
+        (
+            "  <reasoning>\nsteps\n</reasoning>\n<answer> 1,234 </answer>  ",
+            "1234",
+        ),
+        ("<reasoning>x</reasoning><answer>3.0</answer>", "3"),
+        ("<reasoning>x</reasoning><answer>95</answer>", "100"),
+        ("<reasoning>x</reasoning><answer>85</answer>", "100"),
+        ("<reasoning>x</reasoning><answer>50</answer>", "100"),
+        ("<reasoning>x</reasoning><answer>seven</answer>", "7"),
+        ("<reasoning>x</reasoning><answer>0</answer>", "0"),
+        ("<reasoning>x</reasoning><answer>5</answer>", "0"),
+        ("<reasoning>x</reasoning><answer>12 apples</answer>", "12"),
+        ("<reasoning>x</reasoning><answer>42", "42"),
+        ("<reasoning>x</reasoning>\n<answer>1_000</answer>", "1000"),
+        ("<reasoning>x</reasoning><answer>inf</answer>", "5"),
+        ("<reasoning>x</reasoning><answer>-3</answer>", "3"),
+        ("<reasoning></reasoning><answer>4</answer>", "4"),
+        (
+            "<reasoning>a</reasoning><reasoning>b</reasoning><answer>4</answer><answer>4</answer>",
+            "4",
+        ),
+        ("The answer is 4.", "4"),
+        ("<answer>4</answer>", "4"),
+        ("<reasoning>x</reasoning><answer>.5</answer>", "0.5"),
+        ("<reasoning>x</reasoning><answer>1e3</answer>", "1000"),
+        ("", "1"),
+    ]
+}
+
+#[test]
+fn tunix_demo_rewards_and_advantages_equal_tunix() {
+    let cases = cases();
+    let completions: Vec<&str> = cases.iter().map(|c| c.0).collect();
+    let answers: Vec<&str> = cases.iter().map(|c| c.1).collect();
+    // Groups of 4, one with no spread (its grpo advantages are 0), one with a single outlier.
+    let rewards = [
+        3.0, 1.5, -1.0, 0.0, 2.0, 2.0, 2.0, 2.0, 0.25, 6.5, -0.5, 3.0,
+    ];
+    let theirs = grpo_xla::reference::run(
+        SCRIPT,
+        &json!({"completions": completions, "answers": answers, "rewards": rewards, "group": 4}),
+    )
+    .unwrap();
+    let functions: [(&str, fn(&str, &str) -> f64); 4] = [
+        ("match_format_exactly", |c, _| {
+            tunix_demo::match_format_exactly(c)
+        }),
+        ("match_format_approximately", |c, _| {
+            tunix_demo::match_format_approximately(c)
+        }),
+        ("check_answer", tunix_demo::check_answer),
+        ("check_numbers", tunix_demo::check_numbers),
+    ];
+    for (name, f) in functions {
+        for (i, (c, a)) in cases.iter().enumerate() {
+            let ours = f(c, a);
+            let tunix = theirs[name][i].as_f64().unwrap();
+            assert_eq!(
+                ours, tunix,
+                "{name} on {c:?} (answer {a:?}): ours {ours}, tunix {tunix}"
+            );
+        }
+    }
+    for (name, est) in [
+        ("grpo", Estimator::Grpo),
+        ("drgrpo", Estimator::Drgrpo),
+        ("rloo", Estimator::Rloo),
+    ] {
+        let ours = advantages(&rewards, 4, est, 1e-6);
+        for (i, o) in ours.iter().enumerate() {
+            let t = theirs[name][i].as_f64().unwrap();
+            assert!((o - t).abs() <= 1e-12, "{name}[{i}]: ours {o}, tunix {t}");
+        }
+    }
+}
+
+#[test]
+fn rubric_components_are_scored_as_documented() {
+    let q = "Ana buys 3 boxes of 12 apples and gives away 5. How many apples does Ana have?";
+    let good = "<reasoning>3 boxes x 12 apples = 36 apples.\nAfter giving away 5: 36 - 5 = 31.</reasoning><answer>31</answer>";
+    let s = rubric::score(q, good, "31");
+    assert_eq!(
+        s.reasoning_quality, 1.0,
+        "2 steps, 10-300 words, arithmetic: {s:?}"
+    );
+    assert_eq!(s.answer_correctness, 1.0);
+    assert_eq!(
+        s.trace_coherence, 1.0,
+        "the answer 31 is in the reasoning, which uses 3, 12 and 5"
+    );
+    assert_eq!(s.step_clarity, 1.0);
+    assert!((s.total() - 1.0).abs() < 1e-12);
+
+    let wrong = "<reasoning>I think it is a lot of apples overall.</reasoning><answer>40</answer>";
+    let s = rubric::score(q, wrong, "31");
+    assert_eq!(s.answer_correctness, 0.0);
+    assert_eq!(
+        s.trace_coherence, 0.0,
+        "no answer in the trace, no number from the question"
+    );
+    assert_eq!(
+        s.reasoning_quality, 0.0,
+        "one step, under 10 words, no numbers"
+    );
+    assert_eq!(
+        rubric::score(q, "<reasoning>x</reasoning><answer>32</answer>", "31").answer_correctness,
+        0.0,
+        "3% off"
+    );
+    assert_eq!(
+        rubric::score(q, "<reasoning>x</reasoning><answer>31.2</answer>", "31.1")
+            .answer_correctness,
+        0.5
+    );
+    assert_eq!(
+        rubric::score(q, "31", "31"),
+        rubric::RubricScore::default(),
+        "no format, no score"
+    );
+    assert_eq!(rubric::answers_match(" Paris ", "paris"), 1.0);
+}
