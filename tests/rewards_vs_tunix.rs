@@ -26,6 +26,9 @@ def main(inputs):
     }
 "#;
 
+/// A reward function of (completion, answer).
+type Reward = fn(&str, &str) -> f64;
+
 fn cases() -> Vec<(&'static str, &'static str)> {
     vec![
         ("<reasoning>2+2 is 4</reasoning><answer>4</answer>", "4"),
@@ -72,7 +75,7 @@ fn tunix_demo_rewards_and_advantages_equal_tunix() {
         &json!({"completions": completions, "answers": answers, "rewards": rewards, "group": 4}),
     )
     .unwrap();
-    let functions: [(&str, fn(&str, &str) -> f64); 4] = [
+    let functions: [(&str, Reward); 4] = [
         ("match_format_exactly", |c, _| {
             tunix_demo::match_format_exactly(c)
         }),

@@ -11,7 +11,9 @@ mod bench_generate;
 mod bench_graph;
 mod devices;
 mod doctor;
+mod eval;
 mod generate;
+mod plot;
 mod train;
 
 #[derive(Parser, Debug)]
@@ -55,6 +57,16 @@ enum Command {
     Train(train::TrainArgs),
     /// Write seeded synthetic reasoning problems with exact answers (JSONL).
     GenData(train::GenDataArgs),
+    /// Format compliance, accuracy, reward and length of greedy answers (a model, or a run before/after).
+    Eval(eval::EvalArgs),
+    /// Draw a run's curves (reward, loss, KL, length) as a PNG.
+    Plot {
+        /// The run folder (holds metrics.jsonl).
+        run: std::path::PathBuf,
+        /// Where to write the PNG (default RUN/curves.png).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// Generate text from a model directory, streaming tokens as they are decoded.
     Generate(generate::GenerateArgs),
     /// Benchmarks that print a table, side by side with JAX on this machine.
@@ -69,6 +81,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(cmd) => bench::run(cmd),
         Command::Generate(args) => generate::run(&args),
         Command::Train(args) => train::run(&args),
+        Command::Eval(args) => eval::run(&args),
+        Command::Plot { run, out } => {
+            let path = plot::run(&run, out)?;
+            println!("wrote {}", path.display());
+            Ok(())
+        }
         Command::GenData(args) => train::gen_data(&args),
     }
 }

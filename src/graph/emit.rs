@@ -912,6 +912,21 @@ impl Emitter<'_> {
                 }
                 return;
             }
+            Op::TopK { k } => {
+                writeln!(
+                    self.out,
+                    "{indent}{n}:2 = chlo.top_k({}, k = {k}) : {} -> ({}){loc}",
+                    inputs[0],
+                    in_types[0],
+                    types(out)
+                )
+                .unwrap();
+                for i in 0..2 {
+                    self.names
+                        .insert(Value { node: id, index: i }, format!("{n}#{i}"));
+                }
+                return;
+            }
             Op::RngBitGenerator => {
                 writeln!(
                     self.out,

@@ -301,16 +301,6 @@ impl Tensor {
         acc
     }
 
-    /// The k largest values along the last axis and their indices (i32), in descending order.
-    #[track_caller]
-    pub fn top_k(&self, k: i64) -> (Tensor, Tensor) {
-        let dims = self.dims();
-        let last = dims.len() as i64 - 1;
-        let idx = self.graph.iota(Shape::i32(&dims), last);
-        let sorted = Tensor::sort(&[self.clone(), idx], last, true);
-        (sorted[0].narrow(last, 0, k), sorted[1].narrow(last, 0, k))
-    }
-
     /// gelu with the tanh approximation, as Gemma uses it.
     #[track_caller]
     pub fn gelu_tanh(&self) -> Tensor {

@@ -158,6 +158,11 @@ pub enum Op {
         dim: i64,
         descending: bool,
     },
+    /// The k largest values along the last axis and their i32 indices (`chlo.top_k`, which XLA
+    /// lowers to a partial sort rather than a full one).
+    TopK {
+        k: i64,
+    },
     /// inputs: state ui64[2]; outputs: new state, random bits (threefry).
     RngBitGenerator,
     While {
@@ -235,6 +240,7 @@ impl Op {
             Op::Reduce { .. } => "reduce",
             Op::Argmax { .. } => "argmax",
             Op::Sort { .. } => "sort",
+            Op::TopK { .. } => "top_k",
             Op::RngBitGenerator => "rng_bit_generator",
             Op::While { .. } => "while",
             Op::StopGradient => "stop_gradient",
@@ -943,6 +949,27 @@ impl Tensor {
             result,
             operands.len(),
         )
+    }
+
+    /// The k largest values along the last axis, descending, and their indices (i32).
+    #[track_caller]
+    pub fn top_k(&self, k: i64) -> (Tensor, Tensor) {
+        let shape = self.shape();
+        let result = match shape.dims.last() {
+            Some(&n) if k >= 1 && k <= n && shape.ty.is_float() => {
+                let mut dims = shape.dims.clone();
+                *dims.last_mut().unwrap() = k;
+                Ok(vec![
+                    shape.with_dims(&dims),
+                    Shape::new(ElementType::S32, &dims),
+                ])
+            }
+            _ => Err(format!("top {k} of {shape}")),
+        };
+        let out = self
+            .graph
+            .push_multi(Op::TopK { k }, vec![self.value], result, 2);
+        (out[0].clone(), out[1].clone())
     }
 
     #[track_caller]

@@ -210,7 +210,7 @@ pub(crate) fn rule(
         Op::Softmax { dim } => vec![Some(&y[0] * &(g - &(g * &y[0]).sum(&[*dim], true)))],
         Op::ShardingConstraint(s) => vec![Some(g.with_sharding(s.clone()))],
         Op::OptimizationBarrier => unreachable!("handled above"),
-        Op::Sort { .. } | Op::While { .. } => {
+        Op::Sort { .. } | Op::TopK { .. } | Op::While { .. } => {
             return Err(GraphError::NotDifferentiable {
                 op: node.op.name(),
                 location: node.loc.to_string(),

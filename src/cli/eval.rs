@@ -1,0 +1,153 @@
+//! `grpo-xla eval`: format compliance, answer accuracy, mean reward and completion length of
+//! greedy answers on a dataset; for a run, its base model and latest checkpoint side by side.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Args;
+use grpo_xla::data::{load_jsonl, prompt_text, BadLines};
+use grpo_xla::models::hf::{load_params, read_config};
+use grpo_xla::models::tokenizer::GemmaTokenizer;
+use grpo_xla::rewards::{tunix_demo, RewardKind};
+use grpo_xla::rollout::{Generator, SamplingParams};
+
+use super::DeviceArgs;
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// A model directory (HF layout).
+    #[arg(long, conflicts_with = "run")]
+    pub model: Option<PathBuf>,
+    /// A training run: compares its base model with its latest checkpoint.
+    #[arg(long)]
+    pub run: Option<PathBuf>,
+    #[arg(long, default_value = "data/synthetic_reasoning_set.jsonl")]
+    pub data: PathBuf,
+    /// Evaluate the first N problems.
+    #[arg(long, default_value_t = 32)]
+    pub limit: usize,
+    #[arg(long, default_value_t = 128)]
+    pub max_new_tokens: usize,
+    /// Prompts per device call.
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+#[derive(Default)]
+struct Scores {
+    format: f64,
+    accuracy: f64,
+    reward: f64,
+    length: f64,
+    n: usize,
+}
+
+fn evaluate(model: &Path, args: &EvalArgs) -> Result<Scores> {
+    let cfg = read_config(model)?;
+    let tokenizer_dir = if model.join("tokenizer.json").is_file() {
+        model.to_path_buf()
+    } else {
+        PathBuf::from("models/gemma3-270m")
+    };
+    let tokenizer = GemmaTokenizer::load(&tokenizer_dir)?;
+    let params = load_params(model, &cfg)?;
+    let mut generator =
+        Generator::new(args.device.client()?, cfg, &params, tokenizer.stop_tokens())?;
+    let (data, _) = load_jsonl(&args.data, BadLines::Skip)?;
+    let data: Vec<_> = data.into_iter().take(args.limit).collect();
+    let sp = SamplingParams {
+        max_new_tokens: args.max_new_tokens,
+        stop_strings: vec!["</answer>".into()],
+        ..Default::default()
+    };
+    let mut s = Scores::default();
+    let bar = indicatif::ProgressBar::new(data.len() as u64);
+    for chunk in data.chunks(args.batch.max(1)) {
+        let prompts: Vec<Vec<u32>> = chunk
+            .iter()
+            .map(|e| tokenizer.encode(&prompt_text(&e.question)))
+            .collect::<Result<_>>()?;
+        let completions = generator.generate(&prompts, 1, &sp, args.max_new_tokens, |r| {
+            vec![false; r.len()]
+        })?;
+        for (e, c) in chunk.iter().zip(completions) {
+            let mut text = tokenizer.decode(&c.tokens)?;
+            if let Some(at) = text.find("</answer>") {
+                text.truncate(at + "</answer>".len());
+            }
+            s.format += f64::from(tunix_demo::match_format_exactly(&text) > 0.0);
+            s.accuracy += f64::from(tunix_demo::check_answer(&text, &e.answer) == 3.0);
+            s.reward += [
+                RewardKind::MatchFormatExactly,
+                RewardKind::MatchFormatApproximately,
+                RewardKind::CheckAnswer,
+                RewardKind::CheckNumbers,
+            ]
+            .iter()
+            .map(|r| r.score(&e.question, &text, &e.answer))
+            .sum::<f64>();
+            s.length += c.tokens.len() as f64;
+            s.n += 1;
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    Ok(s)
+}
+
+pub fn run(args: &EvalArgs) -> Result<()> {
+    let columns: Vec<(String, PathBuf)> = match (&args.model, &args.run) {
+        (Some(m), None) => vec![(m.display().to_string(), m.clone())],
+        (None, Some(run)) => {
+            let config = grpo_xla::train::config::TrainConfig::load(&run.join("config.yaml"))?;
+            let base = config
+                .model
+                .path
+                .context("the run's model is a random preset; nothing to compare")?;
+            let latest = grpo_xla::train::checkpoint::latest(run)?
+                .with_context(|| format!("{} has no checkpoint yet", run.display()))?;
+            vec![
+                ("before (base)".into(), base),
+                (
+                    format!("after ({})", latest.file_name().unwrap().to_string_lossy()),
+                    latest.join("model"),
+                ),
+            ]
+        }
+        _ => anyhow::bail!("give --model DIR or --run RUN_DIR"),
+    };
+    let results: Vec<Scores> = columns
+        .iter()
+        .map(|(_, dir)| evaluate(dir, args))
+        .collect::<Result<_>>()?;
+    println!(
+        "greedy answers to the first {} problems of {}",
+        results[0].n,
+        args.data.display()
+    );
+    print!("| metric                  |");
+    for (name, _) in &columns {
+        print!(" {name:>22} |");
+    }
+    println!();
+    println!(
+        "|-------------------------|{}",
+        "------------------------|".repeat(columns.len())
+    );
+    let rows: [(&str, fn(&Scores) -> f64); 4] = [
+        ("format compliance", |s| s.format / s.n.max(1) as f64),
+        ("answer accuracy", |s| s.accuracy / s.n.max(1) as f64),
+        ("mean reward (Tunix demo)", |s| s.reward / s.n.max(1) as f64),
+        ("mean completion length", |s| s.length / s.n.max(1) as f64),
+    ];
+    for (name, f) in rows {
+        print!("| {name:<23} |");
+        for r in &results {
+            print!(" {:>22.3} |", f(r));
+        }
+        println!();
+    }
+    Ok(())
+}
