@@ -139,3 +139,48 @@ fn real_270m_matches_tunix_logits_and_greedy_tokens() {
         }
     }
 }
+
+#[test]
+fn eval_reports_format_accuracy_reward_and_length() {
+    let dir = model_dir();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_grpo-xla"))
+        .args([
+            "eval",
+            "--model",
+            dir.to_str().unwrap(),
+            "--limit",
+            "2",
+            "--batch",
+            "2",
+            "--max-new-tokens",
+            "8",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for row in [
+        "format compliance",
+        "answer accuracy",
+        "mean reward (Tunix demo)",
+        "mean completion length",
+    ] {
+        assert!(stdout.contains(row), "{stdout}");
+    }
+    let length_row = stdout
+        .lines()
+        .find(|l| l.contains("mean completion length"))
+        .unwrap();
+    let value: f64 = length_row
+        .split('|')
+        .nth(2)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(value > 0.0 && value <= 8.0, "{length_row}");
+}

@@ -153,3 +153,32 @@ fn rubric_components_are_scored_as_documented() {
     );
     assert_eq!(rubric::answers_match(" Paris ", "paris"), 1.0);
 }
+
+#[test]
+fn judge_scores_parse_robustly() {
+    use grpo_xla::rewards::judge::{fill, parse_score};
+    assert_eq!(parse_score("SCORE: 7"), Some(0.7));
+    assert_eq!(
+        parse_score("Reasoning is fine.\nscore = 8.5/10"),
+        Some(0.85)
+    );
+    assert_eq!(parse_score("Score: 80%"), Some(0.8));
+    assert_eq!(parse_score("SCORE: 4 / 5"), Some(0.8));
+    assert_eq!(parse_score("I give it 9."), Some(0.9));
+    assert_eq!(parse_score("SCORE: 12"), Some(1.0), "clamped");
+    assert_eq!(parse_score("SCORE: excellent"), None);
+    assert_eq!(parse_score(""), None);
+    let t = "Q: {question} A: {answer} R: {completion}";
+    assert_eq!(
+        fill(t, "1+1?", "2", "<answer>2</answer>"),
+        "Q: 1+1? A: 2 R: <answer>2</answer>"
+    );
+    for name in ["math", "reasoning", "generic"] {
+        let text =
+            std::fs::read_to_string(format!("data/rubric_templates/{name}_rubric.txt")).unwrap();
+        assert!(
+            text.contains("{question}") && text.contains("{completion}") && text.contains("SCORE"),
+            "{name}"
+        );
+    }
+}

@@ -180,6 +180,7 @@ fn sigint_saves_a_checkpoint_and_exits_zero() {
     });
     let child = Command::new(env!("CARGO_BIN_EXE_grpo-xla"))
         .args(["train", "--config", path(&cfg), "--output-dir", path(&run)])
+        .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -304,5 +305,94 @@ fn bad_configs_and_data_name_the_file_line_or_key() {
             examples[0].reasoning.as_deref()
         ),
         ("7", Some("3 + 4 = 7"))
+    );
+}
+
+#[test]
+fn a_checkpoint_loads_in_tunix_with_the_same_logits() {
+    use grpo_xla::graph::{Graph, HostArray, Shape};
+    use grpo_xla::models::gemma::{forward, GemmaWeights};
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let out = grpo_xla(&[
+        "train",
+        "--config",
+        "configs/smoke.yaml",
+        "--output-dir",
+        path(&run),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let model = run.join("checkpoints/step_000004/model");
+    let cfg = grpo_xla::models::hf::read_config(&model).unwrap();
+    let params = grpo_xla::models::hf::load_params(&model, &cfg).unwrap();
+    let tokens: Vec<i32> = (0..16).map(|i| 4 + (i * 29 % 250)).collect();
+    let g = Graph::new("forward");
+    let (w, _) = GemmaWeights::parameters(&g, &cfg);
+    let t = g.parameter("tokens", Shape::i32(&[2, 8]));
+    let module = g
+        .build(&[forward(&cfg, &w, &t, &g.full(1.0, Shape::i32(&[2, 8])))])
+        .unwrap();
+    let mut args = params;
+    args.push(HostArray::new(&tokens, &[2, 8]));
+    let client = grpo_xla::pjrt::platforms::Platform::Cpu
+        .client(None, Some(1))
+        .unwrap();
+    let ours = module.run(&client, &args).unwrap()[0].to_f64();
+    let theirs = grpo_xla::reference::run(
+        include_str!("reference/tunix_gemma.py"),
+        &serde_json::json!({
+            "mode": "logits", "family": "gemma3", "model_dir": model,
+            "config": {"num_layers": cfg.num_layers, "vocab": cfg.vocab_size, "d": cfg.embed_dim, "f": cfg.hidden_dim,
+                       "n": cfg.num_heads, "h": cfg.head_dim, "k": cfg.num_kv_heads, "window": cfg.sliding_window},
+            "tokens": grpo_xla::reference::array(&[2, 8], "i32", &tokens),
+        }),
+    )
+    .unwrap();
+    let theirs = grpo_xla::reference::f64s(&theirs["logits"]).unwrap();
+    let diff = ours
+        .iter()
+        .zip(&theirs)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(
+        diff <= 2e-3,
+        "Tunix's logits on our checkpoint differ by {diff}"
+    );
+}
+
+#[test]
+fn an_llm_judge_that_cannot_score_is_counted_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    // The tiny random model judges its own completions: it cannot produce a score.
+    let cfg = smoke_with(dir.path(), |t| {
+        t.replace("    - {name: check_numbers}\n", "    - {name: check_numbers}\n  judge:\n    template: data/rubric_templates/math_rubric.txt\n    max_new_tokens: 8\n")
+            .replace("steps: 4", "steps: 2")
+    });
+    let out = grpo_xla(&["train", "--config", path(&cfg), "--output-dir", path(&run)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(run.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap(),
+    )
+    .unwrap();
+    let failures = last["judge_parse_failures"].as_u64().unwrap();
+    assert!(failures > 0 && failures <= 16, "{last}");
+    assert!(
+        last["reward/judge"]
+            .as_f64()
+            .is_some_and(|s| (0.0..=1.0).contains(&s)),
+        "{last}"
     );
 }

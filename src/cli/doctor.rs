@@ -71,6 +71,21 @@ pub fn run() -> Result<()> {
             detail: e.to_string(),
         }),
     }
+    let model = std::path::Path::new("models/gemma3-270m");
+    let model_ok =
+        model.join("model.safetensors").is_file() && model.join("tokenizer.json").is_file();
+    checks.push(Check {
+        name: "default model",
+        ok: model_ok,
+        detail: if model_ok {
+            format!("{} (Gemma 3 270M, HF layout)", model.display())
+        } else {
+            format!(
+                "{} is missing or incomplete; scripts/setup.sh builds it",
+                model.display()
+            )
+        },
+    });
     let cache = home::executable_cache_dir();
     let writable = std::fs::create_dir_all(&cache).is_ok();
     checks.push(Check {

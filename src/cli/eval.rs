@@ -35,6 +35,9 @@ pub struct EvalArgs {
     pub device: DeviceArgs,
 }
 
+/// One row of the table: its name and how to read it from the scores.
+type Row = (&'static str, fn(&Scores) -> f64);
+
 #[derive(Default)]
 struct Scores {
     format: f64,
@@ -136,7 +139,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         "|-------------------------|{}",
         "------------------------|".repeat(columns.len())
     );
-    let rows: [(&str, fn(&Scores) -> f64); 4] = [
+    let rows: [Row; 4] = [
         ("format compliance", |s| s.format / s.n.max(1) as f64),
         ("answer accuracy", |s| s.accuracy / s.n.max(1) as f64),
         ("mean reward (Tunix demo)", |s| s.reward / s.n.max(1) as f64),

@@ -1,6 +1,7 @@
 //! Rewards: named functions of (question, completion, reference answer), weighted and summed.
 //! Each is logged on its own.
 
+pub mod judge;
 pub mod rubric;
 pub mod tunix_demo;
 

@@ -158,6 +158,9 @@ fn adv_eps() -> f64 {
 #[serde(deny_unknown_fields)]
 pub struct RewardSection {
     pub functions: Vec<WeightedReward>,
+    /// An LLM judge scoring each completion against a rubric template (optional).
+    #[serde(default)]
+    pub judge: Option<crate::rewards::judge::JudgeConfig>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -324,5 +327,9 @@ impl TrainConfig {
 
     pub fn rewards(&self) -> &[WeightedReward] {
         &self.rewards.as_ref().expect("checked in load").functions
+    }
+
+    pub fn judge(&self) -> Option<&crate::rewards::judge::JudgeConfig> {
+        self.rewards.as_ref().and_then(|r| r.judge.as_ref())
     }
 }

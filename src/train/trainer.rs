@@ -310,6 +310,35 @@ pub fn train(config_path: &Path, opts: RunOptions, client: Client) -> Result<Pat
         tokenizer.stop_tokens(),
     );
 
+    // The judge: its own model, or the frozen reference weights (shared buffers).
+    let judge = match cfg.judge() {
+        Some(j) => {
+            let template = std::fs::read_to_string(&j.template)
+                .with_context(|| format!("reading the judge template {}", j.template.display()))?;
+            let judge_generator = match &j.model {
+                Some(dir) => {
+                    let mc = read_config(dir)?;
+                    Generator::new(
+                        client.clone(),
+                        mc.clone(),
+                        &load_params(dir, &mc)?,
+                        tokenizer.stop_tokens(),
+                    )?
+                }
+                None => Generator::with_params(
+                    client.clone(),
+                    model_cfg.clone(),
+                    base.clone(),
+                    tokenizer.stop_tokens(),
+                ),
+            };
+            Some((j.clone(), template, judge_generator))
+        }
+        None => None,
+    };
+    let mut judge = judge;
+    let mut judge_failures = 0usize;
+
     let metrics_path = run.join("metrics.jsonl");
     let mut metrics_file = std::fs::OpenOptions::new()
         .create(true)
@@ -482,6 +511,41 @@ pub fn train(config_path: &Path, opts: RunOptions, client: Client) -> Result<Pat
             texts.push(text);
             kept_tokens.push(toks);
         }
+        let mut judge_scores: Vec<f64> = vec![];
+        if let Some((jc, template, judge_gen)) = judge.as_mut() {
+            let prompts: Vec<Vec<u32>> = completions
+                .iter()
+                .zip(&texts)
+                .map(|(c, text)| {
+                    let e = batch[c.prompt_index];
+                    let mut ids = tokenizer.encode(&crate::rewards::judge::fill(
+                        template,
+                        &e.question,
+                        &e.answer,
+                        text,
+                    ))?;
+                    let limit = 1024;
+                    if ids.len() > limit {
+                        ids = [vec![ids[0]], ids[ids.len() - limit + 1..].to_vec()].concat();
+                    }
+                    Ok(ids)
+                })
+                .collect::<Result<_>>()?;
+            let sp = SamplingParams {
+                max_new_tokens: jc.max_new_tokens,
+                ..Default::default()
+            };
+            let verdicts = judge_gen.generate(&prompts, 1, &sp, jc.max_new_tokens, |r| {
+                vec![false; r.len()]
+            })?;
+            for (k, v) in verdicts.iter().enumerate() {
+                let score = crate::rewards::judge::parse_score(&tokenizer.decode(&v.tokens));
+                judge_failures += usize::from(score.is_none());
+                let s = score.unwrap_or(0.0);
+                totals[k] += jc.weight * s;
+                judge_scores.push(s);
+            }
+        }
         let adv = advantages(&totals, g, grpo.advantage, grpo.advantage_epsilon);
         let zero_spread = totals
             .chunks(g)
@@ -595,6 +659,10 @@ pub fn train(config_path: &Path, opts: RunOptions, client: Client) -> Result<Pat
         });
         for (k, name) in STEP_METRICS.iter().enumerate() {
             record[*name] = serde_json::json!(metrics[k]);
+        }
+        if judge.is_some() {
+            record["reward/judge"] = serde_json::json!(mean(&judge_scores));
+            record["judge_parse_failures"] = serde_json::json!(judge_failures);
         }
         for (r, scores) in rewards.iter().zip(&per_fn) {
             record[format!("reward/{}", r.name.name())] = serde_json::json!(mean(scores));
