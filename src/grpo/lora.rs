@@ -85,6 +85,25 @@ pub fn specs(cfg: &GemmaConfig, lora: &LoraConfig) -> Vec<LoraSpec> {
         .collect()
 }
 
+/// Declares the A and B matrices of every adapted weight as parameters of `g` (f32), in order.
+pub fn parameters(g: &crate::graph::Graph, specs: &[LoraSpec]) -> Vec<Tensor> {
+    specs
+        .iter()
+        .flat_map(|s| {
+            [
+                g.parameter(
+                    &format!("{}_lora_a", s.name),
+                    crate::graph::Shape::f32(&s.a_dims),
+                ),
+                g.parameter(
+                    &format!("{}_lora_b", s.name),
+                    crate::graph::Shape::f32(&s.b_dims),
+                ),
+            ]
+        })
+        .collect()
+}
+
 /// The base weights with every adapted one replaced by W + (α/r)·A·B.
 pub fn merged(
     base: &[Tensor],

@@ -3,9 +3,7 @@
 //! parameters and optimizer state donated.
 
 use crate::graph::{Graph, Module, Shape, Tensor};
-use crate::models::gemma::{
-    embed, forward_cached, logits, positions_from_mask, GemmaConfig, GemmaWeights, KvCache,
-};
+use crate::models::gemma::{hidden_states, logits, GemmaConfig, GemmaWeights};
 use crate::pjrt::ElementType;
 
 use super::lora::{self, LoraConfig, LoraSpec};
@@ -62,20 +60,7 @@ pub fn completion_log_probs(
     geo: Geometry,
     temperature: f64,
 ) -> (Tensor, Tensor) {
-    let g = tokens.graph();
-    let (b, t) = (geo.batch, geo.prompt_len + geo.completion_len);
-    let (positions, key_positions) = positions_from_mask(valid);
-    let cache = KvCache::empty(g, cfg, b, t);
-    let start = g.scalar(0.0, ElementType::S32);
-    let (hidden, _) = forward_cached(
-        cfg,
-        w,
-        &embed(cfg, w, tokens),
-        &positions,
-        &key_positions,
-        &cache,
-        &start,
-    );
+    let hidden = hidden_states(cfg, w, tokens, valid);
     // Position i predicts token i + 1: the completion's predictions start at P - 1.
     let h = hidden.narrow(1, geo.prompt_len - 1, geo.completion_len);
     let mut l = logits(cfg, w, &h).convert(ElementType::F32);
@@ -97,15 +82,7 @@ pub fn log_probs_program(
     let (_, base) = GemmaWeights::parameters(&g, cfg);
     let weights = match lora {
         Some((lc, specs)) => {
-            let ab: Vec<Tensor> = specs
-                .iter()
-                .flat_map(|s| {
-                    [
-                        g.parameter(&format!("{}_lora_a", s.name), Shape::f32(&s.a_dims)),
-                        g.parameter(&format!("{}_lora_b", s.name), Shape::f32(&s.b_dims)),
-                    ]
-                })
-                .collect();
+            let ab = lora::parameters(&g, specs);
             lora::merged(&base, &ab, specs, lc)
         }
         None => base,
@@ -123,15 +100,7 @@ pub fn log_probs_program(
 pub fn merge_program(cfg: &GemmaConfig, lc: &LoraConfig, specs: &[LoraSpec]) -> Module {
     let g = Graph::new("merge_lora");
     let (_, base) = GemmaWeights::parameters(&g, cfg);
-    let ab: Vec<Tensor> = specs
-        .iter()
-        .flat_map(|s| {
-            [
-                g.parameter(&format!("{}_lora_a", s.name), Shape::f32(&s.a_dims)),
-                g.parameter(&format!("{}_lora_b", s.name), Shape::f32(&s.b_dims)),
-            ]
-        })
-        .collect();
+    let ab = lora::parameters(&g, specs);
     let merged = lora::merged(&base, &ab, specs, lc);
     let outputs: Vec<Tensor> = specs.iter().map(|s| merged[s.param].clone()).collect();
     g.build(&outputs).expect("the merge program is well-formed")

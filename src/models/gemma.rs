@@ -412,15 +412,20 @@ pub fn logits(cfg: &GemmaConfig, w: &GemmaWeights, hidden: &Tensor) -> Tensor {
     }
 }
 
-/// Full-sequence forward without a cache: tokens [B, T] with `valid` [B, T] (false for left
-/// padding) → logits [B, T, V]. Positions count valid tokens, as Tunix builds them.
-pub fn forward(cfg: &GemmaConfig, w: &GemmaWeights, tokens: &Tensor, valid: &Tensor) -> Tensor {
+/// Final-normed hidden states [B, T, D] of a full sequence without a cache: tokens [B, T] with
+/// `valid` [B, T] (false for padding). Positions count valid tokens, as Tunix builds them.
+pub fn hidden_states(
+    cfg: &GemmaConfig,
+    w: &GemmaWeights,
+    tokens: &Tensor,
+    valid: &Tensor,
+) -> Tensor {
     let g = tokens.graph();
     let (b, t) = (tokens.dim(0), tokens.dim(1));
     let (positions, key_positions) = positions_from_mask(valid);
     let cache = KvCache::empty(g, cfg, b, t);
     let start = g.scalar(0.0, ElementType::S32);
-    let (hidden, _) = forward_cached(
+    forward_cached(
         cfg,
         w,
         &embed(cfg, w, tokens),
@@ -428,8 +433,13 @@ pub fn forward(cfg: &GemmaConfig, w: &GemmaWeights, tokens: &Tensor, valid: &Ten
         &key_positions,
         &cache,
         &start,
-    );
-    logits(cfg, w, &hidden)
+    )
+    .0
+}
+
+/// Full-sequence forward without a cache → logits [B, T, V].
+pub fn forward(cfg: &GemmaConfig, w: &GemmaWeights, tokens: &Tensor, valid: &Tensor) -> Tensor {
+    logits(cfg, w, &hidden_states(cfg, w, tokens, valid))
 }
 
 /// From a validity mask [B, T] (pred or integer): positions = (number of valid tokens before) for
