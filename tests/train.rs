@@ -401,19 +401,34 @@ fn an_llm_judge_that_cannot_score_is_counted_not_fatal() {
 fn lora_training_writes_adapters_and_a_merged_model() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    let cfg = smoke_with(dir.path(), |t| t.replace("optimizer:", "lora:\n  rank: 4\n  alpha: 8\noptimizer:").replace("learning_rate: 0.001", "learning_rate: 0.05"));
+    let cfg = smoke_with(dir.path(), |t| {
+        t.replace("optimizer:", "lora:\n  rank: 4\n  alpha: 8\noptimizer:")
+            .replace("learning_rate: 0.001", "learning_rate: 0.05")
+    });
     let out = grpo_xla(&["train", "--config", path(&cfg), "--output-dir", path(&run)]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let ckpt = run.join("checkpoints/step_000004");
     let adapters = read_arrays(&ckpt.join("lora.safetensors")).unwrap();
     // Six targets per layer (q, kv, attn_vec, gate, up, down), an A and a B each, 6 layers.
     assert_eq!(adapters.len(), 6 * 6 * 2);
-    assert!(adapters.iter().any(|(n, _)| n == "layers.0.attn.q_einsum.w_lora_a"));
+    assert!(adapters
+        .iter()
+        .any(|(n, _)| n == "layers.0.attn.q_einsum.w_lora_a"));
     // B starts at zero; training moved it, so the merged model differs from step 2's.
-    let b = &adapters.iter().find(|(n, _)| n == "layers.0.mlp.down_proj.kernel_lora_b").unwrap().1;
+    let b = &adapters
+        .iter()
+        .find(|(n, _)| n == "layers.0.mlp.down_proj.kernel_lora_b")
+        .unwrap()
+        .1;
     assert!(b.to_f64().iter().any(|&v| v != 0.0), "LoRA B never moved");
     let model_cfg = grpo_xla::models::hf::read_config(&ckpt.join("model")).unwrap();
     let merged = grpo_xla::models::hf::load_params(&ckpt.join("model"), &model_cfg).unwrap();
-    let earlier = grpo_xla::models::hf::load_params(&run.join("checkpoints/step_000002/model"), &model_cfg).unwrap();
+    let earlier =
+        grpo_xla::models::hf::load_params(&run.join("checkpoints/step_000002/model"), &model_cfg)
+            .unwrap();
     assert_ne!(merged, earlier);
 }
