@@ -139,5 +139,14 @@ pub fn run(run_dir: &Path, out: Option<PathBuf>) -> Result<PathBuf> {
         }
     }
     root.present()?;
+    let rewards = series("reward_mean");
+    let n = (rewards.len() / 2).clamp(1, 20);
+    let mean = |v: &[(f64, f64)]| v.iter().map(|p| p.1).sum::<f64>() / v.len().max(1) as f64;
+    println!(
+        "{} steps; mean reward of the first {n}: {:.3}, of the last {n}: {:.3}",
+        rewards.len(),
+        mean(&rewards[..n]),
+        mean(&rewards[rewards.len() - n..])
+    );
     Ok(out)
 }
