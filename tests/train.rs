@@ -432,3 +432,38 @@ fn lora_training_writes_adapters_and_a_merged_model() {
             .unwrap();
     assert_ne!(merged, earlier);
 }
+
+#[test]
+fn plot_draws_a_png_and_summarises_the_reward() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let out = grpo_xla(&[
+        "train",
+        "--config",
+        "configs/smoke.yaml",
+        "--output-dir",
+        path(&run),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = grpo_xla(&["plot", path(&run)]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("4 steps; mean reward of the first 2"),
+        "{stdout}"
+    );
+    let png = std::fs::read(run.join("curves.png")).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "not a drawn PNG ({} bytes)",
+        png.len()
+    );
+}
