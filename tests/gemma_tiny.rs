@@ -85,6 +85,62 @@ fn tiny_matches_tunix(family: Family) {
     assert!(max_diff <= 2e-3, "{name}: max |ours - tunix| = {max_diff}");
 }
 
+/// bf16 parameters and activations on both sides, same weights (rounded to bf16 once).
+/// Tolerance: max |ours - tunix| <= 5e-2 · max |tunix|: bf16 keeps 8 bits of mantissa, and the two
+/// sides round intermediate results at different points.
+#[test]
+fn tiny_gemma3_bf16_logits_match_tunix_bf16() {
+    use grpo_xla::pjrt::ElementType;
+    let mut cfg = GemmaConfig::tiny(Family::Gemma3);
+    let params = random_params(&cfg, 4);
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = dir.path().join("model");
+    // Weights exactly representable in bf16, so both sides start from the same numbers.
+    let rounded: Vec<HostArray> = params
+        .iter()
+        .map(|p| {
+            HostArray::new(
+                &p.to_f64()
+                    .iter()
+                    .map(|&v| half::bf16::from_f64(v).to_f32())
+                    .collect::<Vec<f32>>(),
+                &p.dims,
+            )
+        })
+        .collect();
+    save_params(&model_dir, &cfg, &rounded).unwrap();
+    cfg.dtype = ElementType::BF16;
+    let ours_params = load_params(&model_dir, &cfg).unwrap();
+    assert!(ours_params.iter().all(|p| p.ty == ElementType::BF16));
+    let dims = [2, 12];
+    let tokens: Vec<i32> = (0..24)
+        .map(|i| ((i * 37 + 5) % cfg.vocab_size) as i32)
+        .collect();
+    let ours = our_logits(&cfg, &ours_params, &tokens, dims);
+    let theirs = reference::run(
+        SCRIPT,
+        &json!({
+            "mode": "logits", "family": "gemma3", "model_dir": model_dir, "dtype": "bf16",
+            "config": {"num_layers": cfg.num_layers, "vocab": cfg.vocab_size, "d": cfg.embed_dim, "f": cfg.hidden_dim,
+                       "n": cfg.num_heads, "h": cfg.head_dim, "k": cfg.num_kv_heads, "window": cfg.sliding_window},
+            "tokens": reference::array(&dims, "i32", &tokens),
+        }),
+    )
+    .unwrap();
+    let theirs = reference::f64s(&theirs["logits"]).unwrap();
+    let scale = theirs.iter().fold(0f64, |m, v| m.max(v.abs()));
+    let max_diff = ours
+        .iter()
+        .zip(&theirs)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    eprintln!("bf16: max |ours - tunix| = {max_diff:.3e}, largest logit {scale:.3}");
+    assert!(
+        max_diff <= 5e-2 * scale,
+        "bf16: max |ours - tunix| = {max_diff} vs largest logit {scale}"
+    );
+}
+
 #[test]
 fn tiny_gemma3_logits_match_tunix() {
     tiny_matches_tunix(Family::Gemma3);

@@ -18,7 +18,7 @@ def load(inputs):
             cfg = m.ModelConfig(num_layers=c["num_layers"], num_embed=c["vocab"], embed_dim=c["d"], hidden_dim=c["f"],
                                 num_heads=c["n"], head_dim=c["h"], num_kv_heads=c["k"], sliding_window_size=c["window"],
                                 local_base_frequency=10_000, global_base_frequency=1_000_000)
-        cfg = dataclasses.replace(cfg, param_dtype=jnp.float32)
+        cfg = dataclasses.replace(cfg, param_dtype=jnp.bfloat16 if inputs.get("dtype") == "bf16" else jnp.float32)
     else:
         from tunix.models.gemma import model as m, params_safetensors as ps
         cfg = m.ModelConfig(num_layers=c["num_layers"], num_embed=c["vocab"], embed_dim=c["d"], hidden_dim=c["f"],
@@ -26,8 +26,9 @@ def load(inputs):
                             attention_types=(m.AttentionType.LOCAL_SLIDING, m.AttentionType.GLOBAL) * (c["num_layers"] // 2),
                             use_post_attn_norm=True, use_post_ffw_norm=True, attn_logits_soft_cap=50.0,
                             sliding_window_size=c["window"])
+    dtype = jnp.bfloat16 if inputs.get("dtype") == "bf16" else jnp.float32
     with jax.set_mesh(mesh):
-        model = ps.create_model_from_safe_tensors(d, cfg, mesh, dtype=jnp.float32)
+        model = ps.create_model_from_safe_tensors(d, cfg, mesh, dtype=dtype)
     return model, mesh
 
 
