@@ -469,24 +469,23 @@ impl Emitter<'_> {
         let single = |e: &mut Self, name: String| {
             e.names.insert(Value { node: id, index: 0 }, name);
         };
-        match &node.op {
-            Op::Parameter { .. } | Op::RegionArg { .. } => {}
+        // Ops of one result and no region: their name and attributes; the rest emit themselves.
+        let (op_name, attrs): (&str, String) = match &node.op {
+            Op::Parameter { .. } | Op::RegionArg { .. } => {
+                single(self, n);
+                return;
+            }
             Op::StopGradient => {
                 let alias = inputs[0].clone();
                 single(self, alias);
                 return;
             }
-            Op::Constant(lit) => self.constant(indent, &n, lit, &out[0]),
-            Op::Iota { dim } => self.line(
-                indent,
-                &n,
-                "iota",
-                &[],
-                &[],
-                &format!("iota_dimension = {dim} : i64"),
-                &out[0].mlir(),
-                &loc,
-            ),
+            Op::Constant(lit) => {
+                self.constant(indent, &n, lit, &out[0]);
+                single(self, n);
+                return;
+            }
+            Op::Iota { dim } => ("iota", format!("iota_dimension = {dim} : i64")),
             Op::Unary(u) => {
                 let name = Op::Unary(*u).name();
                 let name = if *u == UnaryOp::Logistic {
@@ -494,29 +493,11 @@ impl Emitter<'_> {
                 } else {
                     name
                 };
-                self.line(
-                    indent,
-                    &n,
-                    name,
-                    &inputs,
-                    &in_types,
-                    "",
-                    &out[0].mlir(),
-                    &loc,
-                )
+                (name, String::new())
             }
             Op::Binary(b) => {
                 let name = Op::Binary(*b).name();
-                self.line(
-                    indent,
-                    &n,
-                    name,
-                    &inputs,
-                    &in_types,
-                    "",
-                    &out[0].mlir(),
-                    &loc,
-                )
+                (name, String::new())
             }
             Op::Compare(c) => {
                 let ty = self.shape(node.inputs[0]).ty;
@@ -531,97 +512,19 @@ impl Emitter<'_> {
                     "comparison_direction = #stablehlo<comparison_direction {}>, compare_type = #stablehlo<comparison_type {kind}>",
                     cmp_name(*c)
                 );
-                self.line(
-                    indent,
-                    &n,
-                    "compare",
-                    &inputs,
-                    &in_types,
-                    &attrs,
-                    &out[0].mlir(),
-                    &loc,
-                )
+                ("compare", attrs)
             }
-            Op::Select => self.line(
-                indent,
-                &n,
-                "select",
-                &inputs,
-                &in_types,
-                "",
-                &out[0].mlir(),
-                &loc,
-            ),
-            Op::Clamp => self.line(
-                indent,
-                &n,
-                "clamp",
-                &inputs,
-                &in_types,
-                "",
-                &out[0].mlir(),
-                &loc,
-            ),
-            Op::Convert => self.line(
-                indent,
-                &n,
-                "convert",
-                &inputs,
-                &in_types,
-                "",
-                &out[0].mlir(),
-                &loc,
-            ),
-            Op::BitcastConvert => self.line(
-                indent,
-                &n,
-                "bitcast_convert",
-                &inputs,
-                &in_types,
-                "",
-                &out[0].mlir(),
-                &loc,
-            ),
-            Op::BroadcastInDim { dims } => self.line(
-                indent,
-                &n,
+            Op::Select => ("select", String::new()),
+            Op::Clamp => ("clamp", String::new()),
+            Op::Convert => ("convert", String::new()),
+            Op::BitcastConvert => ("bitcast_convert", String::new()),
+            Op::BroadcastInDim { dims } => (
                 "broadcast_in_dim",
-                &inputs,
-                &in_types,
-                &format!("broadcast_dimensions = {}", array(dims)),
-                &out[0].mlir(),
-                &loc,
+                format!("broadcast_dimensions = {}", array(dims)),
             ),
-            Op::Reshape => self.line(
-                indent,
-                &n,
-                "reshape",
-                &inputs,
-                &in_types,
-                "",
-                &out[0].mlir(),
-                &loc,
-            ),
-            Op::Transpose { perm } => self.line(
-                indent,
-                &n,
-                "transpose",
-                &inputs,
-                &in_types,
-                &format!("permutation = {}", array(perm)),
-                &out[0].mlir(),
-                &loc,
-            ),
-            Op::Reverse { dims } => self.line(
-                indent,
-                &n,
-                "reverse",
-                &inputs,
-                &in_types,
-                &format!("dimensions = {}", array(dims)),
-                &out[0].mlir(),
-                &loc,
-            ),
+            Op::Reshape => ("reshape", String::new()),
+            Op::Transpose { perm } => ("transpose", format!("permutation = {}", array(perm))),
+            Op::Reverse { dims } => ("reverse", format!("dimensions = {}", array(dims))),
             Op::Slice {
                 start,
                 limit,
@@ -633,47 +536,13 @@ impl Emitter<'_> {
                     array(limit),
                     array(strides)
                 );
-                self.line(
-                    indent,
-                    &n,
-                    "slice",
-                    &inputs,
-                    &in_types,
-                    &attrs,
-                    &out[0].mlir(),
-                    &loc,
-                )
+                ("slice", attrs)
             }
-            Op::DynamicSlice { sizes } => self.line(
-                indent,
-                &n,
-                "dynamic_slice",
-                &inputs,
-                &in_types,
-                &format!("slice_sizes = {}", array(sizes)),
-                &out[0].mlir(),
-                &loc,
-            ),
-            Op::DynamicUpdateSlice => self.line(
-                indent,
-                &n,
-                "dynamic_update_slice",
-                &inputs,
-                &in_types,
-                "",
-                &out[0].mlir(),
-                &loc,
-            ),
-            Op::Concatenate { dim } => self.line(
-                indent,
-                &n,
-                "concatenate",
-                &inputs,
-                &in_types,
-                &format!("dimension = {dim} : i64"),
-                &out[0].mlir(),
-                &loc,
-            ),
+            Op::DynamicSlice { sizes } => {
+                ("dynamic_slice", format!("slice_sizes = {}", array(sizes)))
+            }
+            Op::DynamicUpdateSlice => ("dynamic_update_slice", String::new()),
+            Op::Concatenate { dim } => ("concatenate", format!("dimension = {dim} : i64")),
             Op::Pad {
                 low,
                 high,
@@ -685,16 +554,7 @@ impl Emitter<'_> {
                     array(high),
                     array(interior)
                 );
-                self.line(
-                    indent,
-                    &n,
-                    "pad",
-                    &inputs,
-                    &in_types,
-                    &attrs,
-                    &out[0].mlir(),
-                    &loc,
-                )
+                ("pad", attrs)
             }
             Op::Gather(g) => {
                 let mut fields = vec![];
@@ -714,16 +574,7 @@ impl Emitter<'_> {
                     fields.join(", "),
                     array(&g.slice_sizes)
                 );
-                self.line(
-                    indent,
-                    &n,
-                    "gather",
-                    &inputs,
-                    &in_types,
-                    &attrs,
-                    &out[0].mlir(),
-                    &loc,
-                )
+                ("gather", attrs)
             }
             Op::ScatterAdd(s) => {
                 let scalar = Shape::scalar(out[0].ty);
@@ -760,6 +611,8 @@ impl Emitter<'_> {
                     out[0].mlir()
                 )
                 .unwrap();
+                single(self, n);
+                return;
             }
             Op::DotGeneral(d) => {
                 let mut fields = vec![];
@@ -779,20 +632,13 @@ impl Emitter<'_> {
                     "dot_dimension_numbers = #stablehlo.dot<{}>",
                     fields.join(", ")
                 );
-                self.line(
-                    indent,
-                    &n,
-                    "dot_general",
-                    &inputs,
-                    &in_types,
-                    &attrs,
-                    &out[0].mlir(),
-                    &loc,
-                )
+                ("dot_general", attrs)
             }
             Op::Reduce { kind, dims } => {
                 let xs = self.shape(node.inputs[0]).clone();
-                self.reduce(indent, &n, &inputs[0], &xs, *kind, dims, &out[0], &loc)
+                self.reduce(indent, &n, &inputs[0], &xs, *kind, dims, &out[0], &loc);
+                single(self, n);
+                return;
             }
             Op::Argmax { dim } => {
                 let xs = self.shape(node.inputs[0]).clone();
@@ -1117,6 +963,8 @@ impl Emitter<'_> {
                         &loc,
                     );
                 }
+                single(self, n);
+                return;
             }
             Op::ShardingConstraint(s) => {
                 let t = out[0].mlir();
@@ -1142,8 +990,20 @@ impl Emitter<'_> {
                         .unwrap();
                     }
                 }
+                single(self, n);
+                return;
             }
-        }
+        };
+        self.line(
+            indent,
+            &n,
+            op_name,
+            &inputs,
+            &in_types,
+            &attrs,
+            &out[0].mlir(),
+            &loc,
+        );
         single(self, n);
     }
 }
