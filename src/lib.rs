@@ -8,5 +8,6 @@ pub mod models;
 pub mod pjrt;
 pub mod reference;
 pub mod rewards;
+pub mod rng;
 pub mod rollout;
 pub mod train;

@@ -5,12 +5,13 @@
 mod common;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use common::cpu_client;
-use grpo_xla::graph::{Graph, HostArray, Shape};
+use grpo_xla::graph::{Graph, HostArray, Placement, Shape};
 use grpo_xla::models::gemma::{forward, GemmaWeights};
 use grpo_xla::models::hf::{load_params, read_config};
-use grpo_xla::models::tokenizer::{chat_prompt, GemmaTokenizer};
+use grpo_xla::models::tokenizer::{chat_prompt, GemmaTokenizer, TextTokenizer};
 use grpo_xla::reference;
 use grpo_xla::rollout::{Generator, SamplingParams};
 use serde_json::json;
@@ -65,7 +66,11 @@ fn real_270m_matches_tunix_logits_and_greedy_tokens() {
     }
 
     let steps = 32;
-    let mut generator = Generator::new(client, cfg, &params, tokenizer.stop_tokens()).unwrap();
+    let text_tokenizer = Arc::new(TextTokenizer::Gemma(Box::new(
+        GemmaTokenizer::load(&dir).unwrap(),
+    )));
+    let mut generator =
+        Generator::new(Placement::single(client), cfg, &params, text_tokenizer).unwrap();
     let sp = SamplingParams {
         max_new_tokens: steps,
         ..Default::default()
@@ -74,9 +79,7 @@ fn real_270m_matches_tunix_logits_and_greedy_tokens() {
         .iter()
         .map(|p| {
             generator
-                .generate(std::slice::from_ref(p), 1, &sp, steps, |r| {
-                    vec![false; r.len()]
-                })
+                .generate(std::slice::from_ref(p), 1, &sp, steps, |_| {})
                 .unwrap()
                 .remove(0)
         })

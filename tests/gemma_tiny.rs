@@ -5,9 +5,12 @@
 mod common;
 
 use common::{cpu_client, values};
-use grpo_xla::graph::{Graph, HostArray, Shape};
+use std::sync::Arc;
+
+use grpo_xla::graph::{Graph, HostArray, Placement, Shape};
 use grpo_xla::models::gemma::{forward, Family, GemmaConfig, GemmaWeights};
 use grpo_xla::models::hf::{load_params, read_config, save_params};
+use grpo_xla::models::tokenizer::TextTokenizer;
 use grpo_xla::reference;
 use grpo_xla::rollout::{Generator, SamplingParams};
 use serde_json::json;
@@ -159,15 +162,17 @@ fn kv_cache_decode_equals_full_forward_past_the_window() {
     for family in [Family::Gemma3, Family::Gemma2] {
         let cfg = GemmaConfig::tiny(family);
         let params = random_params(&cfg, 2);
-        let mut generator = Generator::new(cpu_client(1), cfg.clone(), &params, vec![]).unwrap();
+        let placement = Placement::single(cpu_client(1));
+        let tokenizer = Arc::new(TextTokenizer::Bytes);
+        let mut generator = Generator::new(placement, cfg.clone(), &params, tokenizer)
+            .unwrap()
+            .with_stop_tokens(vec![]);
         let prompts = vec![vec![2u32, 17, 33], vec![2u32, 5, 9, 60, 61]];
         let sp = SamplingParams {
             max_new_tokens: 22,
             ..Default::default()
         };
-        let completions = generator
-            .generate(&prompts, 1, &sp, 5, |rows| vec![false; rows.len()])
-            .unwrap();
+        let completions = generator.generate(&prompts, 1, &sp, 5, |_| {}).unwrap();
         for (prompt, c) in prompts.iter().zip(&completions) {
             assert_eq!(c.tokens.len(), 22);
             let full: Vec<i32> = prompt.iter().chain(&c.tokens).map(|&t| t as i32).collect();

@@ -9,7 +9,7 @@ mod common;
 use common::{cpu_client, values};
 use grpo_xla::graph::{Graph, HostArray, Shape, Tensor};
 use grpo_xla::grpo::objective::{grpo_objective, Aggregation, KlEstimator, ObjectiveConfig};
-use grpo_xla::grpo::train_step::{completion_log_probs, Geometry};
+use grpo_xla::grpo::programs::{completion_log_probs, Geometry};
 use grpo_xla::models::gemma::{Family, GemmaConfig, GemmaWeights};
 use grpo_xla::models::hf::save_params;
 use grpo_xla::reference;

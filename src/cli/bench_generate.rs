@@ -5,11 +5,13 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Result;
-use grpo_xla::models::hf::{load_params, read_config};
-use grpo_xla::pjrt::{Arg, Buffer};
-use grpo_xla::rollout::programs::{decode, prefill, state_len, Bucket};
+use grpo_xla::graph::Placement;
+use grpo_xla::models::{DType, LoadedModel};
+use grpo_xla::pjrt::Buffer;
+use grpo_xla::rollout::programs::{Bucket, GenerationPrograms, Knobs, PrefillInputs};
 use grpo_xla::rollout::sampling::SamplerShape;
 use serde_json::json;
+use std::sync::Arc;
 
 use super::DeviceArgs;
 
@@ -63,17 +65,19 @@ pub fn run(
     steps: i64,
     with_tunix: bool,
 ) -> Result<()> {
-    let cfg = read_config(model)?;
+    let loaded = LoadedModel::from_dir(model, DType::F32)?;
+    let cfg = loaded.config.clone();
     let client = device.client()?;
-    let params: Vec<Buffer> = load_params(model, &cfg)?
-        .iter()
-        .map(|p| p.upload(&client, 0))
-        .collect::<Result<_, _>>()?;
+    let on = Placement::single(client.clone());
+    let params: Vec<Arc<Buffer>> = on
+        .upload_all(&loaded.params)?
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    drop(loaded.params);
     let prompt = "Question: A farmer has 12 cows and buys 30 more. How many cows?";
-    let tokenizer = grpo_xla::models::tokenizer::GemmaTokenizer::load(model)?;
-    let ids = tokenizer.encode(prompt)?;
+    let ids = loaded.tokenizer.encode(prompt)?;
     let t = grpo_xla::rollout::generator::prompt_bucket(ids.len());
-    let n = state_len(&cfg);
     let mut ours = vec![];
     for &b in batches {
         let bucket = Bucket {
@@ -88,8 +92,7 @@ pub fn run(
             },
         };
         eprintln!("batch {b}: compiling ...");
-        let pre = prefill(&cfg, &bucket, &[]).compile(&client)?;
-        let dec = decode(&cfg, &bucket, &[]).compile(&client)?;
+        let programs = GenerationPrograms::compile(&client, &cfg, &bucket, &[])?;
         let mut tokens = vec![0i32; (b * t) as usize];
         let mut valid = vec![0i32; (b * t) as usize];
         for r in 0..b as usize {
@@ -99,38 +102,26 @@ pub fn run(
                 valid[off + j] = 1;
             }
         }
-        let host = |v: &[i32]| client.buffer_from_host(v, &[b, t], 0);
-        let (tok, val) = (host(&tokens)?, host(&valid)?);
-        let rng = client.buffer_from_host(&[1u64, 2], &[2], 0)?;
-        let temp = client.buffer_from_host(&[1f32], &[], 0)?;
-        let top_p = client.buffer_from_host(&[1f32], &[], 0)?;
-        let limit = client.buffer_from_host(&[(steps + 1) as i32], &[], 0)?;
-        let run_prefill = || -> Result<Vec<Buffer>> {
-            let mut args: Vec<Arg> = params.iter().map(Arg::Borrow).collect();
-            args.extend([
-                Arg::Borrow(&tok),
-                Arg::Borrow(&val),
-                Arg::Borrow(&rng),
-                Arg::Borrow(&temp),
-                Arg::Borrow(&top_p),
-            ]);
-            let mut out = pre.execute(args)?;
-            out.pop();
-            Ok(out)
+        let inputs = PrefillInputs {
+            prompt: on.put(&tokens, &[b, t])?,
+            valid: on.put(&valid, &[b, t])?,
+            rng: on.put(&[1u64, 2], &[2])?,
         };
+        let knobs = Knobs {
+            temperature: on.put(&[1f32], &[])?,
+            top_p: on.put(&[1f32], &[])?,
+        };
+        let limit = on.put(&[(steps + 1) as i32], &[])?;
         let mut prefill_s = f64::MAX;
         let mut decode_s = f64::MAX;
         for _ in 0..3 {
             let start = Instant::now();
-            let state = run_prefill()?;
-            state[n - 6].to_scalar::<i32>()?;
+            let (state, _) = programs.prefill(&params, &inputs, &knobs)?;
+            state.step.to_scalar::<i32>()?;
             prefill_s = prefill_s.min(start.elapsed().as_secs_f64());
-            let mut args: Vec<Arg> = params.iter().map(Arg::Borrow).collect();
-            args.extend(state.into_iter().map(Arg::Donate));
-            args.extend([Arg::Borrow(&temp), Arg::Borrow(&top_p), Arg::Borrow(&limit)]);
             let start = Instant::now();
-            let out = dec.execute(args)?;
-            let produced = out[n - 6].to_scalar::<i32>()? - 1;
+            let out = programs.decode(&params, state, &knobs, &limit)?;
+            let produced = out.state.step.to_scalar::<i32>()? - 1;
             decode_s = decode_s.min(start.elapsed().as_secs_f64() / produced as f64);
         }
         ours.push((b, prefill_s, decode_s));

@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use anyhow::Result;
 use grpo_xla::graph::{EmitOptions, Graph, Shape, Tensor};
-use grpo_xla::models::layers::{gemma_block, AttentionConfig, AttentionWeights, BlockWeights};
+use grpo_xla::models::layers::{
+    attention_mask, gemma_block, AttentionConfig, AttentionWeights, BlockWeights, KeyValues,
+};
 use serde_json::json;
 
 use super::DeviceArgs;
@@ -39,6 +41,7 @@ fn build(layers: usize, batch: i64, seq: i64) -> Result<String> {
     let positions = g.parameter("positions", Shape::i32(&[batch, seq]));
     let mut weights: Vec<Tensor> = vec![];
     let mut h = x;
+    let mask = attention_mask(&positions, &positions, config().window);
     for l in 0..layers {
         let p =
             |name: &str, dims: &[i64]| g.parameter(&format!("layers.{l}.{name}"), Shape::f32(dims));
@@ -59,7 +62,7 @@ fn build(layers: usize, batch: i64, seq: i64) -> Result<String> {
             post_ffw_norm: p("post_ffw_norm", &[D]),
         };
         h = g.scope(&format!("layer{l}"), || {
-            gemma_block(&h, &positions, &w, &config())
+            gemma_block(&h, &positions, &mask, &w, &config(), KeyValues::Own).0
         });
         let a = &w.attention;
         weights.extend([

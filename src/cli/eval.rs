@@ -1,15 +1,18 @@
 //! `grpo-xla eval`: format compliance, answer accuracy, mean reward and completion length of
-//! greedy answers on a dataset; for a run, its base model and latest checkpoint side by side.
+//! greedy answers on a dataset; for a run, its base model and latest checkpoint side by side,
+//! with the run's own rewards and stop strings.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
 use grpo_xla::data::{load_jsonl, prompt_text, BadLines};
-use grpo_xla::models::hf::{load_params, read_config};
-use grpo_xla::models::tokenizer::GemmaTokenizer;
-use grpo_xla::rewards::{tunix_demo, RewardKind};
+use grpo_xla::graph::Placement;
+use grpo_xla::models::{DType, LoadedModel};
+use grpo_xla::rewards::{score_all, tunix_demo, WeightedReward};
+use grpo_xla::rollout::stop::truncate_after_stop;
 use grpo_xla::rollout::{Generator, SamplingParams};
+use grpo_xla::train::config::TrainConfig;
 
 use super::DeviceArgs;
 
@@ -47,22 +50,22 @@ struct Scores {
     n: usize,
 }
 
-fn evaluate(model: &Path, args: &EvalArgs) -> Result<Scores> {
-    let cfg = read_config(model)?;
-    let tokenizer_dir = if model.join("tokenizer.json").is_file() {
-        model.to_path_buf()
-    } else {
-        PathBuf::from("models/gemma3-270m")
-    };
-    let tokenizer = GemmaTokenizer::load(&tokenizer_dir)?;
-    let params = load_params(model, &cfg)?;
-    let mut generator =
-        Generator::new(args.device.client()?, cfg, &params, tokenizer.stop_tokens())?;
+/// What to evaluate with: the run's rewards and stop strings, or the Tunix demo's.
+struct Setup {
+    rewards: Vec<WeightedReward>,
+    stop_strings: Vec<String>,
+}
+
+fn evaluate(model: &Path, setup: &Setup, args: &EvalArgs) -> Result<Scores> {
+    let model = LoadedModel::from_dir(model, DType::F32)?;
+    let tokenizer = model.tokenizer.clone();
+    let placement = Placement::single(args.device.client()?);
+    let mut generator = Generator::new(placement, model.config, &model.params, model.tokenizer)?;
     let (data, _) = load_jsonl(&args.data, BadLines::Skip)?;
     let data: Vec<_> = data.into_iter().take(args.limit).collect();
     let sp = SamplingParams {
         max_new_tokens: args.max_new_tokens,
-        stop_strings: vec!["</answer>".into()],
+        stop_strings: setup.stop_strings.clone(),
         ..Default::default()
     };
     let mut s = Scores::default();
@@ -72,25 +75,13 @@ fn evaluate(model: &Path, args: &EvalArgs) -> Result<Scores> {
             .iter()
             .map(|e| tokenizer.encode(&prompt_text(&e.question)))
             .collect::<Result<_>>()?;
-        let completions = generator.generate(&prompts, 1, &sp, args.max_new_tokens, |r| {
-            vec![false; r.len()]
-        })?;
+        let completions = generator.generate(&prompts, 1, &sp, args.max_new_tokens, |_| {})?;
         for (e, c) in chunk.iter().zip(completions) {
-            let mut text = tokenizer.decode(&c.tokens)?;
-            if let Some(at) = text.find("</answer>") {
-                text.truncate(at + "</answer>".len());
-            }
+            let mut text = tokenizer.decode(&c.tokens);
+            truncate_after_stop(&mut text, &setup.stop_strings);
             s.format += f64::from(tunix_demo::match_format_exactly(&text) > 0.0);
             s.accuracy += f64::from(tunix_demo::check_answer(&text, &e.answer) == 3.0);
-            s.reward += [
-                RewardKind::MatchFormatExactly,
-                RewardKind::MatchFormatApproximately,
-                RewardKind::CheckAnswer,
-                RewardKind::CheckNumbers,
-            ]
-            .iter()
-            .map(|r| r.score(&e.question, &text, &e.answer))
-            .sum::<f64>();
+            s.reward += score_all(&setup.rewards, &e.question, &text, &e.answer).1;
             s.length += c.tokens.len() as f64;
             s.n += 1;
         }
@@ -101,29 +92,41 @@ fn evaluate(model: &Path, args: &EvalArgs) -> Result<Scores> {
 }
 
 pub fn run(args: &EvalArgs) -> Result<()> {
-    let columns: Vec<(String, PathBuf)> = match (&args.model, &args.run) {
-        (Some(m), None) => vec![(m.display().to_string(), m.clone())],
+    let (setup, columns): (Setup, Vec<(String, PathBuf)>) = match (&args.model, &args.run) {
+        (Some(m), None) => (
+            Setup {
+                rewards: tunix_demo(),
+                stop_strings: vec!["</answer>".into()],
+            },
+            vec![(m.display().to_string(), m.clone())],
+        ),
         (None, Some(run)) => {
-            let config = grpo_xla::train::config::TrainConfig::load(&run.join("config.yaml"))?;
+            let config = TrainConfig::load(&run.join("config.yaml"))?;
             let base = config
                 .model
                 .path
+                .clone()
                 .context("the run's model is a random preset; nothing to compare")?;
             let latest = grpo_xla::train::checkpoint::latest(run)?
                 .with_context(|| format!("{} has no checkpoint yet", run.display()))?;
-            vec![
+            let setup = Setup {
+                rewards: config.rewards().to_vec(),
+                stop_strings: config.rollout.stop_strings.clone(),
+            };
+            let columns = vec![
                 ("before (base)".into(), base),
                 (
                     format!("after ({})", latest.file_name().unwrap().to_string_lossy()),
                     latest.join("model"),
                 ),
-            ]
+            ];
+            (setup, columns)
         }
         _ => anyhow::bail!("give --model DIR or --run RUN_DIR"),
     };
     let results: Vec<Scores> = columns
         .iter()
-        .map(|(_, dir)| evaluate(dir, args))
+        .map(|(_, dir)| evaluate(dir, &setup, args))
         .collect::<Result<_>>()?;
     println!(
         "greedy answers to the first {} problems of {}",
@@ -142,7 +145,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let rows: [Row; 4] = [
         ("format compliance", |s| s.format / s.n.max(1) as f64),
         ("answer accuracy", |s| s.accuracy / s.n.max(1) as f64),
-        ("mean reward (Tunix demo)", |s| s.reward / s.n.max(1) as f64),
+        ("mean reward", |s| s.reward / s.n.max(1) as f64),
         ("mean completion length", |s| s.length / s.n.max(1) as f64),
     ];
     for (name, f) in rows {

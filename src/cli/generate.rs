@@ -5,9 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use grpo_xla::models::hf::{load_params, read_config};
-use grpo_xla::models::tokenizer::{chat_prompt, GemmaTokenizer};
-use grpo_xla::pjrt::ElementType;
+use grpo_xla::graph::Placement;
+use grpo_xla::models::tokenizer::{chat_prompt, TextTokenizer};
+use grpo_xla::models::{DType, LoadedModel};
+use grpo_xla::rollout::stop::truncate_after_stop;
 use grpo_xla::rollout::{Generator, SamplingParams};
 
 use super::DeviceArgs;
@@ -41,8 +42,8 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub interactive: bool,
     /// Parameter type on the device.
-    #[arg(long, default_value = "f32", value_parser = ["f32", "bf16"])]
-    pub dtype: String,
+    #[arg(long, value_enum, default_value = "f32")]
+    pub dtype: DType,
     /// Tokens decoded per device call (smaller streams more often).
     #[arg(long, default_value_t = 8)]
     pub chunk: usize,
@@ -51,18 +52,10 @@ pub struct GenerateArgs {
 }
 
 pub fn run(args: &GenerateArgs) -> Result<()> {
-    let mut cfg = read_config(&args.model)?;
-    cfg.dtype = if args.dtype == "bf16" {
-        ElementType::BF16
-    } else {
-        ElementType::F32
-    };
-    let tokenizer = GemmaTokenizer::load(&args.model)?;
-    let params = load_params(&args.model, &cfg)
-        .with_context(|| format!("loading {}", args.model.display()))?;
-    let mut generator =
-        Generator::new(args.device.client()?, cfg, &params, tokenizer.stop_tokens())?;
-    drop(params);
+    let model = LoadedModel::from_dir(&args.model, args.dtype)?;
+    let tokenizer = model.tokenizer.clone();
+    let placement = Placement::single(args.device.client()?);
+    let mut generator = Generator::new(placement, model.config, &model.params, model.tokenizer)?;
     let sampling = SamplingParams {
         temperature: args.temperature,
         top_k: args.top_k,
@@ -92,7 +85,7 @@ pub fn run(args: &GenerateArgs) -> Result<()> {
 
 fn complete(
     generator: &mut Generator,
-    tokenizer: &GemmaTokenizer,
+    tokenizer: &TextTokenizer,
     prompt: &str,
     args: &GenerateArgs,
     sampling: &SamplingParams,
@@ -103,29 +96,16 @@ fn complete(
         prompt.to_string()
     };
     let ids = tokenizer.encode(&text)?;
-    let stops = tokenizer.stop_tokens();
     let mut printed = String::new();
     let mut stdout = std::io::stdout();
     generator.generate(&[ids], 1, sampling, args.chunk, |rows| {
-        let tokens: Vec<u32> = rows[0]
-            .iter()
-            .copied()
-            .take_while(|t| !stops.contains(t))
-            .collect();
-        let mut text = tokenizer.decode(&tokens).unwrap_or_default();
-        let mut hit = false;
-        for s in &sampling.stop_strings {
-            if let Some(at) = text.find(s.as_str()) {
-                text.truncate(at + s.len());
-                hit = true;
-            }
-        }
+        let mut text = tokenizer.decode(&rows[0]);
+        truncate_after_stop(&mut text, &sampling.stop_strings);
         if let Some(new) = text.strip_prefix(printed.as_str()) {
             let _ = write!(stdout, "{new}");
             let _ = stdout.flush();
             printed = text;
         }
-        vec![hit]
     })?;
     println!();
     Ok(())

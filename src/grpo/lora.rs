@@ -130,19 +130,13 @@ pub fn merged(
 
 /// Initial A (small, seeded, He-uniform-like) and B (zeros), so training starts at the base model.
 pub fn init(specs: &[LoraSpec], seed: u64) -> Vec<Vec<f32>> {
-    let mut state = seed ^ 0x5851_f42d_4c95_7f2d;
-    let mut next = move || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    };
+    let mut rng = crate::rng::Lcg::from_state(seed ^ 0x5851_f42d_4c95_7f2d);
     specs
         .iter()
         .flat_map(|s| {
             let bound = (1.0 / s.a_dims[0] as f32).sqrt();
             let a: Vec<f32> = (0..s.a_dims.iter().product::<i64>())
-                .map(|_| next() * bound)
+                .map(|_| rng.next_signed_unit() * bound)
                 .collect();
             let b = vec![0f32; s.b_dims.iter().product::<i64>() as usize];
             [a, b]

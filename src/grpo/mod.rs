@@ -4,4 +4,4 @@ pub mod advantages;
 pub mod lora;
 pub mod objective;
 pub mod optimizer;
-pub mod train_step;
+pub mod programs;

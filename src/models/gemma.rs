@@ -9,7 +9,8 @@ use crate::graph::{Graph, Shape, Tensor};
 use crate::pjrt::ElementType;
 
 use super::layers::{
-    attend, gated_mlp, project_qkv, rms_norm, AttentionConfig, AttentionWeights, BlockWeights,
+    attention_mask, gemma_block, rms_norm, AttentionConfig, AttentionWeights, BlockWeights,
+    KeyValues, LayerCache,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -290,8 +291,7 @@ impl GemmaWeights {
 /// (`EMPTY_SLOT` where nothing may be attended).
 #[derive(Clone)]
 pub struct KvCache {
-    pub keys: Vec<Tensor>,
-    pub values: Vec<Tensor>,
+    pub layers: Vec<LayerCache>,
     pub positions: Tensor,
 }
 
@@ -302,28 +302,42 @@ impl KvCache {
     pub fn empty(g: &Graph, cfg: &GemmaConfig, batch: i64, slots: i64) -> KvCache {
         let kv = Shape::new(cfg.dtype, &[batch, slots, cfg.num_kv_heads, cfg.head_dim]);
         KvCache {
-            keys: (0..cfg.num_layers).map(|_| g.zeros(kv.clone())).collect(),
-            values: (0..cfg.num_layers).map(|_| g.zeros(kv.clone())).collect(),
+            layers: (0..cfg.num_layers)
+                .map(|_| LayerCache {
+                    keys: g.zeros(kv.clone()),
+                    values: g.zeros(kv.clone()),
+                })
+                .collect(),
             positions: g.full(EMPTY_SLOT, Shape::i32(&[batch, slots])),
         }
     }
 
-    /// Flattened for a while loop's state: keys, values, positions.
+    /// Flattened for a while loop's state or a program's outputs: every layer's keys, then every
+    /// layer's values, then the slot positions.
     pub fn to_vec(&self) -> Vec<Tensor> {
-        [
-            self.keys.clone(),
-            self.values.clone(),
-            vec![self.positions.clone()],
-        ]
-        .concat()
+        let keys = self.layers.iter().map(|l| l.keys.clone());
+        let values = self.layers.iter().map(|l| l.values.clone());
+        keys.chain(values)
+            .chain(std::iter::once(self.positions.clone()))
+            .collect()
     }
 
+    /// The inverse of `to_vec`.
     pub fn from_slice(t: &[Tensor], layers: usize) -> KvCache {
         KvCache {
-            keys: t[..layers].to_vec(),
-            values: t[layers..2 * layers].to_vec(),
+            layers: (0..layers)
+                .map(|i| LayerCache {
+                    keys: t[i].clone(),
+                    values: t[layers + i].clone(),
+                })
+                .collect(),
             positions: t[2 * layers].clone(),
         }
+    }
+
+    /// How many tensors `to_vec` gives.
+    pub fn tensor_count(cfg: &GemmaConfig) -> usize {
+        2 * cfg.num_layers + 1
     }
 }
 
@@ -344,55 +358,37 @@ pub fn forward_cached(
     cache: &KvCache,
     start: &Tensor,
 ) -> (Tensor, KvCache) {
-    let (b, t) = (x.dim(0), x.dim(1));
     let zero = start.scalar_like(0.0);
-    let cache_positions = cache
+    let slot_positions = cache
         .positions
-        .dynamic_update_slice(key_positions, &[zero.clone(), start.clone()]);
-    let s = cache_positions.dim(1);
-    let q = positions.reshape(&[b, t, 1]).broadcast_to(&[b, t, s]);
-    let k = cache_positions.reshape(&[b, 1, s]).broadcast_to(&[b, t, s]);
-    let causal = k.le(&q);
+        .dynamic_update_slice(key_positions, &[zero, start.clone()]);
+    let local_mask = attention_mask(positions, &slot_positions, Some(cfg.sliding_window));
+    let global_mask = attention_mask(positions, &slot_positions, None);
     let g = x.graph();
     let mut x = x.clone();
-    let mut new_cache = KvCache {
-        keys: vec![],
-        values: vec![],
-        positions: cache_positions,
-    };
+    let mut layers = vec![];
     for (i, lw) in w.layers.iter().enumerate() {
         let acfg = cfg.attention(i);
-        let mask = match acfg.window {
-            Some(win) => causal.and(&(&q - &k).lt(&q.scalar_like(win as f64))),
-            None => causal.clone(),
+        let mask = if acfg.window.is_some() {
+            &local_mask
+        } else {
+            &global_mask
         };
-        x = g.scope(&format!("layer{i}"), || {
-            let h = rms_norm(&x, &lw.pre_attention_norm, cfg.rms_eps);
-            let (qh, kh, vh) = project_qkv(&h, positions, &lw.attention, &acfg);
-            let at = [zero.clone(), start.clone(), zero.clone(), zero.clone()];
-            let keys = cache.keys[i].dynamic_update_slice(&kh, &at);
-            let values = cache.values[i].dynamic_update_slice(&vh, &at);
-            let encoded = attend(&qh, &keys, &values, &mask, &acfg);
-            new_cache.keys.push(keys);
-            new_cache.values.push(values);
-            let a = encoded.dot_general(
-                &lw.attention.out,
-                crate::graph::DotDims {
-                    lhs_contract: vec![2, 3],
-                    rhs_contract: vec![0, 1],
-                    ..Default::default()
-                },
-            );
-            let x = &x + &rms_norm(&a, &lw.post_attention_norm, cfg.rms_eps);
-            let h = rms_norm(&x, &lw.pre_ffw_norm, cfg.rms_eps);
-            &x + &rms_norm(
-                &gated_mlp(&h, &lw.gate, &lw.up, &lw.down),
-                &lw.post_ffw_norm,
-                cfg.rms_eps,
-            )
+        let kv = KeyValues::Cache {
+            cache: &cache.layers[i],
+            start,
+        };
+        let (out, written) = g.scope(&format!("layer{i}"), || {
+            gemma_block(&x, positions, mask, lw, &acfg, kv)
         });
+        x = out;
+        layers.push(written.expect("a cached block returns its cache"));
     }
-    (rms_norm(&x, &w.final_norm, cfg.rms_eps), new_cache)
+    let cache = KvCache {
+        layers,
+        positions: slot_positions,
+    };
+    (rms_norm(&x, &w.final_norm, cfg.rms_eps), cache)
 }
 
 /// Logits [..., V] from final hidden states, through the tied embedding (soft-capped on Gemma 2).
@@ -451,4 +447,23 @@ pub fn positions_from_mask(valid: &Tensor) -> (Tensor, Tensor) {
         .gt(&v.scalar_like(0.0))
         .select(&positions, &positions.scalar_fill(EMPTY_SLOT));
     (positions, key_positions)
+}
+
+/// Seeded random weights for a config (tests and smoke runs): norms 0 (scale 1), the rest
+/// uniform in ±1/√fan_in.
+pub fn random_params(cfg: &GemmaConfig, seed: u64) -> Vec<crate::graph::HostArray> {
+    let mut rng = crate::rng::Lcg::from_state(seed.wrapping_add(0x2545_f491_4f6c_dd1d));
+    cfg.param_specs()
+        .iter()
+        .map(|(name, dims)| {
+            let n = dims.iter().product::<i64>() as usize;
+            let scale = if name.contains("norm") {
+                0.0
+            } else {
+                (1.0 / *dims.iter().rev().nth(1).unwrap_or(&1) as f32).sqrt()
+            };
+            let v: Vec<f32> = (0..n).map(|_| rng.next_signed_unit() * scale).collect();
+            crate::graph::HostArray::new(&v, dims)
+        })
+        .collect()
 }

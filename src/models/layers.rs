@@ -163,6 +163,61 @@ pub fn attend(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor, cfg: &Attention
     encoded.transpose(&[0, 2, 1, 3, 4]).reshape(&[b, t, n, h])
 }
 
+/// Where a layer's keys and values come from.
+pub enum KeyValues<'a> {
+    /// Only this call's own tokens (a full sequence, no cache).
+    Own,
+    /// A cache of S slots [B, S, K, H] that this call's keys and values are written into at
+    /// slot `start`; attention then reads the whole cache.
+    Cache {
+        cache: &'a LayerCache,
+        start: &'a Tensor,
+    },
+}
+
+/// One layer's key and value cache, [B, S, K, H] each.
+#[derive(Clone)]
+pub struct LayerCache {
+    pub keys: Tensor,
+    pub values: Tensor,
+}
+
+/// Attention on x [B, T, D] at `positions` [B, T], over the keys `kv` gives, masked by `mask`
+/// [B, T, S]. Returns the output [B, T, D] and, with a cache, the cache written.
+pub fn attention_over(
+    x: &Tensor,
+    positions: &Tensor,
+    mask: &Tensor,
+    w: &AttentionWeights,
+    cfg: &AttentionConfig,
+    kv: KeyValues,
+) -> (Tensor, Option<LayerCache>) {
+    let (q, k, v) = project_qkv(x, positions, w, cfg);
+    let (keys, values, cache) = match kv {
+        KeyValues::Own => (k, v, None),
+        KeyValues::Cache { cache, start } => {
+            let zero = start.scalar_like(0.0);
+            let at = [zero.clone(), start.clone(), zero.clone(), zero];
+            let written = LayerCache {
+                keys: cache.keys.dynamic_update_slice(&k, &at),
+                values: cache.values.dynamic_update_slice(&v, &at),
+            };
+            (written.keys.clone(), written.values.clone(), Some(written))
+        }
+    };
+    let encoded = attend(&q, &keys, &values, mask, cfg);
+    // BTNH,NHD->BTD
+    let out = encoded.dot_general(
+        &w.out,
+        DotDims {
+            lhs_contract: vec![2, 3],
+            rhs_contract: vec![0, 1],
+            ..Default::default()
+        },
+    );
+    (out, cache)
+}
+
 /// Full attention layer on x [B, T, D] with positions [B, T]; causal, windowed if configured.
 pub fn attention(
     x: &Tensor,
@@ -170,18 +225,8 @@ pub fn attention(
     w: &AttentionWeights,
     cfg: &AttentionConfig,
 ) -> Tensor {
-    let (q, k, v) = project_qkv(x, positions, w, cfg);
     let mask = attention_mask(positions, positions, cfg.window);
-    let encoded = attend(&q, &k, &v, &mask, cfg);
-    // BTNH,NHD->BTD
-    encoded.dot_general(
-        &w.out,
-        DotDims {
-            lhs_contract: vec![2, 3],
-            rhs_contract: vec![0, 1],
-            ..Default::default()
-        },
-    )
+    attention_over(x, positions, &mask, w, cfg, KeyValues::Own).0
 }
 
 /// Gemma's gated feed-forward: (gelu(x·W_gate) ⊙ x·W_up)·W_down.
@@ -217,24 +262,23 @@ pub struct BlockWeights {
 }
 
 /// One decoder block: normed attention and normed MLP, each around a residual connection.
+/// The model runs every layer through this one function, with or without a cache.
 pub fn gemma_block(
     x: &Tensor,
     positions: &Tensor,
+    mask: &Tensor,
     w: &BlockWeights,
     cfg: &AttentionConfig,
-) -> Tensor {
+    kv: KeyValues,
+) -> (Tensor, Option<LayerCache>) {
     let h = rms_norm(x, &w.pre_attention_norm, cfg.rms_eps);
-    let a = rms_norm(
-        &attention(&h, positions, &w.attention, cfg),
-        &w.post_attention_norm,
-        cfg.rms_eps,
-    );
-    let x = x + &a;
+    let (a, cache) = attention_over(&h, positions, mask, &w.attention, cfg, kv);
+    let x = x + &rms_norm(&a, &w.post_attention_norm, cfg.rms_eps);
     let h = rms_norm(&x, &w.pre_ffw_norm, cfg.rms_eps);
     let m = rms_norm(
         &gated_mlp(&h, &w.gate, &w.up, &w.down),
         &w.post_ffw_norm,
         cfg.rms_eps,
     );
-    x + m
+    (x + m, cache)
 }

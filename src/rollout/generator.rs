@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
-use super::programs::{decode, prefill, state_len, Bucket};
+use super::programs::{Bucket, GenerationPrograms, Knobs, PrefillInputs};
 use super::sampling::SamplerShape;
-use crate::graph::HostArray;
+use super::stop::first_stop;
+use crate::graph::{HostArray, Placement};
 use crate::models::gemma::GemmaConfig;
-use crate::pjrt::{Arg, Buffer, Client, LoadedExecutable};
+use crate::models::tokenizer::TextTokenizer;
+use crate::pjrt::Buffer;
 
 #[derive(Clone, Debug)]
 pub struct SamplingParams {
@@ -57,11 +59,13 @@ pub struct Completion {
 }
 
 pub struct Generator {
-    client: Client,
+    placement: Placement,
     cfg: GemmaConfig,
     params: Vec<Arc<Buffer>>,
+    tokenizer: Arc<TextTokenizer>,
+    /// Tokens that end a completion (the tokenizer's, unless overridden).
     stops: Vec<u32>,
-    programs: HashMap<Bucket, (Arc<LoadedExecutable>, Arc<LoadedExecutable>)>,
+    programs: HashMap<Bucket, Arc<GenerationPrograms>>,
 }
 
 fn round_up(x: i64, to: i64) -> i64 {
@@ -80,40 +84,85 @@ pub fn prompt_bucket(len: usize) -> i64 {
     }
 }
 
+/// Each row's tokens so far, cut at its first stop string once one appears.
+struct Rows {
+    tokens: Vec<Vec<u32>>,
+    logps: Vec<Vec<f32>>,
+    /// Tokens already searched for stop strings.
+    scanned: Vec<usize>,
+    /// Where a stop string ended the row (tokens kept), once found.
+    cut: Vec<Option<usize>>,
+}
+
+impl Rows {
+    fn push_chunk(&mut self, tokens: &[i32], logps: &[f32], width: usize, produced: usize) {
+        for (r, (row, lp)) in self.tokens.iter_mut().zip(&mut self.logps).enumerate() {
+            for j in 0..produced {
+                row.push(tokens[r * width + j] as u32);
+                lp.push(logps[r * width + j]);
+            }
+        }
+    }
+
+    fn scan_stop_strings(&mut self, stops: &[String], tokenizer: &TextTokenizer) {
+        let decode = |ids: &[u32]| tokenizer.decode(ids);
+        for r in 0..self.tokens.len() {
+            if self.cut[r].is_none() {
+                self.cut[r] = first_stop(&self.tokens[r], self.scanned[r], stops, &decode);
+                self.scanned[r] = self.tokens[r].len();
+            }
+        }
+    }
+
+    /// The rows as far as they go: cut at a stop string where one was found.
+    fn visible(&self) -> Vec<Vec<u32>> {
+        self.tokens
+            .iter()
+            .zip(&self.cut)
+            .map(|(t, c)| t[..c.unwrap_or(t.len())].to_vec())
+            .collect()
+    }
+}
+
 impl Generator {
+    /// Uploads `params` through `placement`.
     pub fn new(
-        client: Client,
+        placement: Placement,
         cfg: GemmaConfig,
         params: &[HostArray],
-        stops: Vec<u32>,
+        tokenizer: Arc<TextTokenizer>,
     ) -> Result<Generator> {
-        let params = params
-            .iter()
-            .map(|p| p.upload(&client, 0).map(Arc::new))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Generator {
-            client,
-            cfg,
-            params,
-            stops,
-            programs: HashMap::new(),
-        })
+        let params = placement
+            .upload_all(params)?
+            .into_iter()
+            .map(Arc::new)
+            .collect();
+        Ok(Generator::with_params(placement, cfg, params, tokenizer))
     }
 
     /// Uses already-uploaded parameters (e.g. the trainer's current policy).
     pub fn with_params(
-        client: Client,
+        placement: Placement,
         cfg: GemmaConfig,
         params: Vec<Arc<Buffer>>,
-        stops: Vec<u32>,
+        tokenizer: Arc<TextTokenizer>,
     ) -> Generator {
         Generator {
-            client,
+            placement,
             cfg,
             params,
-            stops,
+            stops: tokenizer.stop_tokens(),
+            tokenizer,
             programs: HashMap::new(),
         }
+    }
+
+    /// Ends completions at these tokens instead of the tokenizer's (none: always run to
+    /// `max_new_tokens`, e.g. to compare with a full forward pass).
+    pub fn with_stop_tokens(mut self, stops: Vec<u32>) -> Generator {
+        self.stops = stops;
+        self.programs.clear();
+        self
     }
 
     pub fn params(&self) -> &[Arc<Buffer>] {
@@ -129,43 +178,29 @@ impl Generator {
         &self.cfg
     }
 
-    fn programs(
-        &mut self,
-        bucket: Bucket,
-    ) -> Result<(Arc<LoadedExecutable>, Arc<LoadedExecutable>)> {
+    pub fn tokenizer(&self) -> &Arc<TextTokenizer> {
+        &self.tokenizer
+    }
+
+    fn programs(&mut self, bucket: Bucket) -> Result<Arc<GenerationPrograms>> {
         if let Some(p) = self.programs.get(&bucket) {
             return Ok(p.clone());
         }
-        let pre = prefill(&self.cfg, &bucket, &self.stops).compile(&self.client)?;
-        let dec = decode(&self.cfg, &bucket, &self.stops).compile(&self.client)?;
-        self.programs.insert(bucket, (pre.clone(), dec.clone()));
-        Ok((pre, dec))
+        let programs = Arc::new(GenerationPrograms::compile(
+            self.placement.client(),
+            &self.cfg,
+            &bucket,
+            &self.stops,
+        )?);
+        self.programs.insert(bucket, programs.clone());
+        Ok(programs)
     }
 
-    /// Generates `samples` completions for each prompt (token ids, BOS included), consecutive
-    /// per prompt. `chunk` tokens are decoded per device call; `on_chunk` sees each row's tokens
-    /// so far after every call (for streaming) and returns which rows a stop string finished.
-    pub fn generate(
-        &mut self,
-        prompts: &[Vec<u32>],
-        samples: usize,
-        sp: &SamplingParams,
-        chunk: usize,
-        mut on_chunk: impl FnMut(&[Vec<u32>]) -> Vec<bool>,
-    ) -> Result<Vec<Completion>> {
-        anyhow::ensure!(!prompts.is_empty() && samples > 0, "nothing to generate");
-        anyhow::ensure!(sp.max_new_tokens > 0, "max_new_tokens must be at least 1");
-        let rows: Vec<(usize, &Vec<u32>)> = prompts
-            .iter()
-            .enumerate()
-            .flat_map(|(i, p)| std::iter::repeat_n((i, p), samples))
-            .collect();
-        let b = rows.len() as i64;
-        let longest = rows.iter().map(|(_, p)| p.len()).max().unwrap_or(1);
+    fn bucket(&self, rows: usize, longest: usize, sp: &SamplingParams, chunk: usize) -> Bucket {
         let t = prompt_bucket(longest);
         let greedy = sp.temperature <= 0.0;
-        let bucket = Bucket {
-            batch: b,
+        Bucket {
+            batch: rows as i64,
             prompt_len: t,
             slots: round_up(t + sp.max_new_tokens as i64, 64),
             chunk: chunk.clamp(1, sp.max_new_tokens) as i64,
@@ -174,11 +209,20 @@ impl Generator {
                 top_k: if greedy { None } else { sp.top_k },
                 top_p: !greedy && sp.top_p < 1.0,
             },
-        };
-        let (pre, dec) = self.programs(bucket)?;
+        }
+    }
+
+    /// Left-pads the rows' prompts to the bucket's length, with the sampler's seed.
+    fn prefill_inputs(
+        &self,
+        rows: &[&Vec<u32>],
+        t: i64,
+        seed: u64,
+    ) -> Result<PrefillInputs<Buffer>> {
+        let b = rows.len() as i64;
         let mut prompt = vec![0i32; (b * t) as usize];
         let mut valid = vec![0i32; (b * t) as usize];
-        for (r, (_, p)) in rows.iter().enumerate() {
+        for (r, p) in rows.iter().enumerate() {
             anyhow::ensure!(p.len() as i64 <= t, "prompt of {} tokens", p.len());
             let offset = r * t as usize + (t as usize - p.len());
             for (j, &id) in p.iter().enumerate() {
@@ -186,87 +230,101 @@ impl Generator {
                 valid[offset + j] = 1;
             }
         }
-        let c = &self.client;
-        let prompt = c.buffer_from_host(&prompt, &[b, t], 0)?;
-        let valid = c.buffer_from_host(&valid, &[b, t], 0)?;
-        let rng = c.buffer_from_host(&[sp.seed, 0x9e37_79b9_7f4a_7c15u64], &[2], 0)?;
-        let temperature = c.buffer_from_host(&[sp.temperature.max(1e-6)], &[], 0)?;
-        let top_p = c.buffer_from_host(&[sp.top_p], &[], 0)?;
-        let limit = c.buffer_from_host(&[sp.max_new_tokens as i32], &[], 0)?;
+        let on = &self.placement;
+        Ok(PrefillInputs {
+            prompt: on.put(&prompt, &[b, t])?,
+            valid: on.put(&valid, &[b, t])?,
+            rng: on.put(&[seed, 0x9e37_79b9_7f4a_7c15u64], &[2])?,
+        })
+    }
 
-        let mut args: Vec<Arg> = self.params.iter().map(|p| Arg::Borrow(p)).collect();
-        args.extend([
-            Arg::Borrow(&prompt),
-            Arg::Borrow(&valid),
-            Arg::Borrow(&rng),
-            Arg::Borrow(&temperature),
-            Arg::Borrow(&top_p),
-        ]);
-        let mut out = pre.execute(args)?;
-        let first_logp = out
-            .pop()
-            .expect("prefill returns the first log-prob")
-            .to_vec::<f32>()?;
-        let mut state = out;
-        let n = state_len(&self.cfg);
-        let first = state[n - 5].to_vec::<i32>()?;
-        let mut tokens: Vec<Vec<u32>> = first.iter().map(|&x| vec![x as u32]).collect();
-        let mut logps: Vec<Vec<f32>> = first_logp.iter().map(|&x| vec![x]).collect();
-        let mut stopped_by_string = vec![false; b as usize];
+    /// Generates `samples` completions for each prompt (token ids, BOS included), consecutive
+    /// per prompt. `chunk` tokens are decoded per device call; `on_chunk` sees each row's tokens
+    /// so far after every call (cut at a stop string), for streaming. A completion ends at a
+    /// stop token (not kept) or at the end of the first of `sp.stop_strings` (kept).
+    pub fn generate(
+        &mut self,
+        prompts: &[Vec<u32>],
+        samples: usize,
+        sp: &SamplingParams,
+        chunk: usize,
+        mut on_chunk: impl FnMut(&[Vec<u32>]),
+    ) -> Result<Vec<Completion>> {
+        anyhow::ensure!(!prompts.is_empty() && samples > 0, "nothing to generate");
+        anyhow::ensure!(sp.max_new_tokens > 0, "max_new_tokens must be at least 1");
+        let rows: Vec<(usize, &Vec<u32>)> = prompts
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| std::iter::repeat_n((i, p), samples))
+            .collect();
+        let b = rows.len();
+        let longest = rows.iter().map(|(_, p)| p.len()).max().unwrap_or(1);
+        let bucket = self.bucket(b, longest, sp, chunk);
+        let programs = self.programs(bucket)?;
+        let prompt_rows: Vec<&Vec<u32>> = rows.iter().map(|(_, p)| *p).collect();
+        let inputs = self.prefill_inputs(&prompt_rows, bucket.prompt_len, sp.seed)?;
+        let on = &self.placement;
+        let knobs = Knobs {
+            temperature: on.put(&[sp.temperature.max(1e-6)], &[])?,
+            top_p: on.put(&[sp.top_p], &[])?,
+        };
+        let limit = on.put(&[sp.max_new_tokens as i32], &[])?;
+
+        let (mut state, first_logp) = programs.prefill(&self.params, &inputs, &knobs)?;
+        let first = state.token.to_vec::<i32>()?;
+        let mut out = Rows {
+            tokens: first.iter().map(|&x| vec![x as u32]).collect(),
+            logps: first_logp
+                .to_vec::<f32>()?
+                .iter()
+                .map(|&x| vec![x])
+                .collect(),
+            scanned: vec![0; b],
+            cut: vec![None; b],
+        };
         loop {
-            let marks = on_chunk(&tokens);
-            for (s, m) in stopped_by_string.iter_mut().zip(marks) {
-                *s |= m;
-            }
-            let done = state[n - 2].to_vec::<i32>()?;
-            let step = state[n - 6].to_scalar::<i32>()?;
+            out.scan_stop_strings(&sp.stop_strings, &self.tokenizer);
+            on_chunk(&out.visible());
+            let done = state.done.to_vec::<i32>()?;
+            let step = state.step.to_scalar::<i32>()?;
             let finished = done
                 .iter()
-                .zip(&stopped_by_string)
-                .all(|(&d, &s)| d > 0 || s);
+                .zip(&out.cut)
+                .all(|(&d, c)| d > 0 || c.is_some());
             if finished || step as usize >= sp.max_new_tokens {
                 break;
             }
-            let mut args: Vec<Arg> = self.params.iter().map(|p| Arg::Borrow(p)).collect();
-            args.extend(state.drain(..).map(Arg::Donate));
-            args.extend([
-                Arg::Borrow(&temperature),
-                Arg::Borrow(&top_p),
-                Arg::Borrow(&limit),
-            ]);
-            let mut out = dec.execute(args)?;
-            let chunk_logps = out
-                .pop()
-                .expect("decode returns log-probs")
-                .to_vec::<f32>()?;
-            let chunk_tokens = out.pop().expect("decode returns tokens").to_vec::<i32>()?;
-            let new_step = out[n - 6].to_scalar::<i32>()?;
-            let produced = (new_step - step) as usize;
-            let width = bucket.chunk as usize;
-            for r in 0..b as usize {
-                for j in 0..produced {
-                    tokens[r].push(chunk_tokens[r * width + j] as u32);
-                    logps[r].push(chunk_logps[r * width + j]);
-                }
-            }
-            state = out;
+            let chunk = programs.decode(&self.params, state, &knobs, &limit)?;
+            state = chunk.state;
+            let produced = (state.step.to_scalar::<i32>()? - step) as usize;
+            out.push_chunk(
+                &chunk.tokens.to_vec::<i32>()?,
+                &chunk.logps.to_vec::<f32>()?,
+                bucket.chunk as usize,
+                produced,
+            );
         }
-        let lengths = state[n - 1].to_vec::<i32>()?;
-        let done = state[n - 2].to_vec::<i32>()?;
+        let lengths = state.lengths.to_vec::<i32>()?;
+        let done = state.done.to_vec::<i32>()?;
+        let stops = &self.stops;
         Ok(rows
             .iter()
             .enumerate()
             .map(|(r, (prompt_index, _))| {
-                let len = (lengths[r] as usize).min(tokens[r].len());
-                let mut toks = tokens[r][..len].to_vec();
-                let mut lps = logps[r][..len].to_vec();
-                let stopped_by_token =
-                    done[r] > 0 && toks.last().is_some_and(|t| self.stops.contains(t));
+                let mut len = (lengths[r] as usize).min(out.tokens[r].len());
+                if let Some(cut) = out.cut[r] {
+                    len = len.min(cut);
+                }
+                let mut toks = out.tokens[r][..len].to_vec();
+                let mut lps = out.logps[r][..len].to_vec();
+                let stopped_by_token = out.cut[r].is_none()
+                    && done[r] > 0
+                    && toks.last().is_some_and(|t| stops.contains(t));
                 if stopped_by_token {
                     toks.pop();
                     lps.pop();
                 }
-                let finish = if stopped_by_token || stopped_by_string[r] {
+                let finish = if stopped_by_token || out.cut[r].is_some() {
                     Finish::Stop
                 } else {
                     Finish::Length

@@ -3,5 +3,6 @@
 pub mod generator;
 pub mod programs;
 pub mod sampling;
+pub mod stop;
 
 pub use generator::{Completion, Finish, Generator, SamplingParams};

@@ -1,13 +1,16 @@
 //! The two generation programs. `prefill` reads the prompts, fills the KV cache and samples the
 //! first token; `decode` runs up to `chunk` more steps in an on-device while loop. The decode
 //! state (cache and sampler state) goes in and comes back out, donated, so a long generation is
-//! one call per chunk with no copies.
+//! one call per chunk with no copies. Inputs and outputs are named structs: the order the
+//! programs use is written once, in `DecodeState::{to_vec, from_vec}` and the `call`s below.
+
+use std::sync::Arc;
 
 use crate::graph::{Graph, Module, Shape, Tensor};
 use crate::models::gemma::{
     embed, forward_cached, logits, positions_from_mask, GemmaConfig, GemmaWeights, KvCache,
 };
-use crate::pjrt::ElementType;
+use crate::pjrt::{Arg, Buffer, Client, ElementType, LoadedExecutable, Result};
 
 use super::sampling::{sample, SamplerShape};
 
@@ -22,21 +25,81 @@ pub struct Bucket {
     pub sampler: SamplerShape,
 }
 
-/// The decode state, in this order, after the model parameters:
-/// caches (keys, values per layer, slot positions), step (i32: tokens generated so far),
-/// token [B] (last sampled), position [B] (of that token), rng, done [B] (i32 0/1),
-/// lengths [B] (tokens generated, stop token included).
-pub fn state_len(cfg: &GemmaConfig) -> usize {
-    2 * cfg.num_layers + 1 + 6
+/// Everything decoding carries from one call to the next: graph tensors inside the programs,
+/// device buffers between calls.
+pub struct DecodeState<T> {
+    /// Keys and values per layer, then slot positions (`KvCache::to_vec`).
+    pub cache: Vec<T>,
+    /// Tokens generated so far (i32 scalar).
+    pub step: T,
+    /// The last sampled token [B].
+    pub token: T,
+    /// Its position [B].
+    pub position: T,
+    /// Threefry state (u64 [2]).
+    pub rng: T,
+    /// 1 once a row produced a stop token [B].
+    pub done: T,
+    /// Tokens generated per row, the stop token included [B].
+    pub lengths: T,
 }
 
-struct Runtime {
-    temperature: Tensor,
-    top_p: Tensor,
+impl<T: Clone> DecodeState<T> {
+    pub fn to_vec(&self) -> Vec<T> {
+        let mut v = self.cache.clone();
+        v.extend([
+            self.step.clone(),
+            self.token.clone(),
+            self.position.clone(),
+            self.rng.clone(),
+            self.done.clone(),
+            self.lengths.clone(),
+        ]);
+        v
+    }
 }
 
-fn runtime_params(g: &Graph) -> Runtime {
-    Runtime {
+impl<T> DecodeState<T> {
+    pub fn into_vec(self) -> Vec<T> {
+        let mut v = self.cache;
+        v.extend([
+            self.step,
+            self.token,
+            self.position,
+            self.rng,
+            self.done,
+            self.lengths,
+        ]);
+        v
+    }
+
+    /// The inverse of `into_vec`; takes `cache_len + 6` items from the front of `items`.
+    pub fn from_vec(items: &mut Vec<T>, cache_len: usize) -> DecodeState<T> {
+        let mut rest = items.drain(..cache_len + 6);
+        let cache: Vec<T> = rest.by_ref().take(cache_len).collect();
+        let mut next = || rest.next().expect("decode state is complete");
+        DecodeState {
+            cache,
+            step: next(),
+            token: next(),
+            position: next(),
+            rng: next(),
+            done: next(),
+            lengths: next(),
+        }
+    }
+}
+
+/// Sampling values that may change without recompiling.
+pub struct Knobs<T> {
+    /// f32 scalar.
+    pub temperature: T,
+    /// f32 scalar.
+    pub top_p: T,
+}
+
+fn knob_parameters(g: &Graph) -> Knobs<Tensor> {
+    Knobs {
         temperature: g.parameter("temperature", Shape::f32(&[])),
         top_p: g.parameter("top_p", Shape::f32(&[])),
     }
@@ -51,22 +114,32 @@ fn is_stop(token: &Tensor, stops: &[u32]) -> Tensor {
     hit.convert(ElementType::S32)
 }
 
-/// params, prompt [B, T] i32, valid [B, T] i32, rng, temperature, top_p → state, first token's log-prob [B].
+/// The prompts of one prefill call: left-padded ids [B, T] i32, their validity [B, T] i32 and
+/// the sampler's starting rng (u64 [2]).
+pub struct PrefillInputs<T> {
+    pub prompt: T,
+    pub valid: T,
+    pub rng: T,
+}
+
+/// Prefill: params, prompt, valid, rng, knobs → decode state, first token's log-prob [B].
 pub fn prefill(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32]) -> Module {
     let g = Graph::new("prefill");
     let (w, _) = GemmaWeights::parameters(&g, cfg);
     let (b, t) = (bucket.batch, bucket.prompt_len);
-    let prompt = g.parameter("prompt", Shape::i32(&[b, t]));
-    let valid = g.parameter("valid", Shape::i32(&[b, t]));
-    let rng = g.parameter("rng", Shape::new(ElementType::U64, &[2]));
-    let rt = runtime_params(&g);
-    let (positions, key_positions) = positions_from_mask(&valid);
+    let inputs = PrefillInputs {
+        prompt: g.parameter("prompt", Shape::i32(&[b, t])),
+        valid: g.parameter("valid", Shape::i32(&[b, t])),
+        rng: g.parameter("rng", Shape::new(ElementType::U64, &[2])),
+    };
+    let knobs = knob_parameters(&g);
+    let (positions, key_positions) = positions_from_mask(&inputs.valid);
     let cache = KvCache::empty(&g, cfg, b, bucket.slots);
     let start = g.scalar(0.0, ElementType::S32);
     let (hidden, cache) = forward_cached(
         cfg,
         &w,
-        &embed(cfg, &w, &prompt),
+        &embed(cfg, &w, &inputs.prompt),
         &positions,
         &key_positions,
         &cache,
@@ -75,112 +148,215 @@ pub fn prefill(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32]) -> Module {
     // Left padding: every prompt's last token is in the last column.
     let last = hidden.narrow(1, t - 1, 1).reshape(&[b, cfg.embed_dim]);
     let l = logits(cfg, &w, &last).convert(ElementType::F32);
-    let (rng, token, logp) = sample(&g, &l, &rng, &rt.temperature, &rt.top_p, bucket.sampler);
-    let position = positions.narrow(1, t - 1, 1).reshape(&[b]) + 1.0;
-    let done = is_stop(&token, stops);
-    let step = g.scalar(1.0, ElementType::S32);
-    let lengths = g.full(1.0, Shape::i32(&[b]));
-    let state = [
-        cache.to_vec(),
-        vec![step, token, position, rng, done, lengths],
-    ]
-    .concat();
-    g.build(&[state, vec![logp]].concat())
+    let (rng, token, logp) = sample(
+        &g,
+        &l,
+        &inputs.rng,
+        &knobs.temperature,
+        &knobs.top_p,
+        bucket.sampler,
+    );
+    let state = DecodeState {
+        cache: cache.to_vec(),
+        step: g.scalar(1.0, ElementType::S32),
+        position: positions.narrow(1, t - 1, 1).reshape(&[b]) + 1.0,
+        done: is_stop(&token, stops),
+        token,
+        rng,
+        lengths: g.full(1.0, Shape::i32(&[b])),
+    };
+    let mut results = state.into_vec();
+    results.push(logp);
+    g.build(&results)
         .expect("the prefill program is well-formed")
 }
 
-/// params, state, temperature, top_p, limit (i32: stop after this many tokens in total) →
-/// state, tokens [B, chunk] (0 after a sequence is done), log-probs [B, chunk].
-pub fn decode(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32]) -> Module {
-    let g = Graph::new("decode");
-    let (w, params) = GemmaWeights::parameters(&g, cfg);
+/// What a decode call returns: the state to pass on, and the chunk's tokens and log-probs
+/// [B, chunk] (0 after a row is done).
+pub struct DecodeOutputs<T> {
+    pub state: DecodeState<T>,
+    pub tokens: T,
+    pub logps: T,
+}
+
+fn decode_state_parameters(g: &Graph, cfg: &GemmaConfig, bucket: &Bucket) -> DecodeState<Tensor> {
     let b = bucket.batch;
-    let layers = cfg.num_layers;
     let kv = Shape::new(
         cfg.dtype,
         &[b, bucket.slots, cfg.num_kv_heads, cfg.head_dim],
     );
-    let mut state: Vec<Tensor> = (0..2 * layers)
+    let mut cache: Vec<Tensor> = (0..2 * cfg.num_layers)
         .map(|i| g.parameter(&format!("cache{i}"), kv.clone()))
         .collect();
-    state.push(g.parameter("slot_positions", Shape::i32(&[b, bucket.slots])));
-    state.push(g.parameter("step", Shape::i32(&[])));
-    state.push(g.parameter("token", Shape::i32(&[b])));
-    state.push(g.parameter("position", Shape::i32(&[b])));
-    state.push(g.parameter("rng", Shape::new(ElementType::U64, &[2])));
-    state.push(g.parameter("done", Shape::i32(&[b])));
-    state.push(g.parameter("lengths", Shape::i32(&[b])));
-    let rt = runtime_params(&g);
+    cache.push(g.parameter("slot_positions", Shape::i32(&[b, bucket.slots])));
+    DecodeState {
+        cache,
+        step: g.parameter("step", Shape::i32(&[])),
+        token: g.parameter("token", Shape::i32(&[b])),
+        position: g.parameter("position", Shape::i32(&[b])),
+        rng: g.parameter("rng", Shape::new(ElementType::U64, &[2])),
+        done: g.parameter("done", Shape::i32(&[b])),
+        lengths: g.parameter("lengths", Shape::i32(&[b])),
+    }
+}
+
+/// One token step inside the decode loop.
+fn decode_step(
+    cfg: &GemmaConfig,
+    w: &GemmaWeights,
+    bucket: &Bucket,
+    stops: &[u32],
+    knobs: &Knobs<Tensor>,
+    s: &DecodeState<Tensor>,
+) -> (DecodeState<Tensor>, Tensor, Tensor) {
+    let b = bucket.batch;
+    let g = s.step.graph();
+    let cache = KvCache::from_slice(&s.cache, cfg.num_layers);
+    let x = embed(cfg, w, &s.token.reshape(&[b, 1]));
+    let pos = s.position.reshape(&[b, 1]);
+    // The token sampled at step k sits in cache slot prompt_len + k - 1.
+    let slot = &s.step + (bucket.prompt_len - 1) as f64;
+    let (hidden, cache) = forward_cached(cfg, w, &x, &pos, &pos, &cache, &slot);
+    let l = logits(cfg, w, &hidden.reshape(&[b, cfg.embed_dim])).convert(ElementType::F32);
+    let (rng, next, logp) = sample(
+        g,
+        &l,
+        &s.rng,
+        &knobs.temperature,
+        &knobs.top_p,
+        bucket.sampler,
+    );
+    let finished = s.done.gt(&s.done.scalar_like(0.0));
+    let next = finished.select(&next.zeros_like(), &next);
+    let logp = finished.select(&logp.zeros_like(), &logp);
+    let state = DecodeState {
+        cache: cache.to_vec(),
+        step: &s.step + 1.0,
+        position: &s.position + 1.0,
+        rng,
+        done: s.done.maximum(&is_stop(&next, stops)),
+        lengths: &s.lengths + &(-&s.done + 1.0),
+        token: next.clone(),
+    };
+    (state, next, logp)
+}
+
+/// Decode: params, state, knobs, limit (i32: stop after this many tokens in total) → outputs.
+pub fn decode(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32]) -> Module {
+    let g = Graph::new("decode");
+    let (w, _) = GemmaWeights::parameters(&g, cfg);
+    let b = bucket.batch;
+    let state = decode_state_parameters(&g, cfg, bucket);
+    let knobs = knob_parameters(&g);
     let limit = g.parameter("limit", Shape::i32(&[]));
+    let state = state.into_vec();
     for (i, s) in state.iter().enumerate() {
         g.donate_parameter(s, i);
     }
     let chunk = bucket.chunk;
     let n = state.len();
-    let i0 = g.scalar(0.0, ElementType::S32);
-    let tokens0 = g.zeros(Shape::i32(&[b, chunk]));
-    let logps0 = g.zeros(Shape::f32(&[b, chunk]));
-    let init = [state.clone(), vec![i0, tokens0, logps0]].concat();
+    let cache_len = KvCache::tensor_count(cfg);
+    // Loop carry: the decode state, then the step within this chunk and the chunk's outputs.
+    let mut init = state;
+    init.extend([
+        g.scalar(0.0, ElementType::S32),
+        g.zeros(Shape::i32(&[b, chunk])),
+        g.zeros(Shape::f32(&[b, chunk])),
+    ]);
     let out = g.while_loop(
         &init,
-        |s| {
-            let (step, done, i) = (&s[n - 6], &s[n - 2], &s[n]);
-            let more = i.lt(&i.scalar_like(chunk as f64)).and(&step.lt(&limit));
-            let all_done = done.min(&[0], false).gt(&done.scalar_like(0.0));
+        |carry| {
+            let s = DecodeState::from_vec(&mut carry.to_vec(), cache_len);
+            let i = &carry[n];
+            let more = i.lt(&i.scalar_like(chunk as f64)).and(&s.step.lt(&limit));
+            let all_done = s.done.min(&[0], false).gt(&s.done.scalar_like(0.0));
             more.and(&all_done.logical_not())
         },
-        |s| {
-            let cache = KvCache::from_slice(&s[..2 * layers + 1], layers);
-            let (step, token, position, rng, done, lengths) = (
-                &s[n - 6],
-                &s[n - 5],
-                &s[n - 4],
-                &s[n - 3],
-                &s[n - 2],
-                &s[n - 1],
-            );
-            let (i, tokens, logps) = (&s[n], &s[n + 1], &s[n + 2]);
-            let x = embed(cfg, &w, &token.reshape(&[b, 1]));
-            let pos = position.reshape(&[b, 1]);
-            // The token sampled at step k sits in cache slot prompt_len + k - 1.
-            let slot = step + (bucket.prompt_len - 1) as f64;
-            let (hidden, cache) = forward_cached(cfg, &w, &x, &pos, &pos, &cache, &slot);
-            let l = logits(cfg, &w, &hidden.reshape(&[b, cfg.embed_dim])).convert(ElementType::F32);
-            let (rng, next, logp) = sample(&g, &l, rng, &rt.temperature, &rt.top_p, bucket.sampler);
-            let finished = done.gt(&done.scalar_like(0.0));
-            let next = finished.select(&next.zeros_like(), &next);
-            let logp = finished.select(&logp.zeros_like(), &logp);
+        |carry| {
+            let s = DecodeState::from_vec(&mut carry.to_vec(), cache_len);
+            let (i, tokens, logps) = (&carry[n], &carry[n + 1], &carry[n + 2]);
+            let (state, next, logp) = decode_step(cfg, &w, bucket, stops, &knobs, &s);
             let zero = i.scalar_like(0.0);
-            let tokens =
-                tokens.dynamic_update_slice(&next.reshape(&[b, 1]), &[zero.clone(), i.clone()]);
-            let logps = logps.dynamic_update_slice(&logp.reshape(&[b, 1]), &[zero, i.clone()]);
-            let lengths = lengths + &(-done + 1.0);
-            let done = done.maximum(&is_stop(&next, stops));
-            [
-                cache.to_vec(),
-                vec![
-                    step + 1.0,
-                    next,
-                    position + 1.0,
-                    rng,
-                    done,
-                    lengths,
-                    i + 1.0,
-                    tokens,
-                    logps,
-                ],
-            ]
-            .concat()
+            let at = [zero, i.clone()];
+            let mut carry = state.into_vec();
+            carry.extend([
+                i + 1.0,
+                tokens.dynamic_update_slice(&next.reshape(&[b, 1]), &at),
+                logps.dynamic_update_slice(&logp.reshape(&[b, 1]), &at),
+            ]);
+            carry
         },
     );
-    let _ = params;
-    g.build(
-        &out[..n + 3]
-            .iter()
-            .enumerate()
-            .filter(|(k, _)| *k != n)
-            .map(|(_, t)| t.clone())
-            .collect::<Vec<_>>(),
-    )
-    .expect("the decode program is well-formed")
+    let mut results = out[..n].to_vec();
+    results.extend([out[n + 1].clone(), out[n + 2].clone()]);
+    g.build(&results)
+        .expect("the decode program is well-formed")
+}
+
+/// The compiled pair for one bucket, called with named inputs.
+pub struct GenerationPrograms {
+    prefill: Arc<LoadedExecutable>,
+    decode: Arc<LoadedExecutable>,
+    cache_len: usize,
+}
+
+impl GenerationPrograms {
+    pub fn compile(
+        client: &Client,
+        cfg: &GemmaConfig,
+        bucket: &Bucket,
+        stops: &[u32],
+    ) -> Result<GenerationPrograms> {
+        Ok(GenerationPrograms {
+            prefill: prefill(cfg, bucket, stops).compile(client)?,
+            decode: decode(cfg, bucket, stops).compile(client)?,
+            cache_len: KvCache::tensor_count(cfg),
+        })
+    }
+
+    /// Returns the decode state and the first token's log-prob [B].
+    pub fn prefill(
+        &self,
+        params: &[Arc<Buffer>],
+        inputs: &PrefillInputs<Buffer>,
+        knobs: &Knobs<Buffer>,
+    ) -> Result<(DecodeState<Buffer>, Buffer)> {
+        let mut args: Vec<Arg> = params.iter().map(|p| Arg::Borrow(p)).collect();
+        args.extend(
+            [
+                &inputs.prompt,
+                &inputs.valid,
+                &inputs.rng,
+                &knobs.temperature,
+                &knobs.top_p,
+            ]
+            .map(Arg::Borrow),
+        );
+        let mut out = self.prefill.execute(args)?;
+        let state = DecodeState::from_vec(&mut out, self.cache_len);
+        let first_logp = out.pop().expect("prefill returns the first log-prob");
+        Ok((state, first_logp))
+    }
+
+    /// Up to `chunk` more tokens; `limit` (i32 scalar) caps the total generated.
+    pub fn decode(
+        &self,
+        params: &[Arc<Buffer>],
+        state: DecodeState<Buffer>,
+        knobs: &Knobs<Buffer>,
+        limit: &Buffer,
+    ) -> Result<DecodeOutputs<Buffer>> {
+        let mut args: Vec<Arg> = params.iter().map(|p| Arg::Borrow(p)).collect();
+        args.extend(state.into_vec().into_iter().map(Arg::Donate));
+        args.extend([&knobs.temperature, &knobs.top_p, limit].map(Arg::Borrow));
+        let mut out = self.decode.execute(args)?;
+        let state = DecodeState::from_vec(&mut out, self.cache_len);
+        let mut rest = out.into_iter();
+        let (tokens, logps) = (rest.next(), rest.next());
+        Ok(DecodeOutputs {
+            state,
+            tokens: tokens.expect("decode returns tokens"),
+            logps: logps.expect("decode returns log-probs"),
+        })
+    }
 }

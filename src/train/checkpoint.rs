@@ -19,6 +19,9 @@ pub struct TrainState {
     pub cursor: usize,
 }
 
+/// Arrays by name, as a checkpoint stores them.
+pub type NamedArrays = Vec<(String, HostArray)>;
+
 pub fn checkpoints_dir(run: &Path) -> PathBuf {
     run.join("checkpoints")
 }

@@ -10,6 +10,7 @@ use crate::data::BadLines;
 use crate::grpo::advantages::Estimator;
 use crate::grpo::lora::LoraConfig;
 use crate::grpo::objective::{Aggregation, KlEstimator};
+use crate::models::DType;
 use crate::rewards::WeightedReward;
 
 #[derive(Debug, thiserror::Error)]
@@ -57,14 +58,11 @@ pub struct ModelSection {
     /// Or a preset with random weights (tests): tiny_gemma3, tiny_gemma2.
     #[serde(default)]
     pub preset: Option<String>,
-    #[serde(default = "f32_name")]
-    pub dtype: String,
+    /// Parameter type on the device: f32 or bf16.
+    #[serde(default)]
+    pub dtype: DType,
     #[serde(default)]
     pub init_seed: u64,
-}
-
-fn f32_name() -> String {
-    "f32".into()
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -288,13 +286,6 @@ impl TrainConfig {
                 path,
                 "model",
                 "give exactly one of `path` and `preset`",
-            ));
-        }
-        if !matches!(cfg.model.dtype.as_str(), "f32" | "bf16") {
-            return Err(invalid(
-                path,
-                "model.dtype",
-                format!("`{}`: expected f32 or bf16", cfg.model.dtype),
             ));
         }
         if cfg.rollout.num_generations < 2 {

@@ -1,5 +1,12 @@
-//! Training: the config, the GRPO loop, checkpoints.
+//! Training: the config, the GRPO loop and its stages (prompts, rollout, scoring, packing,
+//! learner, metrics), checkpoints.
 
 pub mod checkpoint;
 pub mod config;
+pub mod learner;
+pub mod metrics;
+pub mod packing;
+pub mod prompts;
+pub mod rollout;
+pub mod scoring;
 pub mod trainer;

@@ -1,0 +1,509 @@
+//! The compiled learner programs: per-token log-probs of completions (reference and old
+//! policies), the LoRA merge (for rollouts with the current policy), and one train step
+//! (forward, loss, backward, AdamW) with the trainable parameters and optimizer state donated.
+//! Each is built and called through named inputs and outputs; the argument order lives only
+//! here, next to the graph that declares it.
+
+use std::sync::Arc;
+
+use crate::graph::{EmitOptions, Graph, Mesh, Module, Shape, Sharding, Tensor};
+use crate::models::gemma::{hidden_states, logits, GemmaConfig, GemmaWeights};
+use crate::pjrt::{Arg, Buffer, Client, ElementType, LoadedExecutable, Result};
+
+use super::lora::{self, LoraConfig, LoraSpec};
+use super::objective::{
+    grpo_objective, masked_mean, token_entropy, token_log_probs, ObjectiveConfig,
+};
+use super::optimizer::{adamw_step, AdamWConfig};
+
+/// Batch geometry: B rows of a left-padded prompt of P tokens and a completion of C tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Geometry {
+    pub batch: i64,
+    pub prompt_len: i64,
+    pub completion_len: i64,
+}
+
+impl Geometry {
+    pub fn seq_len(&self) -> i64 {
+        self.prompt_len + self.completion_len
+    }
+}
+
+/// What is trained.
+#[derive(Clone, Debug)]
+pub enum Trainable {
+    Full,
+    Lora(LoraConfig, Vec<LoraSpec>),
+}
+
+impl Trainable {
+    /// Shapes of the trainable tensors, in program order.
+    pub fn shapes(&self, cfg: &GemmaConfig) -> Vec<Vec<i64>> {
+        match self {
+            Trainable::Full => cfg.param_specs().into_iter().map(|(_, d)| d).collect(),
+            Trainable::Lora(_, specs) => specs
+                .iter()
+                .flat_map(|s| [s.a_dims.clone(), s.b_dims.clone()])
+                .collect(),
+        }
+    }
+
+    pub fn names(&self, cfg: &GemmaConfig) -> Vec<String> {
+        match self {
+            Trainable::Full => cfg.param_specs().into_iter().map(|(n, _)| n).collect(),
+            Trainable::Lora(_, specs) => specs
+                .iter()
+                .flat_map(|s| [format!("{}_lora_a", s.name), format!("{}_lora_b", s.name)])
+                .collect(),
+        }
+    }
+
+    /// Element type of the trainable tensors: the model's for full fine-tuning, f32 adapters.
+    fn element_type(&self, cfg: &GemmaConfig) -> ElementType {
+        match self {
+            Trainable::Full => cfg.dtype,
+            Trainable::Lora(..) => ElementType::F32,
+        }
+    }
+
+    /// Declares the model weights a program computes with: the frozen base (LoRA) and the
+    /// trainable tensors. Returns (frozen, trainable, weights in `param_specs` order).
+    fn declare(&self, g: &Graph, cfg: &GemmaConfig) -> (Vec<Tensor>, Vec<Tensor>, Vec<Tensor>) {
+        let ty = self.element_type(cfg);
+        match self {
+            Trainable::Full => {
+                let params: Vec<Tensor> = cfg
+                    .param_specs()
+                    .iter()
+                    .map(|(n, d)| g.parameter(n, Shape::new(ty, d)))
+                    .collect();
+                (vec![], params.clone(), params)
+            }
+            Trainable::Lora(lc, specs) => {
+                let (_, base) = GemmaWeights::parameters(g, cfg);
+                let ab = lora::parameters(g, specs);
+                let merged = lora::merged(&base, &ab, specs, lc);
+                (base, ab, merged)
+            }
+        }
+    }
+}
+
+/// How a program's batch is laid out over devices: `None` runs on one device; a mesh with a
+/// `data` axis splits every batch input and per-row output along it (weights replicated).
+pub type DataParallel<'a> = Option<&'a Mesh>;
+
+fn shard_batch(g: &Graph, mesh: DataParallel, batch_inputs: &[&Tensor]) {
+    if let Some(mesh) = mesh {
+        g.set_mesh(mesh.clone());
+        for t in batch_inputs {
+            g.shard_parameter(t, Sharding::split(t.rank(), 0, "data"));
+        }
+    }
+}
+
+fn finish(g: &Graph, results: &[Tensor], per_row: &[bool], mesh: DataParallel) -> Module {
+    let module = match mesh {
+        None => g.build(results),
+        Some(_) => {
+            let shardings: Vec<Option<Sharding>> = results
+                .iter()
+                .zip(per_row)
+                .map(|(r, &row)| {
+                    Some(if row {
+                        Sharding::split(r.rank(), 0, "data")
+                    } else {
+                        Sharding::replicated(r.rank())
+                    })
+                })
+                .collect();
+            let options = EmitOptions {
+                shardy: true,
+                ..Default::default()
+            };
+            g.build_sharded(results, &shardings, &options)
+        }
+    };
+    module.unwrap_or_else(|e| panic!("the {} program is ill-formed: {e}", g.name()))
+}
+
+/// Log-probs [B, C] of each completion token, and the per-position logits' entropy [B, C].
+/// `temperature` divides the logits first (Tunix divides by the rollout temperature).
+pub fn completion_log_probs(
+    cfg: &GemmaConfig,
+    w: &GemmaWeights,
+    tokens: &Tensor,
+    valid: &Tensor,
+    geo: Geometry,
+    temperature: f64,
+) -> (Tensor, Tensor) {
+    let hidden = hidden_states(cfg, w, tokens, valid);
+    // Position i predicts token i + 1: the completion's predictions start at P - 1.
+    let h = hidden.narrow(1, geo.prompt_len - 1, geo.completion_len);
+    let mut l = logits(cfg, w, &h).convert(ElementType::F32);
+    if temperature != 1.0 && temperature != 0.0 {
+        l = l / temperature;
+    }
+    let targets = tokens.narrow(1, geo.prompt_len, geo.completion_len);
+    (token_log_probs(&l, &targets), token_entropy(&l))
+}
+
+/// Prompt + completion rows: ids [B, P+C] i32 (prompt left-padded, completion right-padded)
+/// and which of them are real tokens [B, P+C] i32.
+pub struct Sequences<T> {
+    pub tokens: T,
+    pub valid: T,
+}
+
+fn declare_sequences(g: &Graph, geo: Geometry) -> Sequences<Tensor> {
+    Sequences {
+        tokens: g.parameter("tokens", Shape::i32(&[geo.batch, geo.seq_len()])),
+        valid: g.parameter("valid", Shape::i32(&[geo.batch, geo.seq_len()])),
+    }
+}
+
+/// Completion log-probs under some weights: the frozen base (the reference policy), or the
+/// current policy (base + adapters with LoRA, or the fully trained weights).
+pub struct LogProbsProgram {
+    exe: Arc<LoadedExecutable>,
+}
+
+impl LogProbsProgram {
+    /// weights (`trainable.declare` order), tokens, valid → log-probs [B, C].
+    pub fn build(
+        cfg: &GemmaConfig,
+        geo: Geometry,
+        weights: &Trainable,
+        temperature: f64,
+        mesh: DataParallel,
+    ) -> Module {
+        let g = Graph::new("completion_log_probs");
+        let (_, _, w) = weights.declare(&g, cfg);
+        let seq = declare_sequences(&g, geo);
+        shard_batch(&g, mesh, &[&seq.tokens, &seq.valid]);
+        let w = GemmaWeights::from_tensors(cfg, &w);
+        let (logp, _) = completion_log_probs(cfg, &w, &seq.tokens, &seq.valid, geo, temperature);
+        finish(&g, &[logp], &[true], mesh)
+    }
+
+    pub fn compile(
+        client: &Client,
+        cfg: &GemmaConfig,
+        geo: Geometry,
+        weights: &Trainable,
+        temperature: f64,
+    ) -> Result<LogProbsProgram> {
+        let exe = Self::build(cfg, geo, weights, temperature, None).compile(client)?;
+        Ok(LogProbsProgram { exe })
+    }
+
+    /// `weights`: the frozen tensors then the trainable ones, as `Trainable::declare` orders them.
+    pub fn run(&self, weights: &[&Buffer], seq: &Sequences<Buffer>) -> Result<Buffer> {
+        let mut args: Vec<Arg> = weights.iter().map(|w| Arg::Borrow(w)).collect();
+        args.extend([Arg::Borrow(&seq.tokens), Arg::Borrow(&seq.valid)]);
+        Ok(self.exe.execute(args)?.remove(0))
+    }
+}
+
+/// The adapted weights W + (α/r)·A·B, one output per `LoraSpec`, for rollouts and checkpoints.
+pub struct MergeProgram {
+    exe: Arc<LoadedExecutable>,
+}
+
+impl MergeProgram {
+    pub fn build(cfg: &GemmaConfig, lc: &LoraConfig, specs: &[LoraSpec]) -> Module {
+        let g = Graph::new("merge_lora");
+        let (_, base) = GemmaWeights::parameters(&g, cfg);
+        let ab = lora::parameters(&g, specs);
+        let merged = lora::merged(&base, &ab, specs, lc);
+        let outputs: Vec<Tensor> = specs.iter().map(|s| merged[s.param].clone()).collect();
+        finish(&g, &outputs, &vec![false; outputs.len()], None)
+    }
+
+    pub fn compile(
+        client: &Client,
+        cfg: &GemmaConfig,
+        lc: &LoraConfig,
+        specs: &[LoraSpec],
+    ) -> Result<MergeProgram> {
+        Ok(MergeProgram {
+            exe: Self::build(cfg, lc, specs).compile(client)?,
+        })
+    }
+
+    /// base weights, adapters (A, B per spec) → the adapted weights, in `specs` order.
+    pub fn run(&self, base: &[Arc<Buffer>], adapters: &[Buffer]) -> Result<Vec<Buffer>> {
+        let mut args: Vec<Arg> = base.iter().map(|b| Arg::Borrow(b)).collect();
+        args.extend(adapters.iter().map(Arg::Borrow));
+        self.exe.execute(args)
+    }
+}
+
+/// The loss a learner minimises. GRPO today; a supervised loss plugs in here.
+#[derive(Clone, Debug)]
+pub enum Loss {
+    Grpo {
+        objective: ObjectiveConfig,
+        /// Logits are divided by this (the rollout temperature, as Tunix does), 1 for none.
+        temperature: f64,
+        /// μ > 1: the ratio is against the rollout policy's log-probs (`old_logps`); with μ = 1
+        /// the old policy is the current one, as in Tunix.
+        use_old_logps: bool,
+    },
+}
+
+/// A packed GRPO batch: sequences, which completion tokens count [B, C] f32, one advantage per
+/// row [B] f32, and the log-probs the objective compares with [B, C] f32.
+pub struct GrpoBatch<T> {
+    pub seq: Sequences<T>,
+    pub completion_mask: T,
+    pub advantages: T,
+    pub old_logps: T,
+    pub ref_logps: T,
+}
+
+/// The trainable tensors and AdamW's state, carried (donated) from step to step.
+pub struct OptState<T> {
+    pub params: Vec<T>,
+    pub mu: Vec<T>,
+    pub nu: Vec<T>,
+    /// Updates done (i32 scalar).
+    pub step: T,
+}
+
+impl<T> OptState<T> {
+    fn into_vec(self) -> Vec<T> {
+        let mut v = self.params;
+        v.extend(self.mu);
+        v.extend(self.nu);
+        v.push(self.step);
+        v
+    }
+
+    /// The inverse of `into_vec` for `n` trainable tensors; takes 3n + 1 items from the front.
+    fn from_vec(items: &mut Vec<T>, n: usize) -> OptState<T> {
+        let mut rest = items.drain(..3 * n + 1);
+        let params = rest.by_ref().take(n).collect();
+        let mu = rest.by_ref().take(n).collect();
+        let nu = rest.by_ref().take(n).collect();
+        OptState {
+            params,
+            mu,
+            nu,
+            step: rest.next().expect("optimizer state is complete"),
+        }
+    }
+}
+
+/// What one update reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StepMetrics {
+    pub loss: f32,
+    pub kl: f32,
+    pub clip_fraction: f32,
+    pub entropy: f32,
+    pub grad_norm: f32,
+    pub learning_rate: f32,
+}
+
+impl StepMetrics {
+    const COUNT: usize = 6;
+
+    /// The metrics with the names `metrics.jsonl` gives them.
+    pub fn named(&self) -> [(&'static str, f32); 6] {
+        [
+            ("loss", self.loss),
+            ("kl", self.kl),
+            ("clip_fraction", self.clip_fraction),
+            ("entropy", self.entropy),
+            ("grad_norm", self.grad_norm),
+            ("learning_rate", self.learning_rate),
+        ]
+    }
+
+    fn from_values(v: &[f32]) -> StepMetrics {
+        StepMetrics {
+            loss: v[0],
+            kl: v[1],
+            clip_fraction: v[2],
+            entropy: v[3],
+            grad_norm: v[4],
+            learning_rate: v[5],
+        }
+    }
+}
+
+/// One train step's inputs: the frozen weights (LoRA's base; none for full fine-tuning), the
+/// state it updates (donated) and the batch.
+pub struct TrainStepInputs<'a> {
+    pub frozen: &'a [Arc<Buffer>],
+    pub state: OptState<Buffer>,
+    pub batch: &'a GrpoBatch<Buffer>,
+}
+
+pub struct TrainStepOutputs {
+    pub state: OptState<Buffer>,
+    pub metrics: StepMetrics,
+}
+
+/// Forward, loss, backward and AdamW (warmup-cosine, global-norm clipping) in one program.
+pub struct TrainStepProgram {
+    exe: Arc<LoadedExecutable>,
+    trainable_count: usize,
+}
+
+impl TrainStepProgram {
+    pub fn build(
+        cfg: &GemmaConfig,
+        geo: Geometry,
+        trainable: &Trainable,
+        loss: &Loss,
+        optimizer: &AdamWConfig,
+        mesh: DataParallel,
+    ) -> Module {
+        let g = Graph::new("grpo_train_step");
+        let (_, params, weights) = trainable.declare(&g, cfg);
+        let names = trainable.names(cfg);
+        let moments = |prefix: &str| -> Vec<Tensor> {
+            params
+                .iter()
+                .zip(&names)
+                .map(|(p, n)| g.parameter(&format!("{prefix}.{n}"), Shape::f32(&p.dims())))
+                .collect()
+        };
+        let state = OptState {
+            mu: moments("mu"),
+            nu: moments("nu"),
+            params,
+            step: g.parameter("step", Shape::i32(&[])),
+        };
+        let n = state.params.len();
+        let state_tensors = state.into_vec();
+        for (k, p) in state_tensors.iter().enumerate() {
+            g.donate_parameter(p, k);
+        }
+        let state = OptState::from_vec(&mut state_tensors.clone(), n);
+        let (b, c) = (geo.batch, geo.completion_len);
+        let batch = GrpoBatch {
+            seq: declare_sequences(&g, geo),
+            completion_mask: g.parameter("completion_mask", Shape::f32(&[b, c])),
+            advantages: g.parameter("advantages", Shape::f32(&[b])),
+            old_logps: g.parameter("old_logps", Shape::f32(&[b, c])),
+            ref_logps: g.parameter("ref_logps", Shape::f32(&[b, c])),
+        };
+        shard_batch(
+            &g,
+            mesh,
+            &[
+                &batch.seq.tokens,
+                &batch.seq.valid,
+                &batch.completion_mask,
+                &batch.advantages,
+                &batch.old_logps,
+                &batch.ref_logps,
+            ],
+        );
+        let w = GemmaWeights::from_tensors(cfg, &weights);
+        let Loss::Grpo {
+            objective,
+            temperature,
+            use_old_logps,
+        } = loss;
+        let (logp, entropy) = completion_log_probs(
+            cfg,
+            &w,
+            &batch.seq.tokens,
+            &batch.seq.valid,
+            geo,
+            *temperature,
+        );
+        let old = if *use_old_logps {
+            batch.old_logps.clone()
+        } else {
+            logp.stop_gradient()
+        };
+        let obj = grpo_objective(
+            &logp,
+            &old,
+            &batch.ref_logps,
+            &batch.advantages,
+            &batch.completion_mask,
+            objective,
+        );
+        let grads = g
+            .grad(&obj.loss, &state.params)
+            .expect("the GRPO loss is differentiable");
+        let update = adamw_step(
+            &state.params,
+            &grads,
+            &state.mu,
+            &state.nu,
+            &state.step,
+            optimizer,
+        );
+        let next = OptState {
+            params: update.params,
+            mu: update.mu,
+            nu: update.nu,
+            step: &state.step + 1.0,
+        };
+        let mut results = next.into_vec();
+        results.extend([
+            obj.loss,
+            obj.kl,
+            obj.clip_fraction,
+            masked_mean(&entropy, &batch.completion_mask).stop_gradient(),
+            update.grad_norm,
+            update.lr,
+        ]);
+        let per_row = vec![false; results.len()];
+        finish(&g, &results, &per_row, mesh)
+    }
+
+    pub fn compile(
+        client: &Client,
+        cfg: &GemmaConfig,
+        geo: Geometry,
+        trainable: &Trainable,
+        loss: &Loss,
+        optimizer: &AdamWConfig,
+    ) -> Result<TrainStepProgram> {
+        Ok(TrainStepProgram {
+            exe: Self::build(cfg, geo, trainable, loss, optimizer, None).compile(client)?,
+            trainable_count: trainable.shapes(cfg).len(),
+        })
+    }
+
+    pub fn run(&self, inputs: TrainStepInputs) -> Result<TrainStepOutputs> {
+        let TrainStepInputs {
+            frozen,
+            state,
+            batch,
+        } = inputs;
+        let mut args: Vec<Arg> = frozen.iter().map(|b| Arg::Borrow(b)).collect();
+        args.extend(state.into_vec().into_iter().map(Arg::Donate));
+        args.extend(
+            [
+                &batch.seq.tokens,
+                &batch.seq.valid,
+                &batch.completion_mask,
+                &batch.advantages,
+                &batch.old_logps,
+                &batch.ref_logps,
+            ]
+            .map(Arg::Borrow),
+        );
+        let mut out = self.exe.execute(args)?;
+        let state = OptState::from_vec(&mut out, self.trainable_count);
+        let values: Vec<f32> = out
+            .iter()
+            .map(|t| t.to_scalar::<f32>())
+            .collect::<Result<_>>()?;
+        debug_assert_eq!(values.len(), StepMetrics::COUNT);
+        Ok(TrainStepOutputs {
+            state,
+            metrics: StepMetrics::from_values(&values),
+        })
+    }
+}

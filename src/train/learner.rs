@@ -1,0 +1,295 @@
+//! The learner stage: owns the trainable weights and AdamW state on the device, computes the
+//! reference and old policies' log-probs of a packed batch, runs μ updates with its loss, hands
+//! the current policy's weights to the rollout stage, and snapshots itself for checkpoints.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+
+use super::packing::TrainExample;
+use crate::graph::{HostArray, Placement};
+use crate::grpo::lora;
+use crate::grpo::optimizer::AdamWConfig;
+use crate::grpo::programs::{
+    Geometry, GrpoBatch, LogProbsProgram, Loss, MergeProgram, OptState, Sequences, StepMetrics,
+    TrainStepInputs, TrainStepProgram, Trainable,
+};
+use crate::models::gemma::GemmaConfig;
+use crate::models::LoadedModel;
+use crate::pjrt::Buffer;
+
+/// What a learner is asked to be.
+pub struct LearnerSpec {
+    pub trainable: Trainable,
+    pub loss: Loss,
+    pub optimizer: AdamWConfig,
+    pub geo: Geometry,
+    /// Updates per batch (μ).
+    pub iterations: usize,
+    /// Seeds the LoRA A matrices.
+    pub seed: u64,
+}
+
+/// Everything a checkpoint holds of the learner, on the host.
+pub struct LearnerSnapshot {
+    /// `param.*`, `mu.*`, `nu.*` by trainable name.
+    pub training_state: Vec<(String, HostArray)>,
+    /// The adapters alone (LoRA).
+    pub lora: Option<Vec<(String, HostArray)>>,
+    /// The whole model with the adapters merged, in `param_specs` order.
+    pub merged: Vec<HostArray>,
+}
+
+pub struct Learner {
+    placement: Placement,
+    model: GemmaConfig,
+    spec: LearnerSpec,
+    names: Vec<String>,
+    /// The frozen base weights: the reference policy, and LoRA's W.
+    base: Vec<Arc<Buffer>>,
+    /// Always present between calls (moved into each donated update).
+    state: Option<OptState<Buffer>>,
+    train_step: TrainStepProgram,
+    reference: LogProbsProgram,
+    /// LoRA's current policy (base + adapters); full fine-tuning uses `reference`'s program.
+    policy: Option<LogProbsProgram>,
+    merge: Option<MergeProgram>,
+}
+
+/// The trainable tensors' starting values: the base weights, or fresh adapters.
+fn initial_params(model: &LoadedModel, spec: &LearnerSpec) -> Vec<HostArray> {
+    match &spec.trainable {
+        Trainable::Full => model.params.clone(),
+        Trainable::Lora(_, specs) => lora::init(specs, spec.seed)
+            .iter()
+            .zip(spec.trainable.shapes(&model.config))
+            .map(|(v, d)| HostArray::new(v, &d))
+            .collect(),
+    }
+}
+
+impl Learner {
+    /// Compiles the learner's programs and uploads its state: fresh, or `resume`'s arrays
+    /// (`param.*`, `mu.*`, `nu.*`) after `updates` updates.
+    pub fn new(
+        placement: Placement,
+        model: &LoadedModel,
+        base: Vec<Arc<Buffer>>,
+        spec: LearnerSpec,
+        resume: Option<(&[(String, HostArray)], usize)>,
+    ) -> Result<Learner> {
+        let cfg = &model.config;
+        let client = placement.client();
+        let Loss::Grpo {
+            temperature,
+            use_old_logps,
+            ..
+        } = &spec.loss;
+        let train_step = TrainStepProgram::compile(
+            client,
+            cfg,
+            spec.geo,
+            &spec.trainable,
+            &spec.loss,
+            &spec.optimizer,
+        )?;
+        let reference =
+            LogProbsProgram::compile(client, cfg, spec.geo, &Trainable::Full, *temperature)?;
+        let (policy, merge) = match &spec.trainable {
+            Trainable::Lora(lc, specs) => (
+                use_old_logps
+                    .then(|| {
+                        LogProbsProgram::compile(
+                            client,
+                            cfg,
+                            spec.geo,
+                            &spec.trainable,
+                            *temperature,
+                        )
+                    })
+                    .transpose()?,
+                Some(MergeProgram::compile(client, cfg, lc, specs)?),
+            ),
+            Trainable::Full => (None, None),
+        };
+        let names = spec.trainable.names(cfg);
+        let shapes = spec.trainable.shapes(cfg);
+        let zeros: Vec<HostArray> = shapes
+            .iter()
+            .map(|d| HostArray::new(&vec![0f32; d.iter().product::<i64>() as usize], d))
+            .collect();
+        let (params, mu, nu, updates) = match resume {
+            None => (initial_params(model, &spec), zeros.clone(), zeros, 0),
+            Some((arrays, updates)) => {
+                let find = |prefix: &str| -> Result<Vec<HostArray>> {
+                    names
+                        .iter()
+                        .map(|n| {
+                            let key = format!("{prefix}.{n}");
+                            arrays
+                                .iter()
+                                .find(|(k, _)| *k == key)
+                                .map(|(_, a)| a.clone())
+                                .with_context(|| format!("the checkpoint has no {key}"))
+                        })
+                        .collect()
+                };
+                (find("param")?, find("mu")?, find("nu")?, updates)
+            }
+        };
+        let state = OptState {
+            params: placement.upload_all(&params)?,
+            mu: placement.upload_all(&mu)?,
+            nu: placement.upload_all(&nu)?,
+            step: placement.put(&[updates as i32], &[])?,
+        };
+        Ok(Learner {
+            placement,
+            model: cfg.clone(),
+            spec,
+            names,
+            base,
+            state: Some(state),
+            train_step,
+            reference,
+            policy,
+            merge,
+        })
+    }
+
+    fn state(&self) -> &OptState<Buffer> {
+        self.state
+            .as_ref()
+            .expect("the learner's state is present between calls")
+    }
+
+    fn is_lora(&self) -> bool {
+        matches!(self.spec.trainable, Trainable::Lora(..))
+    }
+
+    /// Completion log-probs under the frozen base model (the KL anchor).
+    pub fn reference_logps(&self, seq: &Sequences<Buffer>) -> Result<Buffer> {
+        let base: Vec<&Buffer> = self.base.iter().map(|b| b.as_ref()).collect();
+        Ok(self.reference.run(&base, seq)?)
+    }
+
+    /// Completion log-probs under the current policy before this batch's updates (needed when
+    /// μ > 1; zeros otherwise, which the loss then ignores).
+    pub fn old_logps(&self, seq: &Sequences<Buffer>) -> Result<Buffer> {
+        let Loss::Grpo { use_old_logps, .. } = &self.spec.loss;
+        let params = self.state().params.iter();
+        match (use_old_logps, &self.policy) {
+            (false, _) => {
+                let (b, c) = (self.spec.geo.batch, self.spec.geo.completion_len);
+                Ok(self.placement.put(&vec![0f32; (b * c) as usize], &[b, c])?)
+            }
+            (true, Some(policy)) => {
+                let weights: Vec<&Buffer> =
+                    self.base.iter().map(|b| b.as_ref()).chain(params).collect();
+                Ok(policy.run(&weights, seq)?)
+            }
+            (true, None) => Ok(self.reference.run(&params.collect::<Vec<_>>(), seq)?),
+        }
+    }
+
+    /// The packed batch with its reference and old log-probs, on the device.
+    pub fn prepare(&self, packed: &TrainExample) -> Result<GrpoBatch<Buffer>> {
+        let (seq, completion_mask, advantages) = packed.upload(&self.placement)?;
+        let ref_logps = self.reference_logps(&seq)?;
+        let old_logps = self.old_logps(&seq)?;
+        Ok(GrpoBatch {
+            seq,
+            completion_mask,
+            advantages,
+            old_logps,
+            ref_logps,
+        })
+    }
+
+    /// μ updates on one batch; the metrics of the last.
+    pub fn update(&mut self, batch: &GrpoBatch<Buffer>) -> Result<StepMetrics> {
+        let mut metrics = StepMetrics::default();
+        for _ in 0..self.spec.iterations {
+            let frozen: &[Arc<Buffer>] = if self.is_lora() { &self.base } else { &[] };
+            let out = self.train_step.run(TrainStepInputs {
+                frozen,
+                state: self.state.take().expect("state present"),
+                batch,
+            })?;
+            self.state = Some(out.state);
+            metrics = out.metrics;
+        }
+        Ok(metrics)
+    }
+
+    /// LoRA: the base weights with each adapted one replaced by W + (α/r)·A·B, on the device.
+    fn merged_weights(&self) -> Result<Option<Vec<Arc<Buffer>>>> {
+        let (Some(merge), Trainable::Lora(_, specs)) = (&self.merge, &self.spec.trainable) else {
+            return Ok(None);
+        };
+        let adapted = merge.run(&self.base, &self.state().params)?;
+        let mut weights = self.base.clone();
+        for (s, w) in specs.iter().zip(adapted) {
+            weights[s.param] = Arc::new(w);
+        }
+        Ok(Some(weights))
+    }
+
+    /// The current policy's weights for the rollout stage, or None while they are still the
+    /// base weights (full fine-tuning before its first update).
+    pub fn policy_weights(&self, updated: bool) -> Result<Option<Vec<Arc<Buffer>>>> {
+        if let Some(merged) = self.merged_weights()? {
+            return Ok(Some(merged));
+        }
+        if !updated {
+            return Ok(None);
+        }
+        // The train step donates its parameters, so rollouts get their own copy.
+        let host = Placement::download_all(&self.state().params)?;
+        Ok(Some(
+            self.placement
+                .upload_all(&host)?
+                .into_iter()
+                .map(Arc::new)
+                .collect(),
+        ))
+    }
+
+    /// Everything a checkpoint needs, downloaded.
+    pub fn snapshot(&self) -> Result<LearnerSnapshot> {
+        let state = self.state();
+        let params = Placement::download_all(&state.params)?;
+        let mut training_state = vec![];
+        for (prefix, arrays) in [
+            ("param.", params.clone()),
+            ("mu.", Placement::download_all(&state.mu)?),
+            ("nu.", Placement::download_all(&state.nu)?),
+        ] {
+            training_state.extend(
+                self.names
+                    .iter()
+                    .zip(arrays)
+                    .map(|(n, a)| (format!("{prefix}{n}"), a)),
+            );
+        }
+        let lora = self
+            .is_lora()
+            .then(|| self.names.iter().cloned().zip(params.clone()).collect());
+        let merged = match self.merged_weights()? {
+            Some(weights) => weights
+                .iter()
+                .map(|w| HostArray::download(w))
+                .collect::<Result<_, _>>()?,
+            None => params,
+        };
+        Ok(LearnerSnapshot {
+            training_state,
+            lora,
+            merged,
+        })
+    }
+
+    pub fn model_config(&self) -> &GemmaConfig {
+        &self.model
+    }
+}

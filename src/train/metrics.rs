@@ -1,0 +1,130 @@
+//! The metrics stage: one JSON line per step in `metrics.jsonl`, a progress bar, a log line and
+//! now and then a sample completion.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use super::scoring::Scores;
+use crate::grpo::programs::StepMetrics;
+
+pub fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+/// Population standard deviation.
+pub fn std(v: &[f64]) -> f64 {
+    let m = mean(v);
+    (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len().max(1) as f64).sqrt()
+}
+
+/// The fraction of groups (G consecutive rewards) whose rewards are all equal: they get zero
+/// advantage and teach nothing.
+pub fn zero_spread_fraction(totals: &[f64], g: usize) -> f64 {
+    let groups = totals.chunks(g);
+    let n = groups.len().max(1) as f64;
+    groups
+        .filter(|grp| grp.iter().all(|&r| r == grp[0]))
+        .count() as f64
+        / n
+}
+
+/// What one step measured.
+pub struct StepReport<'a> {
+    pub step: usize,
+    pub scores: &'a Scores,
+    pub lengths: &'a [f64],
+    pub group_size: usize,
+    pub update: StepMetrics,
+    pub judge_failures: Option<usize>,
+    pub step_seconds: f64,
+    pub rollout_tokens_per_s: f64,
+    pub train_tokens_per_s: f64,
+}
+
+impl StepReport<'_> {
+    pub fn record(&self) -> serde_json::Value {
+        let totals = &self.scores.totals;
+        let mut record = serde_json::json!({
+            "step": self.step,
+            "reward_mean": mean(totals), "reward_std": std(totals),
+            "completion_length_mean": mean(self.lengths),
+            "zero_spread_groups": zero_spread_fraction(totals, self.group_size),
+            "step_time_s": self.step_seconds,
+            "rollout_tokens_per_s": self.rollout_tokens_per_s,
+            "train_tokens_per_s": self.train_tokens_per_s,
+        });
+        for (name, value) in self.update.named() {
+            record[name] = serde_json::json!(value);
+        }
+        if let (Some(judge), Some(failures)) = (&self.scores.judge, self.judge_failures) {
+            record["reward/judge"] = serde_json::json!(mean(judge));
+            record["judge_parse_failures"] = serde_json::json!(failures);
+        }
+        for (name, scores) in &self.scores.columns {
+            record[format!("reward/{name}")] = serde_json::json!(mean(scores));
+        }
+        record
+    }
+
+    pub fn log_line(&self) -> String {
+        let totals = &self.scores.totals;
+        format!(
+            "step {:>4}  reward {:>7.3} ± {:.3}  loss {:>8.4}  kl {:.4}  clip {:.3}  len {:.1}  {:.1}s",
+            self.step,
+            mean(totals),
+            std(totals),
+            self.update.loss,
+            self.update.kl,
+            self.update.clip_fraction,
+            mean(self.lengths),
+            self.step_seconds
+        )
+    }
+}
+
+/// `metrics.jsonl` and the progress bar.
+pub struct MetricsLog {
+    file: std::fs::File,
+    pub bar: indicatif::ProgressBar,
+}
+
+impl MetricsLog {
+    pub fn open(run: &Path, total_steps: usize, done: usize) -> Result<MetricsLog> {
+        let path = run.join("metrics.jsonl");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        let bar = indicatif::ProgressBar::new(total_steps as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} steps [{elapsed_precise} < {eta_precise}] {msg}",
+            )
+            .expect("a valid template"),
+        );
+        bar.set_position(done as u64);
+        Ok(MetricsLog { file, bar })
+    }
+
+    pub fn append(&mut self, report: &StepReport) -> Result<()> {
+        writeln!(self.file, "{}", report.record())?;
+        self.file.flush()?;
+        self.bar.set_position(report.step as u64);
+        self.bar.set_message(format!(
+            "reward {:.3} loss {:.4} kl {:.4}",
+            mean(&report.scores.totals),
+            report.update.loss,
+            report.update.kl
+        ));
+        Ok(())
+    }
+
+    /// Prints above the progress bar, also when stderr is not a terminal (where indicatif's own
+    /// `println` prints nothing).
+    pub fn say(&self, line: String) {
+        self.bar.suspend(|| eprintln!("{line}"));
+    }
+}

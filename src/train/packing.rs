@@ -1,0 +1,129 @@
+//! Batch packing: prompts and completions as the fixed-shape arrays the learner's programs take.
+//! Each row is its prompt left-padded to P tokens, then its completion right-padded to C; the
+//! completion mask covers exactly the completion's tokens. A stop token ends a completion and is
+//! not part of it (Tunix's sampler cuts before EOS), so it is never trained on.
+
+use anyhow::Result;
+
+use crate::graph::Placement;
+use crate::grpo::programs::{Geometry, Sequences};
+use crate::pjrt::Buffer;
+use crate::rollout::Completion;
+
+/// One training batch on the host.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainExample {
+    pub geo: Geometry,
+    /// [B, P + C] token ids (0 on padding).
+    pub tokens: Vec<i32>,
+    /// [B, P + C] 1 on real tokens.
+    pub valid: Vec<i32>,
+    /// [B, C] 1.0 on completion tokens.
+    pub completion_mask: Vec<f32>,
+    /// [B] one advantage per completion.
+    pub advantages: Vec<f32>,
+}
+
+impl TrainExample {
+    /// Row r is `completions[r]` after its prompt `prompts[completions[r].prompt_index]`.
+    pub fn pack(
+        prompts: &[Vec<u32>],
+        completions: &[Completion],
+        advantages: &[f64],
+        geo: Geometry,
+    ) -> Result<TrainExample> {
+        let (b, p, c) = (
+            geo.batch as usize,
+            geo.prompt_len as usize,
+            geo.completion_len as usize,
+        );
+        anyhow::ensure!(
+            completions.len() == b && advantages.len() == b,
+            "{} completions and {} advantages for a batch of {b}",
+            completions.len(),
+            advantages.len()
+        );
+        let mut tokens = vec![0i32; b * (p + c)];
+        let mut valid = vec![0i32; b * (p + c)];
+        let mut mask = vec![0f32; b * c];
+        for (r, comp) in completions.iter().enumerate() {
+            let prompt = &prompts[comp.prompt_index];
+            anyhow::ensure!(
+                prompt.len() <= p && comp.tokens.len() <= c,
+                "row {r}: a prompt of {} and a completion of {} tokens do not fit {p} + {c}",
+                prompt.len(),
+                comp.tokens.len()
+            );
+            let row = r * (p + c);
+            let prompt_at = row + p - prompt.len();
+            for (j, &t) in prompt.iter().enumerate() {
+                tokens[prompt_at + j] = t as i32;
+                valid[prompt_at + j] = 1;
+            }
+            for (j, &t) in comp.tokens.iter().enumerate() {
+                tokens[row + p + j] = t as i32;
+                valid[row + p + j] = 1;
+                mask[r * c + j] = 1.0;
+            }
+        }
+        Ok(TrainExample {
+            geo,
+            tokens,
+            valid,
+            completion_mask: mask,
+            advantages: advantages.iter().map(|&a| a as f32).collect(),
+        })
+    }
+
+    /// The sequences, completion mask and advantages on the device.
+    pub fn upload(&self, on: &Placement) -> Result<(Sequences<Buffer>, Buffer, Buffer)> {
+        let (b, t, c) = (self.geo.batch, self.geo.seq_len(), self.geo.completion_len);
+        Ok((
+            Sequences {
+                tokens: on.put(&self.tokens, &[b, t])?,
+                valid: on.put(&self.valid, &[b, t])?,
+            },
+            on.put(&self.completion_mask, &[b, c])?,
+            on.put(&self.advantages, &[b])?,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rollout::Finish;
+
+    #[test]
+    fn rows_are_left_padded_prompts_then_right_padded_completions() {
+        let geo = Geometry {
+            batch: 2,
+            prompt_len: 4,
+            completion_len: 3,
+        };
+        let prompts = vec![vec![2, 10, 11], vec![2, 20, 21, 22]];
+        let completion = |prompt_index, tokens: Vec<u32>| Completion {
+            prompt_index,
+            logps: vec![0.0; tokens.len()],
+            tokens,
+            finish: Finish::Stop,
+        };
+        let packed = TrainExample::pack(
+            &prompts,
+            &[completion(1, vec![5]), completion(0, vec![6, 7, 8])],
+            &[0.5, -0.5],
+            geo,
+        )
+        .unwrap();
+        assert_eq!(
+            packed.tokens,
+            [2, 20, 21, 22, 5, 0, 0, 0, 2, 10, 11, 6, 7, 8]
+        );
+        assert_eq!(packed.valid, [1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1]);
+        assert_eq!(packed.completion_mask, [1.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
+        assert_eq!(packed.advantages, [0.5, -0.5]);
+        let one_row = Geometry { batch: 1, ..geo };
+        let too_long = TrainExample::pack(&prompts, &[completion(0, vec![1; 4])], &[0.0], one_row);
+        assert!(too_long.is_err());
+    }
+}
