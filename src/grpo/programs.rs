@@ -263,6 +263,20 @@ pub struct GrpoBatch<T> {
     pub ref_logps: T,
 }
 
+impl<T> GrpoBatch<T> {
+    /// Every array, in the order the train step takes them.
+    fn arrays(&self) -> [&T; 6] {
+        [
+            &self.seq.tokens,
+            &self.seq.valid,
+            &self.completion_mask,
+            &self.advantages,
+            &self.old_logps,
+            &self.ref_logps,
+        ]
+    }
+}
+
 /// The trainable tensors and AdamW's state, carried (donated) from step to step.
 pub struct OptState<T> {
     pub params: Vec<T>,
@@ -392,18 +406,7 @@ impl TrainStepProgram {
             old_logps: g.parameter("old_logps", Shape::f32(&[b, c])),
             ref_logps: g.parameter("ref_logps", Shape::f32(&[b, c])),
         };
-        shard_batch(
-            &g,
-            mesh,
-            &[
-                &batch.seq.tokens,
-                &batch.seq.valid,
-                &batch.completion_mask,
-                &batch.advantages,
-                &batch.old_logps,
-                &batch.ref_logps,
-            ],
-        );
+        shard_batch(&g, mesh, &batch.arrays());
         let w = GemmaWeights::from_tensors(cfg, &weights);
         let Loss::Grpo {
             objective,
@@ -483,17 +486,7 @@ impl TrainStepProgram {
         } = inputs;
         let mut args: Vec<Arg> = frozen.iter().map(|b| Arg::Borrow(b)).collect();
         args.extend(state.into_vec().into_iter().map(Arg::Donate));
-        args.extend(
-            [
-                &batch.seq.tokens,
-                &batch.seq.valid,
-                &batch.completion_mask,
-                &batch.advantages,
-                &batch.old_logps,
-                &batch.ref_logps,
-            ]
-            .map(Arg::Borrow),
-        );
+        args.extend(batch.arrays().map(Arg::Borrow));
         let mut out = self.exe.execute(args)?;
         let state = OptState::from_vec(&mut out, self.trainable_count);
         let values: Vec<f32> = out

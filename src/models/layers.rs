@@ -86,31 +86,20 @@ pub fn project_qkv(
     w: &AttentionWeights,
     cfg: &AttentionConfig,
 ) -> (Tensor, Tensor, Tensor) {
-    // BTD,NDH->BTNH
-    let q = x.dot_general(
-        &w.q,
-        DotDims {
-            lhs_contract: vec![2],
-            rhs_contract: vec![1],
-            ..Default::default()
-        },
-    );
-    let k = x.dot_general(
-        &w.kv.narrow(0, 0, 1).reshape(&w.kv.dims()[1..]),
-        DotDims {
-            lhs_contract: vec![2],
-            rhs_contract: vec![1],
-            ..Default::default()
-        },
-    );
-    let v = x.dot_general(
-        &w.kv.narrow(0, 1, 1).reshape(&w.kv.dims()[1..]),
-        DotDims {
-            lhs_contract: vec![2],
-            rhs_contract: vec![1],
-            ..Default::default()
-        },
-    );
+    // BTD,NDH->BTNH (and BTD,KDH->BTKH for keys and values)
+    let project = |weight: &Tensor| {
+        x.dot_general(
+            weight,
+            DotDims {
+                lhs_contract: vec![2],
+                rhs_contract: vec![1],
+                ..Default::default()
+            },
+        )
+    };
+    let q = project(&w.q);
+    let k = project(&w.kv.narrow(0, 0, 1).reshape(&w.kv.dims()[1..]));
+    let v = project(&w.kv.narrow(0, 1, 1).reshape(&w.kv.dims()[1..]));
     let q = match &w.q_norm {
         Some(s) => rms_norm(&q, s, cfg.rms_eps),
         None => q,

@@ -240,47 +240,49 @@ fn invalid(path: &Path, key: &str, message: impl Into<String>) -> ConfigError {
     }
 }
 
+/// A section given inline (`key:`) or in a file of its own (`file_key: FILE`, relative to the
+/// config), exactly one of the two.
+fn inline_or_file<T: Clone + serde::de::DeserializeOwned>(
+    path: &Path,
+    inline: &Option<T>,
+    file: &Option<PathBuf>,
+    key: &str,
+    file_key: &str,
+) -> Result<T, ConfigError> {
+    match (inline, file) {
+        (Some(_), Some(_)) => Err(invalid(
+            path,
+            file_key,
+            format!("give either `{key}:` or `{file_key}:`, not both"),
+        )),
+        (Some(section), None) => Ok(section.clone()),
+        (None, Some(f)) => parse(&path.parent().unwrap_or(Path::new(".")).join(f)),
+        (None, None) => Err(invalid(
+            path,
+            key,
+            format!("missing: give a `{key}:` section or `{file_key}: FILE`"),
+        )),
+    }
+}
+
 impl TrainConfig {
     /// Reads the config and the files it names, and checks what serde cannot.
     pub fn load(path: &Path) -> Result<TrainConfig, ConfigError> {
         let mut cfg: TrainConfig = parse(path)?;
-        let dir = path.parent().unwrap_or(Path::new("."));
-        match (&cfg.grpo, &cfg.grpo_config) {
-            (Some(_), Some(_)) => {
-                return Err(invalid(
-                    path,
-                    "grpo_config",
-                    "give either `grpo:` or `grpo_config:`, not both",
-                ))
-            }
-            (None, Some(file)) => cfg.grpo = Some(parse(&dir.join(file))?),
-            (None, None) => {
-                return Err(invalid(
-                    path,
-                    "grpo",
-                    "missing: give a `grpo:` section or `grpo_config: FILE`",
-                ))
-            }
-            _ => {}
-        }
-        match (&cfg.rewards, &cfg.reward_config) {
-            (Some(_), Some(_)) => {
-                return Err(invalid(
-                    path,
-                    "reward_config",
-                    "give either `rewards:` or `reward_config:`, not both",
-                ))
-            }
-            (None, Some(file)) => cfg.rewards = Some(parse(&dir.join(file))?),
-            (None, None) => {
-                return Err(invalid(
-                    path,
-                    "rewards",
-                    "missing: give a `rewards:` section or `reward_config: FILE`",
-                ))
-            }
-            _ => {}
-        }
+        cfg.grpo = Some(inline_or_file(
+            path,
+            &cfg.grpo,
+            &cfg.grpo_config,
+            "grpo",
+            "grpo_config",
+        )?);
+        cfg.rewards = Some(inline_or_file(
+            path,
+            &cfg.rewards,
+            &cfg.reward_config,
+            "rewards",
+            "reward_config",
+        )?);
         if cfg.model.path.is_some() == cfg.model.preset.is_some() {
             return Err(invalid(
                 path,

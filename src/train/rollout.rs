@@ -65,6 +65,14 @@ impl RolloutStage {
             .collect()
     }
 
+    /// The completions as text.
+    pub fn texts(&self, completions: &[Completion]) -> Vec<String> {
+        completions
+            .iter()
+            .map(|c| self.tokenizer().decode(&c.tokens))
+            .collect()
+    }
+
     /// Samples with these weights from now on (the learner's current policy).
     pub fn sync_weights(&mut self, weights: Vec<Arc<Buffer>>) {
         self.generator.set_params(weights);

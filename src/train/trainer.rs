@@ -165,6 +165,38 @@ fn starting_point(run: &Path, resume: bool) -> Result<(TrainState, Option<NamedA
     }
 }
 
+/// The rollout stage (sampling from the base weights until the learner hands over its own) and
+/// the scorer (rewards, and the judge when configured) of a config.
+fn sampling_stages(
+    cfg: &TrainConfig,
+    placement: &Placement,
+    model: &LoadedModel,
+    base: &[Arc<Buffer>],
+) -> Result<(RolloutStage, Scorer)> {
+    let generator = Generator::with_params(
+        placement.clone(),
+        model.config.clone(),
+        base.to_vec(),
+        model.tokenizer.clone(),
+    );
+    let r = &cfg.rollout;
+    let sampling = SamplingParams {
+        temperature: r.temperature,
+        top_k: r.top_k,
+        top_p: r.top_p,
+        seed: cfg.training.seed,
+        max_new_tokens: r.max_new_tokens,
+        stop_strings: r.stop_strings.clone(),
+    };
+    let prompt_tokens = prompt_bucket(r.max_prompt_length) as usize;
+    let rollout = RolloutStage::new(generator, sampling, r.num_generations, prompt_tokens);
+    let judge = match cfg.judge() {
+        Some(j) => Some(Judge::new(j, placement, model, base.to_vec())?),
+        None => None,
+    };
+    Ok((rollout, Scorer::new(cfg.rewards().to_vec(), judge)))
+}
+
 pub fn train(config_path: &Path, opts: RunOptions, client: Client) -> Result<PathBuf> {
     let cfg = TrainConfig::load(config_path)?;
     let run = opts
@@ -184,7 +216,7 @@ pub fn train(config_path: &Path, opts: RunOptions, client: Client) -> Result<Pat
         eprintln!("{}: skipped {skipped} bad lines", cfg.data.train.display());
     }
     let spec = learner_spec(&cfg, &model);
-    let (geo, g, iterations) = (spec.geo, cfg.rollout.num_generations, spec.iterations);
+    let (geo, iterations) = (spec.geo, spec.iterations);
     eprintln!(
         "compiling the GRPO programs ({} params, batch {} x ({} + {}) tokens) ...",
         model.config.num_params(),
@@ -197,6 +229,7 @@ pub fn train(config_path: &Path, opts: RunOptions, client: Client) -> Result<Pat
         .into_iter()
         .map(Arc::new)
         .collect();
+    let g = cfg.rollout.num_generations;
     let (mut state, resumed) = starting_point(&run, opts.resume)?;
     let updates = state.step * iterations;
     let mut learner = Learner::new(
@@ -206,26 +239,7 @@ pub fn train(config_path: &Path, opts: RunOptions, client: Client) -> Result<Pat
         spec,
         resumed.as_deref().map(|a| (a, updates)),
     )?;
-    let generator = Generator::with_params(
-        placement.clone(),
-        model.config.clone(),
-        base.clone(),
-        model.tokenizer.clone(),
-    );
-    let sampling = SamplingParams {
-        temperature: cfg.rollout.temperature,
-        top_k: cfg.rollout.top_k,
-        top_p: cfg.rollout.top_p,
-        seed: cfg.training.seed,
-        max_new_tokens: cfg.rollout.max_new_tokens,
-        stop_strings: cfg.rollout.stop_strings.clone(),
-    };
-    let mut rollout = RolloutStage::new(generator, sampling, g, geo.prompt_len as usize);
-    let judge = match cfg.judge() {
-        Some(j) => Some(Judge::new(j, &placement, &model, base.clone())?),
-        None => None,
-    };
-    let mut scorer = Scorer::new(cfg.rewards().to_vec(), judge);
+    let (mut rollout, mut scorer) = sampling_stages(&cfg, &placement, &model, &base)?;
     let mut prompts = PromptStream::new(&data, cfg.training.seed, cfg.data.shuffle, &state);
     let mut log = MetricsLog::open(&run, cfg.training.steps, state.step)?;
     let grpo = cfg.grpo();
@@ -241,12 +255,7 @@ pub fn train(config_path: &Path, opts: RunOptions, client: Client) -> Result<Pat
         }
         let samples = rollout.run(&prompt_ids, state.step)?;
 
-        let tokenizer = rollout.tokenizer().clone();
-        let texts: Vec<String> = samples
-            .completions
-            .iter()
-            .map(|c| tokenizer.decode(&c.tokens))
-            .collect();
+        let texts = rollout.texts(&samples.completions);
         let sampled: Vec<_> = samples
             .completions
             .iter()
