@@ -287,18 +287,12 @@ impl Graph {
                 vec![fallback; num_outputs]
             }
         };
-        let region = inner.current_region;
-        inner.nodes.push(Node {
-            op,
-            inputs,
-            outputs,
-            region,
-            loc,
-        });
-        id
+        drop(inner);
+        self.push_cloned(op, inputs, outputs, loc)
     }
 
-    /// Adds a copy of a node (for recomputation), keeping its shapes and source location.
+    /// Appends a node of known shapes and source location to the current region: a node
+    /// `push_node` has inferred, or a copy of one (for recomputation). Returns its id.
     pub(crate) fn push_cloned(
         &self,
         op: Op,

@@ -6,9 +6,19 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
 use super::builder::{Graph, GraphError, Node, Value};
-use super::ops::{Cmp, Literal, Op, ReduceKind, UnaryOp};
+use super::ops::{Literal, Op};
 use super::shape::Shape;
 use crate::pjrt::ElementType;
+
+mod control;
+mod dot;
+mod elementwise;
+mod indexing;
+mod layout;
+mod ordering;
+mod reduction;
+mod sharding;
+mod sources;
 
 /// How to annotate the module.
 #[derive(Clone, Debug)]
@@ -271,54 +281,6 @@ fn literal(lit: &Literal, shape: &Shape) -> String {
     format!("dense<{value}> : {}", shape.mlir())
 }
 
-fn reduce_init(kind: ReduceKind, ty: ElementType) -> Literal {
-    match (kind, ty.is_float()) {
-        (ReduceKind::Sum, true) => Literal::Float(0.0),
-        (ReduceKind::Sum, false) => Literal::Int(0),
-        (ReduceKind::Max, true) => Literal::Float(f64::NEG_INFINITY),
-        (ReduceKind::Min, true) => Literal::Float(f64::INFINITY),
-        (ReduceKind::Max, false) => Literal::Int(if ty.is_signed_int() { int_min(ty) } else { 0 }),
-        (ReduceKind::Min, false) => Literal::Int(int_max(ty)),
-    }
-}
-
-fn int_min(ty: ElementType) -> i64 {
-    match ty {
-        ElementType::S8 => i8::MIN as i64,
-        ElementType::S32 => i32::MIN as i64,
-        _ => i64::MIN,
-    }
-}
-
-fn int_max(ty: ElementType) -> i64 {
-    match ty {
-        ElementType::S8 => i8::MAX as i64,
-        ElementType::S32 => i32::MAX as i64,
-        ElementType::U8 => u8::MAX as i64,
-        ElementType::U32 => u32::MAX as i64,
-        _ => i64::MAX,
-    }
-}
-
-fn reduce_op(kind: ReduceKind) -> &'static str {
-    match kind {
-        ReduceKind::Sum => "add",
-        ReduceKind::Max => "maximum",
-        ReduceKind::Min => "minimum",
-    }
-}
-
-fn cmp_name(c: Cmp) -> &'static str {
-    match c {
-        Cmp::Eq => "EQ",
-        Cmp::Ne => "NE",
-        Cmp::Lt => "LT",
-        Cmp::Le => "LE",
-        Cmp::Gt => "GT",
-        Cmp::Ge => "GE",
-    }
-}
-
 fn types(shapes: &[Shape]) -> String {
     shapes
         .iter()
@@ -413,43 +375,6 @@ impl Emitter<'_> {
         .unwrap();
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn reduce(
-        &mut self,
-        indent: &str,
-        result: &str,
-        x: &str,
-        xs: &Shape,
-        kind: ReduceKind,
-        dims: &[i64],
-        out: &Shape,
-        loc: &str,
-    ) {
-        let scalar = Shape::scalar(xs.ty);
-        let init = format!("{result}_init");
-        self.constant(indent, &init, &reduce_init(kind, xs.ty), &scalar);
-        writeln!(
-            self.out,
-            "{indent}{result} = \"stablehlo.reduce\"({x}, {init}) ({{"
-        )
-        .unwrap();
-        self.combiner(
-            &format!("{indent}  "),
-            &format!("{result}_c"),
-            reduce_op(kind),
-            &scalar,
-        );
-        writeln!(
-            self.out,
-            "{indent}}}) {{dimensions = {}}} : ({}, {}) -> {}{loc}",
-            array(dims),
-            xs.mlir(),
-            scalar.mlir(),
-            out.mlir()
-        )
-        .unwrap();
-    }
-
     fn region(&mut self, region: usize, indent: &str) {
         let ids: Vec<usize> = (0..self.nodes.len())
             .filter(|&i| self.nodes[i].region == region && self.live.contains(&i))
@@ -459,551 +384,109 @@ impl Emitter<'_> {
         }
     }
 
+    /// Emits one node. Each family of ops is emitted by a method in its own submodule of this
+    /// one; this only gathers what every family needs and picks the family.
     fn node(&mut self, id: usize, indent: &str) {
-        let node = &self.nodes[id];
-        let loc = self.loc(node);
-        let n = format!("%v{id}");
-        let inputs: Vec<String> = node.inputs.iter().map(|v| self.name(*v)).collect();
-        let in_types: Vec<String> = node.inputs.iter().map(|v| self.shape(*v).mlir()).collect();
-        let out = &node.outputs;
-        let single = |e: &mut Self, name: String| {
-            e.names.insert(Value { node: id, index: 0 }, name);
-        };
-        // Ops of one result and no region: their name and attributes; the rest emit themselves.
-        let (op_name, attrs): (&str, String) = match &node.op {
-            Op::Parameter { .. } | Op::RegionArg { .. } => {
-                single(self, n);
-                return;
-            }
-            Op::StopGradient => {
-                let alias = inputs[0].clone();
-                single(self, alias);
-                return;
-            }
-            Op::Constant(lit) => {
-                self.constant(indent, &n, lit, &out[0]);
-                single(self, n);
-                return;
-            }
-            Op::Iota { dim } => ("iota", format!("iota_dimension = {dim} : i64")),
-            Op::Unary(u) => {
-                let name = Op::Unary(*u).name();
-                let name = if *u == UnaryOp::Logistic {
-                    "logistic"
-                } else {
-                    name
-                };
-                (name, String::new())
-            }
-            Op::Binary(b) => {
-                let name = Op::Binary(*b).name();
-                (name, String::new())
-            }
-            Op::Compare(c) => {
-                let ty = self.shape(node.inputs[0]).ty;
-                let kind = if ty.is_float() {
-                    "FLOAT"
-                } else if ty.is_signed_int() {
-                    "SIGNED"
-                } else {
-                    "UNSIGNED"
-                };
-                let attrs = format!(
-                    "comparison_direction = #stablehlo<comparison_direction {}>, compare_type = #stablehlo<comparison_type {kind}>",
-                    cmp_name(*c)
-                );
-                ("compare", attrs)
-            }
-            Op::Select => ("select", String::new()),
-            Op::Clamp => ("clamp", String::new()),
-            Op::Convert => ("convert", String::new()),
-            Op::BitcastConvert => ("bitcast_convert", String::new()),
-            Op::BroadcastInDim { dims } => (
-                "broadcast_in_dim",
-                format!("broadcast_dimensions = {}", array(dims)),
-            ),
-            Op::Reshape => ("reshape", String::new()),
-            Op::Transpose { perm } => ("transpose", format!("permutation = {}", array(perm))),
-            Op::Reverse { dims } => ("reverse", format!("dimensions = {}", array(dims))),
-            Op::Slice {
-                start,
-                limit,
-                strides,
-            } => {
-                let attrs = format!(
-                    "start_indices = {}, limit_indices = {}, strides = {}",
-                    array(start),
-                    array(limit),
-                    array(strides)
-                );
-                ("slice", attrs)
-            }
-            Op::DynamicSlice { sizes } => {
-                ("dynamic_slice", format!("slice_sizes = {}", array(sizes)))
-            }
-            Op::DynamicUpdateSlice => ("dynamic_update_slice", String::new()),
-            Op::Concatenate { dim } => ("concatenate", format!("dimension = {dim} : i64")),
-            Op::Pad {
-                low,
-                high,
-                interior,
-            } => {
-                let attrs = format!(
-                    "edge_padding_low = {}, edge_padding_high = {}, interior_padding = {}",
-                    array(low),
-                    array(high),
-                    array(interior)
-                );
-                ("pad", attrs)
-            }
-            Op::Gather(g) => {
-                let mut fields = vec![];
-                if !g.offset_dims.is_empty() {
-                    fields.push(format!("offset_dims = {}", list(&g.offset_dims)));
-                }
-                if !g.collapsed_slice_dims.is_empty() {
-                    fields.push(format!(
-                        "collapsed_slice_dims = {}",
-                        list(&g.collapsed_slice_dims)
-                    ));
-                }
-                fields.push(format!("start_index_map = {}", list(&g.start_index_map)));
-                fields.push(format!("index_vector_dim = {}", g.index_vector_dim));
-                let attrs = format!(
-                    "dimension_numbers = #stablehlo.gather<{}>, indices_are_sorted = false, slice_sizes = {}",
-                    fields.join(", "),
-                    array(&g.slice_sizes)
-                );
-                ("gather", attrs)
-            }
-            Op::ScatterAdd(s) => {
-                let scalar = Shape::scalar(out[0].ty);
-                writeln!(
-                    self.out,
-                    "{indent}{n} = \"stablehlo.scatter\"({}) ({{",
-                    inputs.join(", ")
-                )
-                .unwrap();
-                self.combiner(&format!("{indent}  "), &format!("{n}_c"), "add", &scalar);
-                let mut fields = vec![];
-                if !s.update_window_dims.is_empty() {
-                    fields.push(format!(
-                        "update_window_dims = {}",
-                        list(&s.update_window_dims)
-                    ));
-                }
-                if !s.inserted_window_dims.is_empty() {
-                    fields.push(format!(
-                        "inserted_window_dims = {}",
-                        list(&s.inserted_window_dims)
-                    ));
-                }
-                fields.push(format!(
-                    "scatter_dims_to_operand_dims = {}",
-                    list(&s.scatter_dims_to_operand_dims)
-                ));
-                fields.push(format!("index_vector_dim = {}", s.index_vector_dim));
-                writeln!(
-                    self.out,
-                    "{indent}}}) {{indices_are_sorted = false, scatter_dimension_numbers = #stablehlo.scatter<{}>, unique_indices = false}} : ({}) -> {}{loc}",
-                    fields.join(", "),
-                    in_types.join(", "),
-                    out[0].mlir()
-                )
-                .unwrap();
-                single(self, n);
-                return;
-            }
-            Op::DotGeneral(d) => {
-                let mut fields = vec![];
-                if !d.lhs_batch.is_empty() {
-                    fields.push(format!("lhs_batching_dimensions = {}", list(&d.lhs_batch)));
-                    fields.push(format!("rhs_batching_dimensions = {}", list(&d.rhs_batch)));
-                }
-                fields.push(format!(
-                    "lhs_contracting_dimensions = {}",
-                    list(&d.lhs_contract)
-                ));
-                fields.push(format!(
-                    "rhs_contracting_dimensions = {}",
-                    list(&d.rhs_contract)
-                ));
-                let attrs = format!(
-                    "dot_dimension_numbers = #stablehlo.dot<{}>",
-                    fields.join(", ")
-                );
-                ("dot_general", attrs)
-            }
-            Op::Reduce { kind, dims } => {
-                let xs = self.shape(node.inputs[0]).clone();
-                self.reduce(indent, &n, &inputs[0], &xs, *kind, dims, &out[0], &loc);
-                single(self, n);
-                return;
-            }
-            Op::Argmax { dim } => {
-                let xs = self.shape(node.inputs[0]).clone();
-                let idx_shape = xs.with_type(ElementType::S32);
-                let (vt, it) = (
-                    Shape::scalar(xs.ty).mlir(),
-                    Shape::scalar(ElementType::S32).mlir(),
-                );
-                self.line(
-                    indent,
-                    &format!("{n}_iota"),
-                    "iota",
-                    &[],
-                    &[],
-                    &format!("iota_dimension = {dim} : i64"),
-                    &idx_shape.mlir(),
-                    "",
-                );
-                self.constant(
-                    indent,
-                    &format!("{n}_vinit"),
-                    &reduce_init(ReduceKind::Max, xs.ty),
-                    &Shape::scalar(xs.ty),
-                );
-                self.constant(
-                    indent,
-                    &format!("{n}_iinit"),
-                    &Literal::Int(0),
-                    &Shape::scalar(ElementType::S32),
-                );
-                let kind = if xs.ty.is_float() {
-                    "FLOAT"
-                } else if xs.ty.is_signed_int() {
-                    "SIGNED"
-                } else {
-                    "UNSIGNED"
-                };
-                writeln!(self.out, "{indent}{n}_r:2 = \"stablehlo.reduce\"({}, {n}_iota, {n}_vinit, {n}_iinit) ({{", inputs[0]).unwrap();
-                let i2 = format!("{indent}  ");
-                writeln!(
-                    self.out,
-                    "{i2}^bb0({n}_av: {vt}, {n}_ai: {it}, {n}_bv: {vt}, {n}_bi: {it}):"
-                )
-                .unwrap();
-                writeln!(self.out, "{i2}  {n}_gt = \"stablehlo.compare\"({n}_av, {n}_bv) {{comparison_direction = #stablehlo<comparison_direction GT>, compare_type = #stablehlo<comparison_type {kind}>}} : ({vt}, {vt}) -> tensor<i1>").unwrap();
-                writeln!(self.out, "{i2}  {n}_eq = \"stablehlo.compare\"({n}_av, {n}_bv) {{comparison_direction = #stablehlo<comparison_direction EQ>, compare_type = #stablehlo<comparison_type {kind}>}} : ({vt}, {vt}) -> tensor<i1>").unwrap();
-                writeln!(self.out, "{i2}  {n}_lt = \"stablehlo.compare\"({n}_ai, {n}_bi) {{comparison_direction = #stablehlo<comparison_direction LT>, compare_type = #stablehlo<comparison_type SIGNED>}} : ({it}, {it}) -> tensor<i1>").unwrap();
-                writeln!(self.out, "{i2}  {n}_tie = \"stablehlo.and\"({n}_eq, {n}_lt) : (tensor<i1>, tensor<i1>) -> tensor<i1>").unwrap();
-                writeln!(self.out, "{i2}  {n}_pick = \"stablehlo.or\"({n}_gt, {n}_tie) : (tensor<i1>, tensor<i1>) -> tensor<i1>").unwrap();
-                writeln!(self.out, "{i2}  {n}_v = \"stablehlo.select\"({n}_pick, {n}_av, {n}_bv) : (tensor<i1>, {vt}, {vt}) -> {vt}").unwrap();
-                writeln!(self.out, "{i2}  {n}_i = \"stablehlo.select\"({n}_pick, {n}_ai, {n}_bi) : (tensor<i1>, {it}, {it}) -> {it}").unwrap();
-                writeln!(
-                    self.out,
-                    "{i2}  \"stablehlo.return\"({n}_v, {n}_i) : ({vt}, {it}) -> ()"
-                )
-                .unwrap();
-                let reduced_v = out[0].with_type(xs.ty);
-                writeln!(
-                    self.out,
-                    "{indent}}}) {{dimensions = array<i64: {dim}>}} : ({}, {}, {vt}, {it}) -> ({}, {}){loc}",
-                    xs.mlir(),
-                    idx_shape.mlir(),
-                    reduced_v.mlir(),
-                    out[0].mlir()
-                )
-                .unwrap();
-                single(self, format!("{n}_r#1"));
-                return;
-            }
-            Op::Sort { dim, descending } => {
-                let k = inputs.len();
-                let scalars: Vec<String> = node
-                    .inputs
-                    .iter()
-                    .map(|v| Shape::scalar(self.shape(*v).ty).mlir())
-                    .collect();
-                writeln!(
-                    self.out,
-                    "{indent}{n}:{k} = \"stablehlo.sort\"({}) ({{",
-                    inputs.join(", ")
-                )
-                .unwrap();
-                let args: Vec<String> = (0..k)
-                    .flat_map(|i| {
-                        [
-                            format!("{n}_{i}a: {}", scalars[i]),
-                            format!("{n}_{i}b: {}", scalars[i]),
-                        ]
-                    })
-                    .collect();
-                writeln!(self.out, "{indent}  ^bb0({}):", args.join(", ")).unwrap();
-                let dir = if *descending { "GT" } else { "LT" };
-                let ty = self.shape(node.inputs[0]).ty;
-                let kind = if ty.is_float() {
-                    "TOTALORDER"
-                } else if ty.is_signed_int() {
-                    "SIGNED"
-                } else {
-                    "UNSIGNED"
-                };
-                writeln!(self.out, "{indent}    {n}_c = \"stablehlo.compare\"({n}_0a, {n}_0b) {{comparison_direction = #stablehlo<comparison_direction {dir}>, compare_type = #stablehlo<comparison_type {kind}>}} : ({s}, {s}) -> tensor<i1>", s = scalars[0]).unwrap();
-                writeln!(
-                    self.out,
-                    "{indent}    \"stablehlo.return\"({n}_c) : (tensor<i1>) -> ()"
-                )
-                .unwrap();
-                writeln!(
-                    self.out,
-                    "{indent}}}) {{dimension = {dim} : i64, is_stable = true}} : ({}) -> ({}){loc}",
-                    in_types.join(", "),
-                    types(out)
-                )
-                .unwrap();
-                for i in 0..k {
-                    self.names
-                        .insert(Value { node: id, index: i }, format!("{n}#{i}"));
-                }
-                return;
-            }
-            Op::TopK { k } => {
-                writeln!(
-                    self.out,
-                    "{indent}{n}:2 = chlo.top_k({}, k = {k}) : {} -> ({}){loc}",
-                    inputs[0],
-                    in_types[0],
-                    types(out)
-                )
-                .unwrap();
-                for i in 0..2 {
-                    self.names
-                        .insert(Value { node: id, index: i }, format!("{n}#{i}"));
-                }
-                return;
-            }
-            Op::RngBitGenerator => {
-                writeln!(
-                    self.out,
-                    "{indent}{n}:2 = \"stablehlo.rng_bit_generator\"({}) {{rng_algorithm = #stablehlo<rng_algorithm THREE_FRY>}} : ({}) -> ({}){loc}",
-                    inputs[0],
-                    in_types[0],
-                    types(out)
-                )
-                .unwrap();
-                for i in 0..2 {
-                    self.names
-                        .insert(Value { node: id, index: i }, format!("{n}#{i}"));
-                }
-                return;
-            }
-            Op::OptimizationBarrier => {
-                let k = out.len();
-                writeln!(
-                    self.out,
-                    "{indent}{n}:{k} = \"stablehlo.optimization_barrier\"({}) : ({}) -> ({}){loc}",
-                    inputs.join(", "),
-                    in_types.join(", "),
-                    types(out)
-                )
-                .unwrap();
-                for i in 0..k {
-                    self.names
-                        .insert(Value { node: id, index: i }, format!("{n}#{i}"));
-                }
-                return;
-            }
-            Op::While { cond, body } => {
-                let k = out.len();
-                let (cond, body) = (*cond, *body);
-                writeln!(
-                    self.out,
-                    "{indent}{n}:{k} = \"stablehlo.while\"({}) ({{",
-                    inputs.join(", ")
-                )
-                .unwrap();
-                let inner = format!("{indent}  ");
-                for (i, r) in [cond, body].into_iter().enumerate() {
-                    if i == 1 {
-                        writeln!(self.out, "{indent}}}, {{").unwrap();
-                    }
-                    let args: Vec<String> = self.regions[r]
-                        .args
-                        .iter()
-                        .map(|&a| {
-                            self.names
-                                .insert(Value { node: a, index: 0 }, format!("%v{a}"));
-                            format!("%v{a}: {}", self.nodes[a].outputs[0].mlir())
-                        })
-                        .collect();
-                    writeln!(self.out, "{indent}^bb0({}):", args.join(", ")).unwrap();
-                    self.region(r, &inner);
-                    let results = self.regions[r].results.clone();
-                    let names: Vec<String> = results.iter().map(|v| self.name(*v)).collect();
-                    let tys: Vec<String> = results.iter().map(|v| self.shape(*v).mlir()).collect();
-                    writeln!(
-                        self.out,
-                        "{inner}\"stablehlo.return\"({}) : ({}) -> ()",
-                        names.join(", "),
-                        tys.join(", ")
-                    )
-                    .unwrap();
-                }
-                writeln!(
-                    self.out,
-                    "{indent}}}) : ({}) -> ({}){loc}",
-                    in_types.join(", "),
-                    types(out)
-                )
-                .unwrap();
-                for i in 0..k {
-                    self.names
-                        .insert(Value { node: id, index: i }, format!("{n}#{i}"));
-                }
-                return;
-            }
-            Op::LogSoftmax { dim } | Op::Softmax { dim } => {
-                let xs = out[0].clone();
-                let mut reduced = xs.dims.clone();
-                reduced.remove(*dim as usize);
-                let red = xs.with_dims(&reduced);
-                let keep: Vec<i64> = (0..xs.rank() as i64).filter(|d| d != dim).collect();
-                let t = xs.mlir();
-                self.reduce(
-                    indent,
-                    &format!("{n}_max"),
-                    &inputs[0],
-                    &xs,
-                    ReduceKind::Max,
-                    &[*dim],
-                    &red,
-                    "",
-                );
-                self.line(
-                    indent,
-                    &format!("{n}_maxb"),
-                    "broadcast_in_dim",
-                    &[format!("{n}_max")],
-                    &[red.mlir()],
-                    &format!("broadcast_dimensions = {}", array(&keep)),
-                    &t,
-                    "",
-                );
-                self.line(
-                    indent,
-                    &format!("{n}_shift"),
-                    "subtract",
-                    &[inputs[0].clone(), format!("{n}_maxb")],
-                    &[t.clone(), t.clone()],
-                    "",
-                    &t,
-                    "",
-                );
-                self.line(
-                    indent,
-                    &format!("{n}_exp"),
-                    "exponential",
-                    &[format!("{n}_shift")],
-                    std::slice::from_ref(&t),
-                    "",
-                    &t,
-                    "",
-                );
-                self.reduce(
-                    indent,
-                    &format!("{n}_sum"),
-                    &format!("{n}_exp"),
-                    &xs,
-                    ReduceKind::Sum,
-                    &[*dim],
-                    &red,
-                    "",
-                );
-                if matches!(node.op, Op::LogSoftmax { .. }) {
-                    self.line(
-                        indent,
-                        &format!("{n}_log"),
-                        "log",
-                        &[format!("{n}_sum")],
-                        &[red.mlir()],
-                        "",
-                        &red.mlir(),
-                        "",
-                    );
-                    self.line(
-                        indent,
-                        &format!("{n}_logb"),
-                        "broadcast_in_dim",
-                        &[format!("{n}_log")],
-                        &[red.mlir()],
-                        &format!("broadcast_dimensions = {}", array(&keep)),
-                        &t,
-                        "",
-                    );
-                    self.line(
-                        indent,
-                        &n,
-                        "subtract",
-                        &[format!("{n}_shift"), format!("{n}_logb")],
-                        &[t.clone(), t.clone()],
-                        "",
-                        &t,
-                        &loc,
-                    );
-                } else {
-                    self.line(
-                        indent,
-                        &format!("{n}_sumb"),
-                        "broadcast_in_dim",
-                        &[format!("{n}_sum")],
-                        &[red.mlir()],
-                        &format!("broadcast_dimensions = {}", array(&keep)),
-                        &t,
-                        "",
-                    );
-                    self.line(
-                        indent,
-                        &n,
-                        "divide",
-                        &[format!("{n}_exp"), format!("{n}_sumb")],
-                        &[t.clone(), t.clone()],
-                        "",
-                        &t,
-                        &loc,
-                    );
-                }
-                single(self, n);
-                return;
-            }
-            Op::ShardingConstraint(s) => {
-                let t = out[0].mlir();
-                match (&self.mesh, self.options.shardy) {
-                    (_, true) => {
-                        let spec = s.shardy().replacen("#sdy.sharding", "", 1);
-                        writeln!(
-                            self.out,
-                            "{indent}{n} = sdy.sharding_constraint {} {spec} : {t}{loc}",
-                            inputs[0]
-                        )
-                        .unwrap();
-                    }
-                    (mesh, false) => {
-                        let spec = mesh
-                            .as_ref()
-                            .map_or("{replicated}".to_string(), |m| s.gspmd(m));
-                        writeln!(
-                            self.out,
-                            "{indent}{n} = \"stablehlo.custom_call\"({}) {{call_target_name = \"Sharding\", mhlo.sharding = \"{spec}\"}} : ({t}) -> {t}{loc}",
-                            inputs[0]
-                        )
-                        .unwrap();
-                    }
-                }
-                single(self, n);
-                return;
-            }
-        };
-        self.line(
+        let nodes = self.nodes;
+        let node = &nodes[id];
+        let at = At {
+            id,
+            node,
             indent,
-            &n,
-            op_name,
-            &inputs,
-            &in_types,
-            &attrs,
-            &out[0].mlir(),
-            &loc,
+            n: format!("%v{id}"),
+            loc: self.loc(node),
+            inputs: node.inputs.iter().map(|v| self.name(*v)).collect(),
+            in_types: node.inputs.iter().map(|v| self.shape(*v).mlir()).collect(),
+        };
+        match &node.op {
+            // Already named (arguments), or a new name for an existing value.
+            Op::Parameter { .. } | Op::RegionArg { .. } => self.bind(id, at.n.clone()),
+            Op::StopGradient => self.bind(id, at.inputs[0].clone()),
+            Op::Constant(_) | Op::Iota { .. } | Op::RngBitGenerator => self.source(&at),
+            Op::Unary(_)
+            | Op::Binary(_)
+            | Op::Compare(_)
+            | Op::Select
+            | Op::Clamp
+            | Op::Convert
+            | Op::BitcastConvert => self.elementwise(&at),
+            Op::BroadcastInDim { .. }
+            | Op::Reshape
+            | Op::Transpose { .. }
+            | Op::Reverse { .. }
+            | Op::Slice { .. }
+            | Op::Concatenate { .. }
+            | Op::Pad { .. } => self.layout(&at),
+            Op::DynamicSlice { .. }
+            | Op::DynamicUpdateSlice
+            | Op::Gather(_)
+            | Op::ScatterAdd(_) => self.indexing(&at),
+            Op::DotGeneral(d) => self.dot_general(&at, d),
+            Op::Reduce { .. } | Op::Argmax { .. } | Op::LogSoftmax { .. } | Op::Softmax { .. } => {
+                self.reduction(&at)
+            }
+            Op::Sort { .. } | Op::TopK { .. } => self.ordering(&at),
+            Op::While { .. } | Op::OptimizationBarrier => self.control(&at),
+            Op::ShardingConstraint(s) => self.sharding_constraint(&at, s),
+        }
+    }
+
+    /// Names the single result of node `id`.
+    fn bind(&mut self, id: usize, name: String) {
+        self.names.insert(Value { node: id, index: 0 }, name);
+    }
+
+    /// Names the `k` results of a multi-result op, emitted as `%vN:k = ...`: `%vN#0`, `%vN#1`, ...
+    fn bind_results(&mut self, at: &At, k: usize) {
+        for i in 0..k {
+            self.names.insert(
+                Value {
+                    node: at.id,
+                    index: i,
+                },
+                format!("{}#{i}", at.n),
+            );
+        }
+    }
+
+    /// Emits an op of one result and no region as one line, and names its result.
+    fn one_line(&mut self, at: &At, op: &str, attrs: &str) {
+        self.line(
+            at.indent,
+            &at.n,
+            op,
+            &at.inputs,
+            &at.in_types,
+            attrs,
+            &at.node.outputs[0].mlir(),
+            &at.loc,
         );
-        single(self, n);
+        self.bind(at.id, at.n.clone());
+    }
+}
+
+/// The node being emitted and what every family needs of it, computed once.
+struct At<'n> {
+    id: usize,
+    node: &'n Node,
+    indent: &'n str,
+    /// The result's name, `%v{id}` (multi-result ops append `#i` when naming their results).
+    n: String,
+    /// ` loc(...)`, or empty when locations are off.
+    loc: String,
+    /// The operands' names and types.
+    inputs: Vec<String>,
+    in_types: Vec<String>,
+}
+
+/// `compare_type` of a comparison of `ty` values; floats compare as `float`
+/// (`FLOAT`, or `TOTALORDER` where NaNs must sort).
+fn compare_type(ty: ElementType, float: &'static str) -> &'static str {
+    if ty.is_float() {
+        float
+    } else if ty.is_signed_int() {
+        "SIGNED"
+    } else {
+        "UNSIGNED"
     }
 }
