@@ -168,6 +168,12 @@ fn judge_scores_parse_robustly() {
     assert_eq!(parse_score("SCORE: 12"), Some(1.0), "clamped");
     assert_eq!(parse_score("SCORE: excellent"), None);
     assert_eq!(parse_score(""), None);
+    // Non-ASCII text before SCORE: upper-casing `ß` or `ﬁ` changes the byte length (a panic or
+    // a wrong slice before the fix).
+    assert_eq!(parse_score("Straße ist gut. SCORE: 7"), Some(0.7));
+    assert_eq!(parse_score("ﬁne work, score 3/4"), Some(0.75));
+    assert_eq!(parse_score("Évaluation 🙂 SCORE 6"), Some(0.6));
+    assert_eq!(parse_score("Ça va: 9/10"), Some(0.9));
     let t = "Q: {question} A: {answer} R: {completion}";
     assert_eq!(
         fill(t, "1+1?", "2", "<answer>2</answer>"),

@@ -39,7 +39,7 @@ pub struct EvalArgs {
 }
 
 /// One row of the table: its name and how to read it from the scores.
-type Row = (&'static str, fn(&Scores) -> f64);
+type Row<'a> = (&'a str, fn(&Scores) -> f64);
 
 #[derive(Default)]
 struct Scores {
@@ -52,6 +52,8 @@ struct Scores {
 
 /// What to evaluate with: the run's rewards and stop strings, or the Tunix demo's.
 struct Setup {
+    /// The reward row's name: which rewards it sums.
+    reward_row: &'static str,
     rewards: Vec<WeightedReward>,
     stop_strings: Vec<String>,
 }
@@ -95,6 +97,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let (setup, columns): (Setup, Vec<(String, PathBuf)>) = match (&args.model, &args.run) {
         (Some(m), None) => (
             Setup {
+                reward_row: "mean reward (Tunix demo)",
                 rewards: tunix_demo(),
                 stop_strings: vec!["</answer>".into()],
             },
@@ -110,6 +113,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             let latest = grpo_xla::train::checkpoint::latest(run)?
                 .with_context(|| format!("{} has no checkpoint yet", run.display()))?;
             let setup = Setup {
+                reward_row: "mean reward (run's rewards)",
                 rewards: config.rewards().to_vec(),
                 stop_strings: config.rollout.stop_strings.clone(),
             };
@@ -145,7 +149,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let rows: [Row; 4] = [
         ("format compliance", |s| s.format / s.n.max(1) as f64),
         ("answer accuracy", |s| s.accuracy / s.n.max(1) as f64),
-        ("mean reward", |s| s.reward / s.n.max(1) as f64),
+        (setup.reward_row, |s| s.reward / s.n.max(1) as f64),
         ("mean completion length", |s| s.length / s.n.max(1) as f64),
     ];
     for (name, f) in rows {

@@ -12,7 +12,7 @@ use crate::pjrt::{Arg, Buffer, Client, ElementType, LoadedExecutable, Result};
 
 use super::lora::{self, LoraConfig, LoraSpec};
 use super::objective::{
-    grpo_objective, masked_mean, token_entropy, token_log_probs, ObjectiveConfig,
+    aggregate, grpo_objective, token_entropy, token_log_probs, ObjectiveConfig,
 };
 use super::optimizer::{adamw_step, AdamWConfig};
 
@@ -456,7 +456,8 @@ impl TrainStepProgram {
             obj.loss,
             obj.kl,
             obj.clip_fraction,
-            masked_mean(&entropy, &batch.completion_mask).stop_gradient(),
+            // Aggregated like the loss, as Tunix's aux["entropy"] is.
+            aggregate(&entropy, &batch.completion_mask, objective.aggregation).stop_gradient(),
             update.grad_norm,
             update.lr,
         ]);

@@ -38,7 +38,8 @@ pub fn fill(template: &str, question: &str, answer: &str, completion: &str) -> S
 /// A score in [0, 1] from the judge's answer: the number after `SCORE`, else the first number;
 /// read as out of 10 (a trailing `/N` or `%` changes the scale). None when there is no number.
 pub fn parse_score(text: &str) -> Option<f64> {
-    let upper = text.to_uppercase();
+    // ASCII upper-casing keeps every byte offset, so `from` indexes `text` too.
+    let upper = text.to_ascii_uppercase();
     let from = upper.find("SCORE").map_or(0, |i| i + 5);
     let rest = &text[from..];
     let start = rest.find(|c: char| c.is_ascii_digit())?;

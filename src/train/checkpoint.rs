@@ -91,10 +91,18 @@ pub struct Checkpoint<'a> {
     pub write_model: ModelWriter<'a>,
 }
 
-/// Writes a checkpoint atomically and points `latest` at it.
+/// Whether `dir` holds a whole checkpoint: `state.json` is written last.
+fn is_complete(dir: &Path) -> bool {
+    dir.join("state.json").is_file()
+}
+
+/// Writes a checkpoint atomically and points `latest` at it. An older checkpoint of the same
+/// step is replaced only once the new one is whole: it is moved aside, the new one renamed in,
+/// then the old one removed (a crash in between leaves one of them, which `latest` finds).
 pub fn save(run: &Path, ckpt: Checkpoint) -> Result<PathBuf> {
     let final_dir = step_dir(run, ckpt.state.step);
     let tmp = final_dir.with_extension("partial");
+    let old = final_dir.with_extension("old");
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     write_arrays(&tmp.join("state.safetensors"), &ckpt.training_state)?;
@@ -105,9 +113,12 @@ pub fn save(run: &Path, ckpt: Checkpoint) -> Result<PathBuf> {
     std::fs::write(
         tmp.join("state.json"),
         serde_json::to_string_pretty(ckpt.state)?,
-    )?;
+    )
+    .with_context(|| format!("writing {}", tmp.join("state.json").display()))?;
     if final_dir.exists() {
-        std::fs::remove_dir_all(&final_dir)?;
+        let _ = std::fs::remove_dir_all(&old);
+        std::fs::rename(&final_dir, &old)
+            .with_context(|| format!("moving {} aside", final_dir.display()))?;
     }
     std::fs::rename(&tmp, &final_dir)
         .with_context(|| format!("renaming to {}", final_dir.display()))?;
@@ -118,28 +129,139 @@ pub fn save(run: &Path, ckpt: Checkpoint) -> Result<PathBuf> {
         final_dir.file_name().unwrap().to_string_lossy().as_bytes(),
     )?;
     std::fs::rename(&latest_tmp, &latest)?;
+    let _ = std::fs::remove_dir_all(&old);
     Ok(final_dir)
 }
 
-/// The newest complete checkpoint of a run, if any.
+/// The newest complete checkpoint of a run, if any: the one `latest` names, or, when that one
+/// is missing or incomplete (a crash while writing), the newest complete `step_*` folder
+/// (a `step_*.old` left by a crash while replacing is renamed back first).
 pub fn latest(run: &Path) -> Result<Option<PathBuf>> {
-    let latest = checkpoints_dir(run).join("latest");
-    if !latest.exists() {
+    let dir = checkpoints_dir(run);
+    if !dir.is_dir() {
         return Ok(None);
     }
-    let name = std::fs::read_to_string(&latest)?;
-    let dir = checkpoints_dir(run).join(name.trim());
-    anyhow::ensure!(
-        dir.join("state.json").is_file(),
-        "{} names {}, which is incomplete",
-        latest.display(),
-        dir.display()
-    );
-    Ok(Some(dir))
+    if let Ok(name) = std::fs::read_to_string(dir.join("latest")) {
+        let named = dir.join(name.trim());
+        if is_complete(&named) {
+            return Ok(Some(named));
+        }
+    }
+    let entries = std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?;
+    let mut complete = vec![];
+    for entry in entries {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let Some(step) = name.strip_prefix("step_") else {
+            continue;
+        };
+        let (digits, moved_aside) = match step.strip_suffix(".old") {
+            Some(d) => (d, true),
+            None => (step, false),
+        };
+        let Ok(n) = digits.parse::<usize>() else {
+            continue;
+        };
+        if moved_aside {
+            let original = step_dir(run, n);
+            if original.exists() || !is_complete(&path) {
+                continue;
+            }
+            std::fs::rename(&path, &original)
+                .with_context(|| format!("restoring {}", original.display()))?;
+            complete.push((n, original));
+        } else if is_complete(&path) {
+            complete.push((n, path));
+        }
+    }
+    let newest = complete.into_iter().max_by_key(|(n, _)| *n).map(|(_, p)| p);
+    if let Some(p) = &newest {
+        tracing::warn!(
+            "{} does not name a complete checkpoint; using {}",
+            dir.join("latest").display(),
+            p.display()
+        );
+    }
+    Ok(newest)
 }
 
 pub fn load_state(dir: &Path) -> Result<(TrainState, Vec<(String, HostArray)>)> {
-    let state: TrainState =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("state.json"))?)?;
+    let path = dir.join("state.json");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let state: TrainState = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a training state", path.display()))?;
     Ok((state, read_arrays(&dir.join("state.safetensors"))?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn save_step(run: &Path, step: usize, value: f32) -> PathBuf {
+        let state = TrainState {
+            step,
+            epoch: 0,
+            cursor: value as usize,
+        };
+        save(
+            run,
+            Checkpoint {
+                state: &state,
+                training_state: vec![("param.w".into(), HostArray::new(&[value], &[1]))],
+                lora: None,
+                write_model: Box::new(|dir: &Path| {
+                    std::fs::create_dir_all(dir)?;
+                    Ok(())
+                }),
+            },
+        )
+        .unwrap()
+    }
+
+    fn value_in(dir: &Path) -> f32 {
+        load_state(dir).unwrap().1[0].1.to_vec::<f32>()[0]
+    }
+
+    #[test]
+    fn saving_a_step_again_replaces_it_whole_and_leaves_nothing_behind() {
+        let run = tempfile::tempdir().unwrap();
+        save_step(run.path(), 2, 1.0);
+        let dir = save_step(run.path(), 2, 5.0);
+        assert_eq!(value_in(&dir), 5.0);
+        let names: Vec<String> = std::fs::read_dir(checkpoints_dir(run.path()))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        let mut names = names;
+        names.sort();
+        assert_eq!(names, ["latest", "step_000002"]);
+    }
+
+    #[test]
+    fn a_partial_folder_or_a_latest_naming_an_incomplete_checkpoint_falls_back_to_the_newest_whole_one(
+    ) {
+        let run = tempfile::tempdir().unwrap();
+        assert_eq!(latest(run.path()).unwrap(), None);
+        let two = save_step(run.path(), 2, 2.0);
+        // A write of step 4 that died half way: a .partial folder, and (worse) a `latest`
+        // naming a folder without state.json.
+        let ckpts = checkpoints_dir(run.path());
+        std::fs::create_dir_all(ckpts.join("step_000004.partial")).unwrap();
+        std::fs::create_dir_all(ckpts.join("step_000006")).unwrap();
+        std::fs::write(ckpts.join("latest"), "step_000006").unwrap();
+        assert_eq!(latest(run.path()).unwrap(), Some(two.clone()));
+        // The next save of step 4 succeeds over the leftover.
+        let four = save_step(run.path(), 4, 4.0);
+        assert_eq!(latest(run.path()).unwrap(), Some(four.clone()));
+        assert_eq!(value_in(&four), 4.0);
+        // A crash between moving step 4 aside and renaming its replacement in.
+        std::fs::rename(&four, ckpts.join("step_000004.old")).unwrap();
+        assert_eq!(latest(run.path()).unwrap(), Some(four.clone()));
+        assert_eq!(value_in(&four), 4.0);
+    }
 }

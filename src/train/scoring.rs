@@ -74,15 +74,25 @@ impl Judge {
         let replies =
             self.generator
                 .generate(&prompts, 1, &sampling, self.config.max_new_tokens, |_| {})?;
-        Ok(replies
+        let texts: Vec<String> = replies
             .iter()
-            .map(|r| {
-                let score = parse_score(&tokenizer.decode(&r.tokens));
-                self.failures += usize::from(score.is_none());
-                score.unwrap_or(0.0)
-            })
-            .collect())
+            .map(|r| tokenizer.decode(&r.tokens))
+            .collect();
+        Ok(read_scores(&texts, &mut self.failures))
     }
+}
+
+/// The judge's scores in [0, 1] from its replies: 0 where a reply has no usable score, each
+/// such reply counted in `failures`.
+pub fn read_scores(replies: &[String], failures: &mut usize) -> Vec<f64> {
+    replies
+        .iter()
+        .map(|r| {
+            let score = parse_score(r);
+            *failures += usize::from(score.is_none());
+            score.unwrap_or(0.0)
+        })
+        .collect()
 }
 
 /// A step's scores: one column per reward (unweighted), the judge's, and the weighted total.
@@ -117,20 +127,73 @@ impl Scorer {
             }
             totals.push(total);
         }
-        let judge = match self.judge.as_mut() {
-            Some(judge) => {
-                let scores = judge.score(examples, texts)?;
-                for (t, s) in totals.iter_mut().zip(&scores) {
-                    *t += judge.config.weight * s;
-                }
-                Some(scores)
-            }
-            None => None,
-        };
-        Ok(Scores {
+        let mut scores = Scores {
             columns,
-            judge,
+            judge: None,
             totals,
-        })
+        };
+        if let Some(judge) = self.judge.as_mut() {
+            let judged = judge.score(examples, texts)?;
+            scores.add_judge(judged, judge.config.weight);
+        }
+        Ok(scores)
+    }
+}
+
+impl Scores {
+    /// Adds the judge's scores, weighted, to the totals, and keeps them as their own column.
+    pub fn add_judge(&mut self, judged: Vec<f64>, weight: f64) {
+        for (t, s) in self.totals.iter_mut().zip(&judged) {
+            *t += weight * s;
+        }
+        self.judge = Some(judged);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rewards::tunix_demo;
+
+    #[test]
+    fn judge_replies_are_read_and_weighted_into_the_totals() {
+        let example = Example {
+            question: "What is 2 + 3?".into(),
+            reasoning: None,
+            answer: "5".into(),
+            domain: "math".into(),
+        };
+        let texts = vec![
+            "<reasoning>2 + 3 = 5</reasoning>\n<answer>5</answer>".to_string(),
+            "<reasoning>guess</reasoning>\n<answer>6</answer>".to_string(),
+            "five".to_string(),
+        ];
+        let examples = vec![&example; 3];
+        let mut scorer = Scorer::new(tunix_demo(), None);
+        let mut scores = scorer.score(&examples, &texts).unwrap();
+        let rewards_only = scores.totals.clone();
+        // With weights 1 the total is the sum of the columns (each tested against Tunix).
+        for (k, total) in rewards_only.iter().enumerate() {
+            let sum: f64 = scores.columns.iter().map(|(_, c)| c[k]).sum();
+            assert_eq!(*total, sum);
+        }
+        assert!(rewards_only[0] > rewards_only[1] && rewards_only[1] > rewards_only[2]);
+        let replies = [
+            "The reasoning is correct. SCORE: 8".to_string(),
+            "Straße-Logik, ﬁne: SCORE 5/10".to_string(),
+            "I cannot tell.".to_string(),
+        ];
+        let mut failures = 0;
+        let judged = read_scores(&replies, &mut failures);
+        assert_eq!((judged.clone(), failures), (vec![0.8, 0.5, 0.0], 1));
+        scores.add_judge(judged, 2.0);
+        let expected: Vec<f64> = rewards_only
+            .iter()
+            .zip([1.6, 1.0, 0.0])
+            .map(|(r, j)| r + j)
+            .collect();
+        assert_eq!(scores.totals, expected);
+        assert_eq!(scores.judge, Some(vec![0.8, 0.5, 0.0]));
+        assert_eq!(scores.columns.len(), 4);
     }
 }
