@@ -12,7 +12,7 @@ use crate::pjrt::{Arg, Buffer, Client, ElementType, LoadedExecutable, Result};
 
 use super::lora::{self, LoraConfig, LoraSpec};
 use super::objective::{
-    aggregate, grpo_objective, token_entropy, token_log_probs, ObjectiveConfig,
+    aggregate, grpo_objective, token_entropy, token_log_probs, Aggregation, ObjectiveConfig,
 };
 use super::optimizer::{adamw_step, AdamWConfig};
 
@@ -240,9 +240,12 @@ impl MergeProgram {
     }
 }
 
-/// The loss a learner minimises. GRPO today; a supervised loss plugs in here.
+/// The loss a learner minimises.
 #[derive(Clone, Debug)]
 pub enum Loss {
+    /// Supervised fine-tuning: cross-entropy of the target (completion) tokens, prompt masked,
+    /// averaged over target tokens.
+    Sft,
     Grpo {
         objective: ObjectiveConfig,
         /// Logits are divided by this (the rollout temperature, as Tunix does), 1 for none.
@@ -261,6 +264,29 @@ pub struct GrpoBatch<T> {
     pub advantages: T,
     pub old_logps: T,
     pub ref_logps: T,
+}
+
+/// A packed supervised batch: prompt + target sequences and which tokens are targets [B, C] f32.
+pub struct SftBatch<T> {
+    pub seq: Sequences<T>,
+    pub target_mask: T,
+}
+
+/// A batch the train step reads: its arrays in program order.
+pub trait StepBatch {
+    fn buffers(&self) -> Vec<&Buffer>;
+}
+
+impl StepBatch for GrpoBatch<Buffer> {
+    fn buffers(&self) -> Vec<&Buffer> {
+        self.arrays().to_vec()
+    }
+}
+
+impl StepBatch for SftBatch<Buffer> {
+    fn buffers(&self) -> Vec<&Buffer> {
+        vec![&self.seq.tokens, &self.seq.valid, &self.target_mask]
+    }
 }
 
 impl<T> GrpoBatch<T> {
@@ -348,12 +374,116 @@ impl StepMetrics {
     }
 }
 
+/// A loss over a batch and the metrics that come with it (all scalars; kl and clip fraction are
+/// 0 where the loss has none).
+pub struct LossTerms {
+    pub loss: Tensor,
+    pub kl: Tensor,
+    pub clip_fraction: Tensor,
+    pub entropy: Tensor,
+}
+
+/// Declares the GRPO batch and returns Tunix's `grpo_loss_fn` on it.
+#[allow(clippy::too_many_arguments)]
+fn grpo_loss(
+    g: &Graph,
+    cfg: &GemmaConfig,
+    w: &GemmaWeights,
+    geo: Geometry,
+    objective: &ObjectiveConfig,
+    temperature: f64,
+    use_old_logps: bool,
+    mesh: DataParallel,
+) -> LossTerms {
+    let (b, c) = (geo.batch, geo.completion_len);
+    let batch = GrpoBatch {
+        seq: declare_sequences(g, geo),
+        completion_mask: g.parameter("completion_mask", Shape::f32(&[b, c])),
+        advantages: g.parameter("advantages", Shape::f32(&[b])),
+        old_logps: g.parameter("old_logps", Shape::f32(&[b, c])),
+        ref_logps: g.parameter("ref_logps", Shape::f32(&[b, c])),
+    };
+    shard_batch(g, mesh, &batch.arrays());
+    let (logp, entropy) = completion_log_probs(
+        cfg,
+        w,
+        &batch.seq.tokens,
+        &batch.seq.valid,
+        geo,
+        temperature,
+    );
+    let old = if use_old_logps {
+        batch.old_logps.clone()
+    } else {
+        logp.stop_gradient()
+    };
+    let mask = &batch.completion_mask;
+    let obj = grpo_objective(
+        &logp,
+        &old,
+        &batch.ref_logps,
+        &batch.advantages,
+        mask,
+        objective,
+    );
+    LossTerms {
+        loss: obj.loss,
+        kl: obj.kl,
+        clip_fraction: obj.clip_fraction,
+        // Aggregated like the loss, as Tunix's aux["entropy"] is.
+        entropy: aggregate(&entropy, mask, objective.aggregation).stop_gradient(),
+    }
+}
+
+/// Cross-entropy of the target tokens (mask [B, C]), averaged over target tokens: the
+/// supervised loss, as `optax.softmax_cross_entropy_with_integer_labels` masked and averaged.
+pub fn target_cross_entropy(
+    cfg: &GemmaConfig,
+    w: &GemmaWeights,
+    seq: &Sequences<Tensor>,
+    target_mask: &Tensor,
+    geo: Geometry,
+) -> (Tensor, Tensor) {
+    let (logp, entropy) = completion_log_probs(cfg, w, &seq.tokens, &seq.valid, geo, 1.0);
+    let loss = aggregate(&(-logp), target_mask, Aggregation::TokenMean);
+    let entropy = aggregate(&entropy, target_mask, Aggregation::TokenMean).stop_gradient();
+    (loss, entropy)
+}
+
+/// Declares the supervised batch and returns its cross-entropy.
+fn sft_loss(
+    g: &Graph,
+    cfg: &GemmaConfig,
+    w: &GemmaWeights,
+    geo: Geometry,
+    mesh: DataParallel,
+) -> LossTerms {
+    let batch = SftBatch {
+        seq: declare_sequences(g, geo),
+        target_mask: g.parameter("target_mask", Shape::f32(&[geo.batch, geo.completion_len])),
+    };
+    shard_batch(
+        g,
+        mesh,
+        &[&batch.seq.tokens, &batch.seq.valid, &batch.target_mask],
+    );
+    let (loss, entropy) = target_cross_entropy(cfg, w, &batch.seq, &batch.target_mask, geo);
+    let zero = g.scalar(0.0, ElementType::F32);
+    LossTerms {
+        loss,
+        kl: zero.clone(),
+        clip_fraction: zero,
+        entropy,
+    }
+}
+
 /// One train step's inputs: the frozen weights (LoRA's base; none for full fine-tuning), the
 /// state it updates (donated) and the batch.
 pub struct TrainStepInputs<'a> {
     pub frozen: &'a [Arc<Buffer>],
     pub state: OptState<Buffer>,
-    pub batch: &'a GrpoBatch<Buffer>,
+    /// A `GrpoBatch` for `Loss::Grpo`, an `SftBatch` for `Loss::Sft`.
+    pub batch: &'a dyn StepBatch,
 }
 
 pub struct TrainStepOutputs {
@@ -376,7 +506,11 @@ impl TrainStepProgram {
         optimizer: &AdamWConfig,
         mesh: DataParallel,
     ) -> Module {
-        let g = Graph::new("grpo_train_step");
+        let name = match loss {
+            Loss::Grpo { .. } => "grpo_train_step",
+            Loss::Sft => "sft_train_step",
+        };
+        let g = Graph::new(name);
         let (_, params, weights) = trainable.declare(&g, cfg);
         let names = trainable.names(cfg);
         let moments = |prefix: &str| -> Vec<Tensor> {
@@ -398,45 +532,27 @@ impl TrainStepProgram {
             g.donate_parameter(p, k);
         }
         let state = OptState::from_vec(&mut state_tensors.clone(), n);
-        let (b, c) = (geo.batch, geo.completion_len);
-        let batch = GrpoBatch {
-            seq: declare_sequences(&g, geo),
-            completion_mask: g.parameter("completion_mask", Shape::f32(&[b, c])),
-            advantages: g.parameter("advantages", Shape::f32(&[b])),
-            old_logps: g.parameter("old_logps", Shape::f32(&[b, c])),
-            ref_logps: g.parameter("ref_logps", Shape::f32(&[b, c])),
-        };
-        shard_batch(&g, mesh, &batch.arrays());
         let w = GemmaWeights::from_tensors(cfg, &weights);
-        let Loss::Grpo {
-            objective,
-            temperature,
-            use_old_logps,
-        } = loss;
-        let (logp, entropy) = completion_log_probs(
-            cfg,
-            &w,
-            &batch.seq.tokens,
-            &batch.seq.valid,
-            geo,
-            *temperature,
-        );
-        let old = if *use_old_logps {
-            batch.old_logps.clone()
-        } else {
-            logp.stop_gradient()
+        let obj = match loss {
+            Loss::Grpo {
+                objective,
+                temperature,
+                use_old_logps,
+            } => grpo_loss(
+                &g,
+                cfg,
+                &w,
+                geo,
+                objective,
+                *temperature,
+                *use_old_logps,
+                mesh,
+            ),
+            Loss::Sft => sft_loss(&g, cfg, &w, geo, mesh),
         };
-        let obj = grpo_objective(
-            &logp,
-            &old,
-            &batch.ref_logps,
-            &batch.advantages,
-            &batch.completion_mask,
-            objective,
-        );
         let grads = g
             .grad(&obj.loss, &state.params)
-            .expect("the GRPO loss is differentiable");
+            .expect("the loss is differentiable");
         let update = adamw_step(
             &state.params,
             &grads,
@@ -456,8 +572,7 @@ impl TrainStepProgram {
             obj.loss,
             obj.kl,
             obj.clip_fraction,
-            // Aggregated like the loss, as Tunix's aux["entropy"] is.
-            aggregate(&entropy, &batch.completion_mask, objective.aggregation).stop_gradient(),
+            obj.entropy,
             update.grad_norm,
             update.lr,
         ]);
@@ -487,7 +602,7 @@ impl TrainStepProgram {
         } = inputs;
         let mut args: Vec<Arg> = frozen.iter().map(|b| Arg::Borrow(b)).collect();
         args.extend(state.into_vec().into_iter().map(Arg::Donate));
-        args.extend(batch.arrays().map(Arg::Borrow));
+        args.extend(batch.buffers().into_iter().map(Arg::Borrow));
         let mut out = self.exe.execute(args)?;
         let state = OptState::from_vec(&mut out, self.trainable_count);
         let values: Vec<f32> = out

@@ -81,9 +81,21 @@ impl TextTokenizer {
     }
 
     pub fn stop_tokens(&self) -> Vec<u32> {
+        vec![EOS, self.end_of_turn()]
+    }
+
+    /// The token that ends the model's turn (what a supervised target ends with).
+    pub fn end_of_turn(&self) -> u32 {
         match self {
-            TextTokenizer::Gemma(t) => t.stop_tokens(),
-            TextTokenizer::Bytes => vec![EOS, 3],
+            TextTokenizer::Gemma(t) => t.end_of_turn,
+            TextTokenizer::Bytes => 3,
         }
+    }
+
+    /// Ids of `text` as a continuation: no BOS in front.
+    pub fn encode_continuation(&self, text: &str) -> anyhow::Result<Vec<u32>> {
+        let mut ids = self.encode(text)?;
+        ids.remove(0);
+        Ok(ids)
     }
 }

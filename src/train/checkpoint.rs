@@ -10,9 +10,22 @@ use serde::{Deserialize, Serialize};
 
 use crate::graph::HostArray;
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+/// Which phase of a run a step belongs to.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// The supervised warm start.
+    Sft,
+    #[default]
+    Grpo,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct TrainState {
-    /// Steps completed.
+    /// The phase the last completed step belongs to (checkpoints from before phases: GRPO).
+    #[serde(default)]
+    pub phase: Phase,
+    /// Steps completed, over all phases.
     pub step: usize,
     /// Position in the shuffled data: epoch and index within it.
     pub epoch: usize,
@@ -205,8 +218,8 @@ mod tests {
     fn save_step(run: &Path, step: usize, value: f32) -> PathBuf {
         let state = TrainState {
             step,
-            epoch: 0,
             cursor: value as usize,
+            ..Default::default()
         };
         save(
             run,

@@ -46,7 +46,39 @@ pub struct TrainConfig {
     /// Absent: full fine-tuning.
     #[serde(default)]
     pub lora: Option<LoraConfig>,
+    /// A supervised warm start before GRPO (absent: GRPO only).
+    #[serde(default)]
+    pub sft: Option<SftSection>,
     pub training: TrainingSection,
+}
+
+/// The supervised phase: `steps` updates of cross-entropy on worked examples rendered as
+/// `<reasoning>…</reasoning>\n<answer>…</answer>` after the chat prompt, then GRPO starts from the
+/// result (which is also its reference policy). Adam's b1, b2, eps, weight decay and clipping
+/// come from `optimizer:`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SftSection {
+    /// JSONL rows with `question`, `reasoning` and `answer`.
+    pub data: PathBuf,
+    pub steps: usize,
+    pub batch_size: usize,
+    #[serde(default = "sft_prompt_tokens")]
+    pub max_prompt_length: usize,
+    /// Target tokens kept per example (longer targets are cut; the end-of-turn token is one).
+    #[serde(default = "sft_target_tokens")]
+    pub max_target_length: usize,
+    pub learning_rate: f64,
+    #[serde(default = "warmup")]
+    pub warmup_ratio: f64,
+}
+
+fn sft_prompt_tokens() -> usize {
+    128
+}
+
+fn sft_target_tokens() -> usize {
+    160
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -303,6 +335,15 @@ impl TrainConfig {
                 "training",
                 "steps and prompts_per_step must be at least 1",
             ));
+        }
+        if let Some(sft) = &cfg.sft {
+            if sft.steps == 0 || sft.batch_size == 0 || sft.max_target_length == 0 {
+                return Err(invalid(
+                    path,
+                    "sft",
+                    "steps, batch_size and max_target_length must be at least 1",
+                ));
+            }
         }
         if cfg.rewards.as_ref().is_some_and(|r| r.functions.is_empty()) {
             return Err(invalid(

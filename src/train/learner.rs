@@ -1,5 +1,6 @@
 //! The learner stage: owns the trainable weights and AdamW state on the device, computes the
-//! reference and old policies' log-probs of a packed batch, runs μ updates with its loss, hands
+//! reference and old policies' log-probs of a packed batch (GRPO), runs μ updates with its loss
+//! (GRPO or SFT), hands
 //! the current policy's weights to the rollout stage, and snapshots itself for checkpoints.
 
 use std::sync::Arc;
@@ -11,8 +12,8 @@ use crate::graph::{HostArray, Placement};
 use crate::grpo::lora;
 use crate::grpo::optimizer::AdamWConfig;
 use crate::grpo::programs::{
-    Geometry, GrpoBatch, LogProbsProgram, Loss, MergeProgram, OptState, Sequences, StepMetrics,
-    TrainStepInputs, TrainStepProgram, Trainable,
+    Geometry, GrpoBatch, LogProbsProgram, Loss, MergeProgram, OptState, Sequences, SftBatch,
+    StepBatch, StepMetrics, TrainStepInputs, TrainStepProgram, Trainable,
 };
 use crate::models::gemma::GemmaConfig;
 use crate::models::LoadedModel;
@@ -50,8 +51,10 @@ pub struct Learner {
     /// Always present between calls (moved into each donated update).
     state: Option<OptState<Buffer>>,
     train_step: TrainStepProgram,
-    reference: LogProbsProgram,
-    /// LoRA's current policy (base + adapters); full fine-tuning uses `reference`'s program.
+    /// GRPO: the completion log-probs program (the reference policy's, and full fine-tuning's
+    /// current policy's).
+    reference: Option<LogProbsProgram>,
+    /// GRPO with LoRA and μ > 1: the current policy (base + adapters).
     policy: Option<LogProbsProgram>,
     merge: Option<MergeProgram>,
 }
@@ -80,11 +83,6 @@ impl Learner {
     ) -> Result<Learner> {
         let cfg = &model.config;
         let client = placement.client();
-        let Loss::Grpo {
-            temperature,
-            use_old_logps,
-            ..
-        } = &spec.loss;
         let train_step = TrainStepProgram::compile(
             client,
             cfg,
@@ -93,24 +91,26 @@ impl Learner {
             &spec.loss,
             &spec.optimizer,
         )?;
-        let reference =
-            LogProbsProgram::compile(client, cfg, spec.geo, &Trainable::Full, *temperature)?;
-        let (policy, merge) = match &spec.trainable {
-            Trainable::Lora(lc, specs) => (
-                use_old_logps
-                    .then(|| {
-                        LogProbsProgram::compile(
-                            client,
-                            cfg,
-                            spec.geo,
-                            &spec.trainable,
-                            *temperature,
-                        )
-                    })
-                    .transpose()?,
-                Some(MergeProgram::compile(client, cfg, lc, specs)?),
-            ),
-            Trainable::Full => (None, None),
+        let (reference, policy) = match &spec.loss {
+            Loss::Grpo {
+                temperature,
+                use_old_logps,
+                ..
+            } => {
+                let logps = |weights: &Trainable| {
+                    LogProbsProgram::compile(client, cfg, spec.geo, weights, *temperature)
+                };
+                let policy = match &spec.trainable {
+                    Trainable::Lora(..) if *use_old_logps => Some(logps(&spec.trainable)?),
+                    _ => None,
+                };
+                (Some(logps(&Trainable::Full)?), policy)
+            }
+            Loss::Sft => (None, None),
+        };
+        let merge = match &spec.trainable {
+            Trainable::Lora(lc, specs) => Some(MergeProgram::compile(client, cfg, lc, specs)?),
+            Trainable::Full => None,
         };
         let names = spec.trainable.names(cfg);
         let shapes = spec.trainable.shapes(cfg);
@@ -167,16 +167,28 @@ impl Learner {
         matches!(self.spec.trainable, Trainable::Lora(..))
     }
 
+    fn reference(&self) -> Result<&LogProbsProgram> {
+        self.reference
+            .as_ref()
+            .context("log-probs are computed only by a GRPO learner")
+    }
+
     /// Completion log-probs under the frozen base model (the KL anchor).
     pub fn reference_logps(&self, seq: &Sequences<Buffer>) -> Result<Buffer> {
         let base: Vec<&Buffer> = self.base.iter().map(|b| b.as_ref()).collect();
-        Ok(self.reference.run(&base, seq)?)
+        Ok(self.reference()?.run(&base, seq)?)
     }
 
     /// Completion log-probs under the current policy before this batch's updates (needed when
     /// μ > 1; zeros otherwise, which the loss then ignores).
     pub fn old_logps(&self, seq: &Sequences<Buffer>) -> Result<Buffer> {
-        let Loss::Grpo { use_old_logps, .. } = &self.spec.loss;
+        let use_old_logps = matches!(
+            self.spec.loss,
+            Loss::Grpo {
+                use_old_logps: true,
+                ..
+            }
+        );
         let params = self.state().params.iter();
         match (use_old_logps, &self.policy) {
             (false, _) => {
@@ -188,11 +200,11 @@ impl Learner {
                     self.base.iter().map(|b| b.as_ref()).chain(params).collect();
                 Ok(policy.run(&weights, seq)?)
             }
-            (true, None) => Ok(self.reference.run(&params.collect::<Vec<_>>(), seq)?),
+            (true, None) => Ok(self.reference()?.run(&params.collect::<Vec<_>>(), seq)?),
         }
     }
 
-    /// The packed batch with its reference and old log-probs, on the device.
+    /// The packed batch with its reference and old log-probs, on the device (GRPO).
     pub fn prepare(&self, packed: &TrainExample) -> Result<GrpoBatch<Buffer>> {
         let (seq, completion_mask, advantages) = packed.upload(&self.placement)?;
         let ref_logps = self.reference_logps(&seq)?;
@@ -206,8 +218,14 @@ impl Learner {
         })
     }
 
+    /// The packed batch on the device, its completions as the targets (SFT).
+    pub fn prepare_sft(&self, packed: &TrainExample) -> Result<SftBatch<Buffer>> {
+        let (seq, target_mask, _) = packed.upload(&self.placement)?;
+        Ok(SftBatch { seq, target_mask })
+    }
+
     /// μ updates on one batch; the metrics of the last.
-    pub fn update(&mut self, batch: &GrpoBatch<Buffer>) -> Result<StepMetrics> {
+    pub fn update(&mut self, batch: &dyn StepBatch) -> Result<StepMetrics> {
         let mut metrics = StepMetrics::default();
         for _ in 0..self.spec.iterations {
             let frozen: &[Arc<Buffer>] = if self.is_lora() { &self.base } else { &[] };

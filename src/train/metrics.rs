@@ -84,6 +84,43 @@ impl StepReport<'_> {
     }
 }
 
+/// What one supervised step measured.
+pub struct SftReport {
+    pub step: usize,
+    pub update: StepMetrics,
+    pub target_tokens: f64,
+    pub step_seconds: f64,
+    pub train_tokens_per_s: f64,
+}
+
+impl SftReport {
+    pub fn record(&self) -> serde_json::Value {
+        serde_json::json!({
+            "step": self.step,
+            "phase": "sft",
+            "sft_loss": self.update.loss,
+            "entropy": self.update.entropy,
+            "grad_norm": self.update.grad_norm,
+            "learning_rate": self.update.learning_rate,
+            "target_tokens_mean": self.target_tokens,
+            "step_time_s": self.step_seconds,
+            "train_tokens_per_s": self.train_tokens_per_s,
+        })
+    }
+
+    pub fn log_line(&self) -> String {
+        format!(
+            "step {:>4}  sft loss {:>8.4}  entropy {:.3}  grad {:.3}  lr {:.2e}  {:.1}s",
+            self.step,
+            self.update.loss,
+            self.update.entropy,
+            self.update.grad_norm,
+            self.update.learning_rate,
+            self.step_seconds
+        )
+    }
+}
+
 /// `metrics.jsonl` and the progress bar.
 pub struct MetricsLog {
     file: std::fs::File,
@@ -110,15 +147,26 @@ impl MetricsLog {
     }
 
     pub fn append(&mut self, report: &StepReport) -> Result<()> {
-        writeln!(self.file, "{}", report.record())?;
-        self.file.flush()?;
-        self.bar.set_position(report.step as u64);
-        self.bar.set_message(format!(
+        let message = format!(
             "reward {:.3} loss {:.4} kl {:.4}",
             mean(&report.scores.totals),
             report.update.loss,
             report.update.kl
-        ));
+        );
+        self.write(report.step, &report.record(), message)
+    }
+
+    /// One line of `metrics.jsonl` for `step`, and the bar's position and message.
+    pub fn write(
+        &mut self,
+        step: usize,
+        record: &serde_json::Value,
+        message: String,
+    ) -> Result<()> {
+        writeln!(self.file, "{record}")?;
+        self.file.flush()?;
+        self.bar.set_position(step as u64);
+        self.bar.set_message(message);
         Ok(())
     }
 

@@ -9,4 +9,5 @@ pub mod packing;
 pub mod prompts;
 pub mod rollout;
 pub mod scoring;
+pub mod sft;
 pub mod trainer;

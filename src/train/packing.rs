@@ -32,6 +32,21 @@ impl TrainExample {
         advantages: &[f64],
         geo: Geometry,
     ) -> Result<TrainExample> {
+        let rows: Vec<(usize, &[u32])> = completions
+            .iter()
+            .map(|c| (c.prompt_index, c.tokens.as_slice()))
+            .collect();
+        Self::pack_rows(prompts, &rows, advantages, geo)
+    }
+
+    /// Row r is `rows[r].1` (a completion, or a supervised target) after `prompts[rows[r].0]`.
+    pub fn pack_rows(
+        prompts: &[Vec<u32>],
+        rows: &[(usize, &[u32])],
+        advantages: &[f64],
+        geo: Geometry,
+    ) -> Result<TrainExample> {
+        let completions = rows;
         let (b, p, c) = (
             geo.batch as usize,
             geo.prompt_len as usize,
@@ -46,13 +61,13 @@ impl TrainExample {
         let mut tokens = vec![0i32; b * (p + c)];
         let mut valid = vec![0i32; b * (p + c)];
         let mut mask = vec![0f32; b * c];
-        for (r, comp) in completions.iter().enumerate() {
-            let prompt = &prompts[comp.prompt_index];
+        for (r, &(prompt_index, completion)) in completions.iter().enumerate() {
+            let prompt = &prompts[prompt_index];
             anyhow::ensure!(
-                prompt.len() <= p && comp.tokens.len() <= c,
+                prompt.len() <= p && completion.len() <= c,
                 "row {r}: a prompt of {} and a completion of {} tokens do not fit {p} + {c}",
                 prompt.len(),
-                comp.tokens.len()
+                completion.len()
             );
             let row = r * (p + c);
             let prompt_at = row + p - prompt.len();
@@ -60,7 +75,7 @@ impl TrainExample {
                 tokens[prompt_at + j] = t as i32;
                 valid[prompt_at + j] = 1;
             }
-            for (j, &t) in comp.tokens.iter().enumerate() {
+            for (j, &t) in completion.iter().enumerate() {
                 tokens[row + p + j] = t as i32;
                 valid[row + p + j] = 1;
                 mask[r * c + j] = 1.0;

@@ -69,11 +69,7 @@ mod tests {
     #[test]
     fn every_epoch_visits_each_example_once_and_a_restart_continues_the_same_order() {
         let data = examples(5);
-        let mut state = TrainState {
-            step: 0,
-            epoch: 0,
-            cursor: 0,
-        };
+        let mut state = TrainState::default();
         let mut stream = PromptStream::new(&data, 7, true, &state);
         let seen: Vec<String> = (0..5)
             .flat_map(|_| stream.next_batch(&mut state, 2))
@@ -86,11 +82,7 @@ mod tests {
         }
         assert_ne!(seen[..5], seen[5..]);
         // A stream rebuilt from a saved state continues identically.
-        let mut again = TrainState {
-            step: 0,
-            epoch: 0,
-            cursor: 0,
-        };
+        let mut again = TrainState::default();
         let mut first = PromptStream::new(&data, 7, true, &again);
         first.next_batch(&mut again, 6);
         let mut resumed = PromptStream::new(&data, 7, true, &again);

@@ -1,7 +1,8 @@
-//! The GRPO loop. Each step: prompts → rollout (current policy) → scoring → advantages →
-//! packing → learner (reference/old log-probs, μ updates) → metrics, with checkpoints, exact
-//! resume, graceful SIGINT/SIGTERM and a stop on a non-finite loss. The stages live in their
-//! own modules; this file wires them up and runs the loop.
+//! A training run: an optional supervised warm start (`sft.rs`), then the GRPO loop. Each GRPO
+//! step: prompts → rollout (current policy) → scoring → advantages → packing → learner
+//! (reference/old log-probs, μ updates) → metrics, with checkpoints, exact resume (in the right
+//! phase), graceful SIGINT/SIGTERM and a stop on a non-finite loss. The stages live in their own
+//! modules; this file wires them up and runs the loop.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,22 +11,24 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-use super::checkpoint::{self, Checkpoint, NamedArrays, TrainState};
-use super::config::TrainConfig;
+use super::checkpoint::{self, Checkpoint, NamedArrays, Phase, TrainState};
+use super::config::{SftSection, TrainConfig};
 use super::learner::{Learner, LearnerSpec};
 use super::metrics::{MetricsLog, StepReport};
 use super::packing::TrainExample;
 use super::prompts::PromptStream;
 use super::rollout::RolloutStage;
 use super::scoring::{Judge, Scorer};
+use super::sft::sft_phase;
 use crate::data::load_jsonl;
 use crate::graph::{HostArray, Placement};
 use crate::grpo::advantages::advantages;
 use crate::grpo::lora;
 use crate::grpo::objective::ObjectiveConfig;
 use crate::grpo::optimizer::AdamWConfig;
-use crate::grpo::programs::{Geometry, Loss, Trainable};
-use crate::models::hf::save_params;
+use crate::grpo::programs::{Geometry, Loss, StepMetrics, Trainable};
+use crate::models::gemma::GemmaConfig;
+use crate::models::hf::{load_params, save_params};
 use crate::models::LoadedModel;
 use crate::pjrt::{Buffer, Client};
 use crate::rollout::generator::prompt_bucket;
@@ -57,20 +60,40 @@ pub fn load_model(cfg: &TrainConfig, config_path: &Path) -> Result<LoadedModel> 
     }
 }
 
-/// The learner a config asks for.
-fn learner_spec(cfg: &TrainConfig, model: &LoadedModel) -> LearnerSpec {
+/// What is trained: LoRA adapters on the config's targets, or every weight.
+fn trainable(cfg: &TrainConfig, model: &LoadedModel) -> Trainable {
+    match &cfg.lora {
+        Some(lc) => Trainable::Lora(lc.clone(), lora::specs(&model.config, lc)),
+        None => Trainable::Full,
+    }
+}
+
+/// AdamW as the config's `optimizer:` sets it, with this peak rate, warm-up and length.
+fn adamw(cfg: &TrainConfig, peak_lr: f64, warmup_ratio: f64, updates: usize) -> AdamWConfig {
+    let o = &cfg.optimizer;
+    AdamWConfig {
+        peak_lr,
+        b1: o.b1,
+        b2: o.b2,
+        eps: o.eps,
+        weight_decay: o.weight_decay,
+        max_grad_norm: o.max_grad_norm,
+        warmup_steps: (warmup_ratio * updates as f64).round() as i64,
+        decay_steps: updates as i64,
+    }
+}
+
+/// The GRPO learner a config asks for.
+fn grpo_spec(cfg: &TrainConfig, model: &LoadedModel) -> LearnerSpec {
     let grpo = cfg.grpo();
     let geo = Geometry {
         batch: (cfg.training.prompts_per_step * cfg.rollout.num_generations) as i64,
         prompt_len: prompt_bucket(cfg.rollout.max_prompt_length),
         completion_len: cfg.rollout.max_new_tokens as i64,
     };
-    let total_updates = (cfg.training.steps * grpo.num_iterations) as i64;
+    let updates = cfg.training.steps * grpo.num_iterations;
     LearnerSpec {
-        trainable: match &cfg.lora {
-            Some(lc) => Trainable::Lora(lc.clone(), lora::specs(&model.config, lc)),
-            None => Trainable::Full,
-        },
+        trainable: trainable(cfg, model),
         loss: Loss::Grpo {
             objective: ObjectiveConfig {
                 epsilon: grpo.epsilon,
@@ -86,66 +109,131 @@ fn learner_spec(cfg: &TrainConfig, model: &LoadedModel) -> LearnerSpec {
             },
             use_old_logps: grpo.num_iterations > 1,
         },
-        optimizer: AdamWConfig {
-            peak_lr: cfg.optimizer.learning_rate,
-            b1: cfg.optimizer.b1,
-            b2: cfg.optimizer.b2,
-            eps: cfg.optimizer.eps,
-            weight_decay: cfg.optimizer.weight_decay,
-            max_grad_norm: cfg.optimizer.max_grad_norm,
-            warmup_steps: (cfg.optimizer.warmup_ratio * total_updates as f64).round() as i64,
-            decay_steps: total_updates,
-        },
+        optimizer: adamw(
+            cfg,
+            cfg.optimizer.learning_rate,
+            cfg.optimizer.warmup_ratio,
+            updates,
+        ),
         geo,
         iterations: grpo.num_iterations,
         seed: cfg.training.seed,
     }
 }
 
-/// Writes a checkpoint of the learner at `state`; the tokenizer files come along when the
-/// model came from a directory.
-fn save_checkpoint(
-    run: &Path,
-    state: &TrainState,
-    learner: &Learner,
-    model_dir: Option<&Path>,
-) -> Result<PathBuf> {
-    let snapshot = learner.snapshot()?;
-    let model_cfg = learner.model_config().clone();
-    let merged = snapshot.merged;
-    checkpoint::save(
-        run,
-        Checkpoint {
-            state,
-            training_state: snapshot.training_state,
-            lora: snapshot.lora,
-            write_model: Box::new(move |dir: &Path| {
-                let f32_params: Vec<HostArray> = merged
-                    .iter()
-                    .map(|a| {
-                        let v: Vec<f32> = a.to_f64().iter().map(|&v| v as f32).collect();
-                        HostArray::new(&v, &a.dims)
-                    })
-                    .collect();
-                save_params(dir, &model_cfg, &f32_params)?;
-                if let Some(src) = model_dir {
-                    for f in ["tokenizer.json", "tokenizer_config.json"] {
-                        let _ = std::fs::copy(src.join(f), dir.join(f));
-                    }
-                }
-                Ok(())
-            }),
+/// The supervised learner of a config's `sft:` section.
+pub(super) fn sft_spec(cfg: &TrainConfig, sft: &SftSection, model: &LoadedModel) -> LearnerSpec {
+    LearnerSpec {
+        trainable: trainable(cfg, model),
+        loss: Loss::Sft,
+        optimizer: adamw(cfg, sft.learning_rate, sft.warmup_ratio, sft.steps),
+        geo: Geometry {
+            batch: sft.batch_size as i64,
+            prompt_len: prompt_bucket(sft.max_prompt_length),
+            completion_len: sft.max_target_length as i64,
         },
-    )
+        iterations: 1,
+        seed: cfg.training.seed,
+    }
+}
+
+/// Writes `merged` (the whole model, any dtype) as an HF model folder (f32), with the
+/// tokenizer files of `tokenizer_src` when the model came from a directory.
+fn write_model_dir(
+    dir: &Path,
+    cfg: &GemmaConfig,
+    merged: &[HostArray],
+    tokenizer_src: Option<&Path>,
+) -> Result<()> {
+    save_params(dir, cfg, merged)?;
+    if let Some(src) = tokenizer_src {
+        for f in ["tokenizer.json", "tokenizer_config.json"] {
+            let _ = std::fs::copy(src.join(f), dir.join(f));
+        }
+    }
+    Ok(())
+}
+
+/// A run in progress: where it writes, how it checkpoints and when this session stops.
+pub(super) struct Session<'a> {
+    pub run: PathBuf,
+    pub cfg: &'a TrainConfig,
+    pub opts: &'a RunOptions,
+    /// The step this session started from.
+    pub start: usize,
+    /// The model's own folder (tokenizer files are copied from it into checkpoints).
+    pub model_dir: Option<PathBuf>,
+}
+
+impl Session<'_> {
+    /// Writes a checkpoint of the learner at `state`.
+    fn save(&self, state: &TrainState, learner: &Learner) -> Result<PathBuf> {
+        let snapshot = learner.snapshot()?;
+        let model_cfg = learner.model_config().clone();
+        let merged = snapshot.merged;
+        let tokenizer_src = self.model_dir.clone();
+        checkpoint::save(
+            &self.run,
+            Checkpoint {
+                state,
+                training_state: snapshot.training_state,
+                lora: snapshot.lora,
+                write_model: Box::new(move |dir: &Path| {
+                    write_model_dir(dir, &model_cfg, &merged, tokenizer_src.as_deref())
+                }),
+            },
+        )
+    }
+
+    /// After a step: a checkpoint when one is due, at the end of a phase, or when this session
+    /// stops (SIGINT/SIGTERM or `--max-steps`). Returns whether to stop.
+    pub fn end_of_step(
+        &self,
+        state: &TrainState,
+        learner: &Learner,
+        log: &MetricsLog,
+        phase_end: bool,
+    ) -> Result<bool> {
+        let stop = STOP.load(Ordering::SeqCst)
+            || self
+                .opts
+                .max_steps
+                .is_some_and(|m| state.step - self.start >= m);
+        if state.step % self.cfg.training.checkpoint_every == 0 || phase_end || stop {
+            let dir = self.save(state, learner)?;
+            log.say(format!("checkpoint: {}", dir.display()));
+        }
+        if stop {
+            log.bar.abandon_with_message(format!(
+                "stopped after step {}: checkpoint saved; --resume continues",
+                state.step
+            ));
+        }
+        Ok(stop)
+    }
+
+    /// The supervised phase's result, which GRPO starts from.
+    fn sft_model_dir(&self) -> PathBuf {
+        self.run.join("sft_model")
+    }
+
+    /// Writes the learner's merged model as the SFT result (`save_params` writes a temporary
+    /// folder and renames it).
+    pub fn save_sft_model(&self, learner: &Learner) -> Result<()> {
+        let merged = learner.snapshot()?.merged;
+        let dir = self.sft_model_dir();
+        write_model_dir(
+            &dir,
+            learner.model_config(),
+            &merged,
+            self.model_dir.as_deref(),
+        )
+    }
 }
 
 /// The training state and learner arrays to start from: the newest checkpoint with `--resume`.
 fn starting_point(run: &Path, resume: bool) -> Result<(TrainState, Option<NamedArrays>)> {
-    let fresh = TrainState {
-        step: 0,
-        epoch: 0,
-        cursor: 0,
-    };
+    let fresh = TrainState::default();
     if !resume {
         return Ok((fresh, None));
     }
@@ -208,14 +296,55 @@ pub fn train(config_path: &Path, opts: RunOptions, client: Client) -> Result<Pat
     STOP.store(false, Ordering::SeqCst);
     let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
 
-    // ---------------------------------------------------------------- stages
     let placement = Placement::single(client);
-    let model = load_model(&cfg, config_path)?;
+    let mut model = load_model(&cfg, config_path)?;
+    let (mut state, mut resumed) = starting_point(&run, opts.resume)?;
+    let session = Session {
+        run: run.clone(),
+        cfg: &cfg,
+        opts: &opts,
+        start: state.step,
+        model_dir: model.dir.clone(),
+    };
+    if let Some(sft) = &cfg.sft {
+        if state.step < sft.steps {
+            let finished = sft_phase(&session, sft, &placement, &model, &mut state, resumed)?;
+            if !finished {
+                return Ok(run);
+            }
+            resumed = None;
+        }
+        // GRPO starts from (and is anchored to) the supervised result.
+        let dir = session.sft_model_dir();
+        model.params = load_params(&dir, &model.config)
+            .with_context(|| format!("loading the SFT result {}", dir.display()))?;
+        if state.phase == Phase::Sft {
+            state.phase = Phase::Grpo;
+            (state.epoch, state.cursor) = (0, 0);
+            resumed = None;
+        }
+    }
+    grpo_phase(&session, &placement, &model, state, resumed)?;
+    Ok(run)
+}
+
+/// GRPO from `state` to the config's last step: rollout → scoring → advantages → packing →
+/// learner → metrics, with checkpoints. Steps are numbered after the SFT phase's, if any.
+fn grpo_phase(
+    session: &Session,
+    placement: &Placement,
+    model: &LoadedModel,
+    mut state: TrainState,
+    resumed: Option<NamedArrays>,
+) -> Result<()> {
+    let cfg = session.cfg;
+    let first_step = cfg.sft.as_ref().map_or(0, |s| s.steps);
+    let last_step = first_step + cfg.training.steps;
     let (data, skipped) = load_jsonl(&cfg.data.train, cfg.data.bad_lines)?;
     if skipped > 0 {
         eprintln!("{}: skipped {skipped} bad lines", cfg.data.train.display());
     }
-    let spec = learner_spec(&cfg, &model);
+    let spec = grpo_spec(cfg, model);
     let (geo, iterations) = (spec.geo, spec.iterations);
     eprintln!(
         "compiling the GRPO programs ({} params, batch {} x ({} + {}) tokens) ...",
@@ -230,27 +359,24 @@ pub fn train(config_path: &Path, opts: RunOptions, client: Client) -> Result<Pat
         .map(Arc::new)
         .collect();
     let g = cfg.rollout.num_generations;
-    let (mut state, resumed) = starting_point(&run, opts.resume)?;
-    let updates = state.step * iterations;
+    let updates = (state.step - first_step) * iterations;
     let mut learner = Learner::new(
         placement.clone(),
-        &model,
+        model,
         base.clone(),
         spec,
         resumed.as_deref().map(|a| (a, updates)),
     )?;
-    let (mut rollout, mut scorer) = sampling_stages(&cfg, &placement, &model, &base)?;
+    let (mut rollout, mut scorer) = sampling_stages(cfg, placement, model, &base)?;
     let mut prompts = PromptStream::new(&data, cfg.training.seed, cfg.data.shuffle, &state);
-    let mut log = MetricsLog::open(&run, cfg.training.steps, state.step)?;
+    let mut log = MetricsLog::open(&session.run, last_step, state.step)?;
     let grpo = cfg.grpo();
 
-    // ---------------------------------------------------------------- loop
-    let session_start = state.step;
-    while state.step < cfg.training.steps {
+    while state.step < last_step {
         let started = Instant::now();
         let examples = prompts.next_batch(&mut state, cfg.training.prompts_per_step);
         let prompt_ids = rollout.encode(&examples)?;
-        if let Some(weights) = learner.policy_weights(state.step > 0)? {
+        if let Some(weights) = learner.policy_weights(state.step > first_step)? {
             rollout.sync_weights(weights);
         }
         let samples = rollout.run(&prompt_ids, state.step)?;
@@ -269,12 +395,9 @@ pub fn train(config_path: &Path, opts: RunOptions, client: Client) -> Result<Pat
         let train_started = Instant::now();
         let update = learner.update(&batch)?;
         let train_seconds = train_started.elapsed().as_secs_f64();
-        if !update.loss.is_finite() || !update.grad_norm.is_finite() {
-            let last =
-                checkpoint::latest(&run)?.map_or("none".to_string(), |d| d.display().to_string());
-            bail!("step {}: the loss ({}) or the gradient norm ({}) is not finite; stopping. The last good checkpoint is {last}", state.step + 1, update.loss, update.grad_norm);
-        }
+        stop_unless_finite(&session.run, &state, &update)?;
         state.step += 1;
+        state.phase = Phase::Grpo;
 
         let lengths: Vec<f64> = samples
             .completions
@@ -306,25 +429,28 @@ pub fn train(config_path: &Path, opts: RunOptions, client: Client) -> Result<Pat
                 scores.totals[0]
             ));
         }
-        let stop = STOP.load(Ordering::SeqCst)
-            || opts
-                .max_steps
-                .is_some_and(|m| state.step - session_start >= m);
-        if state.step % cfg.training.checkpoint_every == 0
-            || state.step == cfg.training.steps
-            || stop
-        {
-            let dir = save_checkpoint(&run, &state, &learner, model.dir.as_deref())?;
-            log.say(format!("checkpoint: {}", dir.display()));
-        }
-        if stop {
-            log.bar.abandon_with_message(format!(
-                "stopped after step {}: checkpoint saved; --resume continues",
-                state.step
-            ));
-            return Ok(run);
+        if session.end_of_step(&state, &learner, &log, state.step == last_step)? {
+            return Ok(());
         }
     }
     log.bar.finish_with_message("done");
-    Ok(run)
+    Ok(())
+}
+
+/// A non-finite loss or gradient ends the run, naming the last good checkpoint.
+pub(super) fn stop_unless_finite(
+    run: &Path,
+    state: &TrainState,
+    update: &StepMetrics,
+) -> Result<()> {
+    if update.loss.is_finite() && update.grad_norm.is_finite() {
+        return Ok(());
+    }
+    let last = checkpoint::latest(run)?.map_or("none".to_string(), |d| d.display().to_string());
+    bail!(
+        "step {}: the loss ({}) or the gradient norm ({}) is not finite; stopping. The last good checkpoint is {last}",
+        state.step + 1,
+        update.loss,
+        update.grad_norm
+    )
 }

@@ -1,0 +1,142 @@
+//! The supervised warm start: worked examples rendered in the target format after the chat
+//! prompt, cross-entropy on the target tokens only (the prompt is masked), through the same
+//! learner, optimizer, checkpoints and metrics as GRPO. Its result is written to
+//! `<run>/sft_model/`, where the GRPO phase starts from.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use super::checkpoint::{NamedArrays, Phase, TrainState};
+use super::config::SftSection;
+use super::learner::Learner;
+use super::metrics::{MetricsLog, SftReport};
+use super::packing::TrainExample;
+use super::prompts::PromptStream;
+use super::rollout::truncate_keeping_bos;
+use super::trainer::{sft_spec, stop_unless_finite, Session};
+use crate::data::{load_jsonl, prompt_text, target_text, Example};
+use crate::graph::Placement;
+use crate::models::tokenizer::TextTokenizer;
+use crate::models::LoadedModel;
+
+/// One example as (prompt ids, target ids): the target is the worked answer in the target
+/// format followed by the end-of-turn token, cut to `max_target` tokens.
+pub fn encode_example(
+    tokenizer: &TextTokenizer,
+    e: &Example,
+    max_prompt: usize,
+    max_target: usize,
+) -> Result<(Vec<u32>, Vec<u32>)> {
+    let target = target_text(e)
+        .with_context(|| format!("the SFT example {:?} has no reasoning", e.question))?;
+    let prompt = truncate_keeping_bos(tokenizer.encode(&prompt_text(&e.question))?, max_prompt);
+    let mut target = tokenizer.encode_continuation(&target)?;
+    target.push(tokenizer.end_of_turn());
+    target.truncate(max_target);
+    Ok((prompt, target))
+}
+
+/// Runs the SFT phase from `state` to its last step. Returns false when this session stopped
+/// early (SIGINT or `--max-steps`; a checkpoint was saved).
+pub(super) fn sft_phase(
+    session: &Session,
+    sft: &SftSection,
+    placement: &Placement,
+    model: &LoadedModel,
+    state: &mut TrainState,
+    resumed: Option<NamedArrays>,
+) -> Result<bool> {
+    let cfg = session.cfg;
+    let (data, skipped) = load_jsonl(&sft.data, cfg.data.bad_lines)?;
+    if skipped > 0 {
+        eprintln!("{}: skipped {skipped} bad lines", sft.data.display());
+    }
+    if let Some(e) = data.iter().find(|e| e.reasoning.is_none()) {
+        anyhow::bail!(
+            "{}: every SFT example needs a `reasoning`; {:?} has none",
+            sft.data.display(),
+            e.question
+        );
+    }
+    let spec = sft_spec(cfg, sft, model);
+    let geo = spec.geo;
+    eprintln!(
+        "compiling the SFT program ({} params, batch {} x ({} + {}) tokens) ...",
+        model.config.num_params(),
+        geo.batch,
+        geo.prompt_len,
+        geo.completion_len
+    );
+    let base: Vec<_> = placement
+        .upload_all(&model.params)?
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    let mut learner = Learner::new(
+        placement.clone(),
+        model,
+        base,
+        spec,
+        resumed.as_deref().map(|a| (a, state.step)),
+    )?;
+    let mut prompts = PromptStream::new(&data, cfg.training.seed, cfg.data.shuffle, state);
+    let mut log = MetricsLog::open(&session.run, sft.steps + cfg.training.steps, state.step)?;
+    let tokenizer = &model.tokenizer;
+    while state.step < sft.steps {
+        let started = Instant::now();
+        let examples = prompts.next_batch(state, sft.batch_size);
+        let encoded: Vec<(Vec<u32>, Vec<u32>)> = examples
+            .iter()
+            .map(|e| {
+                encode_example(
+                    tokenizer,
+                    e,
+                    geo.prompt_len as usize,
+                    geo.completion_len as usize,
+                )
+            })
+            .collect::<Result<_>>()?;
+        let prompt_ids: Vec<Vec<u32>> = encoded.iter().map(|(p, _)| p.clone()).collect();
+        let rows: Vec<(usize, &[u32])> = encoded
+            .iter()
+            .enumerate()
+            .map(|(i, (_, t))| (i, t.as_slice()))
+            .collect();
+        let zeros = vec![0.0; rows.len()];
+        let packed = TrainExample::pack_rows(&prompt_ids, &rows, &zeros, geo)?;
+        let batch = learner.prepare_sft(&packed)?;
+        let train_started = Instant::now();
+        let update = learner.update(&batch)?;
+        let train_seconds = train_started.elapsed().as_secs_f64();
+        stop_unless_finite(&session.run, state, &update)?;
+        state.step += 1;
+        state.phase = Phase::Sft;
+        let target_tokens = rows.iter().map(|(_, t)| t.len()).sum::<usize>() as f64;
+        let report = SftReport {
+            step: state.step,
+            update,
+            target_tokens: target_tokens / rows.len() as f64,
+            step_seconds: started.elapsed().as_secs_f64(),
+            train_tokens_per_s: (geo.batch * geo.seq_len()) as f64 / train_seconds,
+        };
+        log.write(
+            state.step,
+            &report.record(),
+            format!("sft loss {:.4}", update.loss),
+        )?;
+        if state.step % cfg.training.log_every == 0 {
+            log.say(report.log_line());
+        }
+        let phase_end = state.step == sft.steps;
+        if phase_end {
+            session.save_sft_model(&learner)?;
+        }
+        if session.end_of_step(state, &learner, &log, phase_end)? {
+            return Ok(false);
+        }
+    }
+    log.bar.finish_with_message("SFT done");
+    Ok(true)
+}
