@@ -188,3 +188,68 @@ fn judge_scores_parse_robustly() {
         );
     }
 }
+
+/// The notebook's format rewards against the notebook's own definitions, and the anchored,
+/// echo-proof check on the same completions: the echoes the base 270M learned in
+/// writeup/longer_run earn the demo's (and the notebook's) format reward but not ours.
+#[test]
+fn notebook_format_rewards_equal_the_notebook_and_the_anchored_check_refuses_echoes() {
+    use grpo_xla::rewards::format;
+    let log = std::fs::read_to_string("writeup/longer_run/train.log").unwrap();
+    let echoes: Vec<String> = log
+        .lines()
+        .zip(log.lines().skip(1))
+        .filter(|(l, _)| l.starts_with("--- sample at step"))
+        .map(|(_, sample)| sample.to_string())
+        .collect();
+    assert_eq!(echoes.len(), 4, "the four samples of the longer run");
+    let mut completions: Vec<String> = echoes.clone();
+    completions.extend(
+        [
+            "<reasoning>3 x 4 = 12</reasoning>\n<answer>12</answer>",
+            "  <reasoning>\nsteps\n</reasoning>\n<answer> 7 </answer>\n",
+            "Let me see.\n<reasoning>x</reasoning><answer>1</answer>",
+            "<reasoning>x</reasoning><answer>1</answer> trailing words",
+            "<reasoning>x</reasoning>\ntext\n<answer>1</answer>\nmore",
+            "<answer>1</answer>",
+            "",
+            "<reasoning>a</reasoning><reasoning>b</reasoning><answer>1</answer>",
+        ]
+        .map(String::from),
+    );
+    let theirs = grpo_xla::reference::run(
+        include_str!("reference/tunix_notebook_rewards.py"),
+        &json!({ "completions": completions }),
+    )
+    .unwrap();
+    let column = |name: &str| -> Vec<f64> {
+        theirs[name]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    };
+    let ours = |f: fn(&str) -> f64| -> Vec<f64> { completions.iter().map(|c| f(c)).collect() };
+    assert_eq!(
+        ours(format::notebook_match_format_exactly),
+        column("notebook_match_format_exactly")
+    );
+    assert_eq!(
+        ours(format::notebook_match_format_approximately),
+        column("notebook_match_format_approximately")
+    );
+    for echo in &echoes {
+        assert!(
+            tunix_demo::match_format_exactly(echo) > 0.0,
+            "the demo's regex rewards the echo: {echo}"
+        );
+        assert_eq!(format::match_format_anchored(echo), 0.0, "{echo}");
+    }
+    let anchored = ours(format::match_format_anchored);
+    assert_eq!(
+        anchored[4..],
+        [3.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+        "only the two whole-format completions pass"
+    );
+}

@@ -41,7 +41,11 @@ fn sft_loss_and_gradients_equal_optax_cross_entropy_through_tunix() {
     let examples = [
         ("2+2?", "2 plus 2", "4"),
         ("Name it", "it is x", "x"),
-        ("?", "a long reasoning that goes on and on, past the target limit", "7"),
+        (
+            "?",
+            "a long reasoning that goes on and on, past the target limit",
+            "7",
+        ),
     ];
     let encoded: Vec<(Vec<u32>, Vec<u32>)> = examples
         .iter()

@@ -133,7 +133,6 @@ pub fn load_jsonl(path: &Path, policy: BadLines) -> Result<(Vec<Example>, usize)
 /// The Tunix demo's instruction, placed before every question.
 pub const SYSTEM_PROMPT: &str = "You are given a problem. First, think about the problem and provide your reasoning. Place it between <reasoning> and </reasoning>. Then, provide the final answer (i.e., just one numerical value) between <answer> and </answer>.";
 
-/// The prompt text for an example (the tokenizer adds BOS): Tunix's demo template.
 /// What a supervised example teaches the model to answer: its worked reasoning and answer in
 /// the target format. None when the example has no reasoning.
 pub fn target_text(e: &Example) -> Option<String> {
@@ -144,6 +143,7 @@ pub fn target_text(e: &Example) -> Option<String> {
     ))
 }
 
+/// The prompt text for an example (the tokenizer adds BOS): Tunix's demo template.
 pub fn prompt_text(question: &str) -> String {
     crate::models::tokenizer::chat_prompt(&format!("{SYSTEM_PROMPT}\n\n{question}"))
 }

@@ -1,6 +1,7 @@
 //! Rewards: named functions of (question, completion, reference answer), weighted and summed.
 //! Each is logged on its own.
 
+pub mod format;
 pub mod judge;
 pub mod rubric;
 pub mod tunix_demo;
@@ -14,6 +15,11 @@ pub enum RewardKind {
     CheckAnswer,
     CheckNumbers,
     Rubric,
+    /// The whole completion in the format, no echo of the instruction (`format.rs`).
+    MatchFormatAnchored,
+    /// The Tunix demo notebook's variants.
+    NotebookMatchFormatExactly,
+    NotebookMatchFormatApproximately,
 }
 
 impl RewardKind {
@@ -24,6 +30,9 @@ impl RewardKind {
             RewardKind::CheckAnswer => "check_answer",
             RewardKind::CheckNumbers => "check_numbers",
             RewardKind::Rubric => "rubric",
+            RewardKind::MatchFormatAnchored => "match_format_anchored",
+            RewardKind::NotebookMatchFormatExactly => "notebook_match_format_exactly",
+            RewardKind::NotebookMatchFormatApproximately => "notebook_match_format_approximately",
         }
     }
 
@@ -36,6 +45,13 @@ impl RewardKind {
             RewardKind::CheckAnswer => tunix_demo::check_answer(completion, answer),
             RewardKind::CheckNumbers => tunix_demo::check_numbers(completion, answer),
             RewardKind::Rubric => rubric::score(question, completion, answer).total(),
+            RewardKind::MatchFormatAnchored => format::match_format_anchored(completion),
+            RewardKind::NotebookMatchFormatExactly => {
+                format::notebook_match_format_exactly(completion)
+            }
+            RewardKind::NotebookMatchFormatApproximately => {
+                format::notebook_match_format_approximately(completion)
+            }
         }
     }
 }
