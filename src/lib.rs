@@ -1,6 +1,7 @@
 //! grpo-xla: GRPO training for Gemma with XLA programs built in Rust and run through PJRT.
 
 pub mod data;
+pub mod eval;
 pub mod graph;
 pub mod grpo;
 pub mod home;

@@ -1,12 +1,14 @@
-//! `grpo-xla eval`: format compliance, answer accuracy, mean reward and completion length of
-//! greedy answers on a dataset; for a run, its base model and latest checkpoint side by side,
-//! with the run's own rewards and stop strings.
+//! `grpo-xla eval`: greedy answers of one or more models (or a run's base, SFT result and latest
+//! checkpoint) to held-out problems: format compliance by the anchored, echo-proof check,
+//! accuracy and partial credit with 95% Wilson intervals, per domain and difficulty, mean
+//! reward and length; optionally a JSON results file with sample completions.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
 use grpo_xla::data::{load_jsonl, prompt_text, BadLines};
+use grpo_xla::eval::{verdict, Evaluation};
 use grpo_xla::graph::Placement;
 use grpo_xla::models::{DType, LoadedModel};
 use grpo_xla::rewards::{score_all, tunix_demo, WeightedReward};
@@ -18,10 +20,10 @@ use super::DeviceArgs;
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    /// A model directory (HF layout).
+    /// A model directory (HF layout); repeat to compare several, optionally named `NAME=DIR`.
     #[arg(long, conflicts_with = "run")]
-    pub model: Option<PathBuf>,
-    /// A training run: compares its base model with its latest checkpoint.
+    pub model: Vec<String>,
+    /// A training run: its base model, its SFT result (if any) and its latest checkpoint.
     #[arg(long)]
     pub run: Option<PathBuf>,
     #[arg(long, default_value = "data/synthetic_reasoning_set.jsonl")]
@@ -34,20 +36,14 @@ pub struct EvalArgs {
     /// Prompts per device call.
     #[arg(long, default_value_t = 8)]
     pub batch: usize,
+    /// Write the results (and samples) as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Sample completions kept per model in the JSON file.
+    #[arg(long, default_value_t = 10)]
+    pub samples: usize,
     #[command(flatten)]
     pub device: DeviceArgs,
-}
-
-/// One row of the table: its name and how to read it from the scores.
-type Row<'a> = (&'a str, fn(&Scores) -> f64);
-
-#[derive(Default)]
-struct Scores {
-    format: f64,
-    accuracy: f64,
-    reward: f64,
-    length: f64,
-    n: usize,
 }
 
 /// What to evaluate with: the run's rewards and stop strings, or the Tunix demo's.
@@ -58,19 +54,32 @@ struct Setup {
     stop_strings: Vec<String>,
 }
 
+/// One model's results.
+struct Scores {
+    eval: Evaluation,
+    reward: f64,
+    length: f64,
+    samples: Vec<serde_json::Value>,
+}
+
 fn evaluate(model: &Path, setup: &Setup, args: &EvalArgs) -> Result<Scores> {
     let model = LoadedModel::from_dir(model, DType::F32)?;
     let tokenizer = model.tokenizer.clone();
     let placement = Placement::single(args.device.client()?);
     let mut generator = Generator::new(placement, model.config, &model.params, model.tokenizer)?;
-    let (data, _) = load_jsonl(&args.data, BadLines::Skip)?;
+    let (data, _) = load_jsonl(&args.data, BadLines::Abort)?;
     let data: Vec<_> = data.into_iter().take(args.limit).collect();
     let sp = SamplingParams {
         max_new_tokens: args.max_new_tokens,
         stop_strings: setup.stop_strings.clone(),
         ..Default::default()
     };
-    let mut s = Scores::default();
+    let mut s = Scores {
+        eval: Evaluation::default(),
+        reward: 0.0,
+        length: 0.0,
+        samples: vec![],
+    };
     let bar = indicatif::ProgressBar::new(data.len() as u64);
     for chunk in data.chunks(args.batch.max(1)) {
         let prompts: Vec<Vec<u32>> = chunk
@@ -81,11 +90,16 @@ fn evaluate(model: &Path, setup: &Setup, args: &EvalArgs) -> Result<Scores> {
         for (e, c) in chunk.iter().zip(completions) {
             let mut text = tokenizer.decode(&c.tokens);
             truncate_after_stop(&mut text, &setup.stop_strings);
-            s.format += f64::from(tunix_demo::match_format_exactly(&text) > 0.0);
-            s.accuracy += f64::from(tunix_demo::check_answer(&text, &e.answer) == 3.0);
+            let v = verdict(&text, &e.answer);
+            s.eval.add(&e.domain, None, v);
             s.reward += score_all(&setup.rewards, &e.question, &text, &e.answer).1;
             s.length += c.tokens.len() as f64;
-            s.n += 1;
+            if s.samples.len() < args.samples {
+                s.samples.push(serde_json::json!({
+                    "question": e.question, "answer": e.answer, "domain": e.domain,
+                    "completion": text, "compliant": v.compliant, "correct": v.correct,
+                }));
+            }
         }
         bar.inc(chunk.len() as u64);
     }
@@ -93,71 +107,149 @@ fn evaluate(model: &Path, setup: &Setup, args: &EvalArgs) -> Result<Scores> {
     Ok(s)
 }
 
-pub fn run(args: &EvalArgs) -> Result<()> {
-    let (setup, columns): (Setup, Vec<(String, PathBuf)>) = match (&args.model, &args.run) {
-        (Some(m), None) => (
-            Setup {
-                reward_row: "mean reward (Tunix demo)",
-                rewards: tunix_demo(),
-                stop_strings: vec!["</answer>".into()],
-            },
-            vec![(m.display().to_string(), m.clone())],
-        ),
-        (None, Some(run)) => {
-            let config = TrainConfig::load(&run.join("config.yaml"))?;
-            let base = config
-                .model
-                .path
-                .clone()
-                .context("the run's model is a random preset; nothing to compare")?;
-            let latest = grpo_xla::train::checkpoint::latest(run)?
-                .with_context(|| format!("{} has no checkpoint yet", run.display()))?;
-            let setup = Setup {
-                reward_row: "mean reward (run's rewards)",
-                rewards: config.rewards().to_vec(),
-                stop_strings: config.rollout.stop_strings.clone(),
-            };
-            let columns = vec![
-                ("before (base)".into(), base),
-                (
-                    format!("after ({})", latest.file_name().unwrap().to_string_lossy()),
-                    latest.join("model"),
-                ),
-            ];
-            (setup, columns)
+/// The models to compare, named, and how to score them.
+fn columns(args: &EvalArgs) -> Result<(Setup, Vec<(String, PathBuf)>)> {
+    if let Some(run) = &args.run {
+        let config = TrainConfig::load(&run.join("config.yaml"))?;
+        let base = config
+            .model
+            .path
+            .clone()
+            .context("the run's model is a random preset; nothing to compare")?;
+        let latest = grpo_xla::train::checkpoint::latest(run)?
+            .with_context(|| format!("{} has no checkpoint yet", run.display()))?;
+        let mut columns = vec![("before (base)".to_string(), base)];
+        if run.join("sft_model").is_dir() {
+            columns.push(("after SFT".to_string(), run.join("sft_model")));
         }
-        _ => anyhow::bail!("give --model DIR or --run RUN_DIR"),
+        columns.push((
+            format!("after ({})", latest.file_name().unwrap().to_string_lossy()),
+            latest.join("model"),
+        ));
+        let setup = Setup {
+            reward_row: "mean reward (run's rewards)",
+            rewards: config.rewards().to_vec(),
+            stop_strings: config.rollout.stop_strings.clone(),
+        };
+        return Ok((setup, columns));
+    }
+    anyhow::ensure!(!args.model.is_empty(), "give --model DIR or --run RUN_DIR");
+    let columns = args
+        .model
+        .iter()
+        .map(|m| match m.split_once('=') {
+            Some((name, dir)) => (name.to_string(), PathBuf::from(dir)),
+            None => (m.clone(), PathBuf::from(m)),
+        })
+        .collect();
+    let setup = Setup {
+        reward_row: "mean reward (Tunix demo)",
+        rewards: tunix_demo(),
+        stop_strings: vec!["</answer>".into()],
     };
+    Ok((setup, columns))
+}
+
+fn print_row(name: &str, cells: impl Iterator<Item = String>) {
+    print!("| {name:<24} |");
+    for c in cells {
+        print!(" {c:>22} |");
+    }
+    println!();
+}
+
+pub fn run(args: &EvalArgs) -> Result<()> {
+    let (setup, columns) = columns(args)?;
     let results: Vec<Scores> = columns
         .iter()
         .map(|(_, dir)| evaluate(dir, &setup, args))
         .collect::<Result<_>>()?;
+    let n = results[0].eval.overall.n;
     println!(
-        "greedy answers to the first {} problems of {}",
-        results[0].n,
+        "greedy answers to the first {n} problems of {} (format: the whole completion in the format, no echo of the instruction; [95% Wilson interval])",
         args.data.display()
     );
-    print!("| metric                  |");
-    for (name, _) in &columns {
-        print!(" {name:>22} |");
-    }
-    println!();
+    print_row("metric", columns.iter().map(|(name, _)| name.clone()));
     println!(
-        "|-------------------------|{}",
+        "|--------------------------|{}",
         "------------------------|".repeat(columns.len())
     );
-    let rows: [Row; 4] = [
-        ("format compliance", |s| s.format / s.n.max(1) as f64),
-        ("answer accuracy", |s| s.accuracy / s.n.max(1) as f64),
-        (setup.reward_row, |s| s.reward / s.n.max(1) as f64),
-        ("mean completion length", |s| s.length / s.n.max(1) as f64),
-    ];
-    for (name, f) in rows {
-        print!("| {name:<23} |");
-        for r in &results {
-            print!(" {:>22.3} |", f(r));
+    let with_ci = |v: f64, ci: [f64; 2]| format!("{v:.3} [{:.2},{:.2}]", ci[0], ci[1]);
+    let summaries: Vec<_> = results.iter().map(|r| r.eval.overall.summary()).collect();
+    print_row(
+        "format compliance",
+        summaries.iter().map(|s| with_ci(s.format, s.ci95.format)),
+    );
+    print_row(
+        "answer accuracy",
+        summaries
+            .iter()
+            .map(|s| with_ci(s.accuracy, s.ci95.accuracy)),
+    );
+    print_row(
+        "partial credit",
+        summaries.iter().map(|s| format!("{:.3}", s.partial)),
+    );
+    let mean = |v: f64| v / n.max(1) as f64;
+    print_row(
+        setup.reward_row,
+        results.iter().map(|r| format!("{:.3}", mean(r.reward))),
+    );
+    print_row(
+        "mean completion length",
+        results.iter().map(|r| format!("{:.3}", mean(r.length))),
+    );
+    let groups: Vec<(String, String)> = results[0]
+        .eval
+        .domains
+        .keys()
+        .map(|k| ("domains".to_string(), k.clone()))
+        .chain(
+            results[0]
+                .eval
+                .difficulty
+                .keys()
+                .map(|k| ("difficulty".to_string(), k.clone())),
+        )
+        .collect();
+    for (kind, key) in &groups {
+        let cells = results.iter().map(|r| {
+            let map = if kind == "domains" {
+                &r.eval.domains
+            } else {
+                &r.eval.difficulty
+            };
+            map.get(key).map_or("-".to_string(), |t| {
+                let s = t.summary();
+                format!("{:.2} / {:.2} (n {})", s.format, s.accuracy, s.n)
+            })
+        });
+        print_row(&format!("{key}: format / acc"), cells);
+    }
+    if let Some(path) = &args.json {
+        let rows: Vec<serde_json::Value> = columns
+            .iter()
+            .zip(&results)
+            .map(|((name, dir), r)| {
+                let mut row = r.eval.to_json();
+                row["name"] = name.clone().into();
+                row["model"] = dir.display().to_string().into();
+                row["reward_mean"] = mean(r.reward).into();
+                row["length_mean"] = mean(r.length).into();
+                row["samples"] = r.samples.clone().into();
+                row
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "data": args.data.display().to_string(), "problems": n,
+            "max_new_tokens": args.max_new_tokens, "decoding": "greedy", "rows": rows,
+        });
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
         }
-        println!();
+        std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("results: {}", path.display());
     }
     Ok(())
 }
