@@ -358,8 +358,10 @@ fn a_checkpoint_loads_in_tunix_with_the_same_logits() {
         .zip(&theirs)
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
+    eprintln!("checkpoint in Tunix: max |ours - tunix| logits = {diff:.2e}");
+    // Tiny model in f32, logits of order 1-5: measured 5.7e-7, so ~18x (it was 2e-3).
     assert!(
-        diff <= 2e-3,
+        diff <= 1e-5,
         "Tunix's logits on our checkpoint differ by {diff}"
     );
 }
