@@ -109,9 +109,10 @@ fn real_270m_matches_tunix_logits_and_greedy_tokens() {
             "prompt {i}: max |ours - tunix| logits over {} positions = {diff:.2e}",
             prompts[i].len()
         );
-        // Bound 2e-3 (logits are of order 10-30 here; both sides compute in f32).
+        // Bound 1e-3: logits are of order 10-30 here and both sides compute in f32; measured
+        // 3.1e-5 (6 positions) and 8.4e-5 (24 positions), so ~12x. (It was 2e-3.)
         assert!(
-            diff <= 2e-3,
+            diff <= 1e-3,
             "prompt {i}: max |ours - tunix| logits = {diff}"
         );
         assert!(

@@ -16,6 +16,9 @@ use grpo_xla::rollout::{Generator, SamplingParams};
 use serde_json::json;
 
 const SCRIPT: &str = include_str!("reference/tunix_gemma.py");
+/// f32 logits (of order 4 here), ours vs Tunix: measured max |difference| 3.7e-6 (Gemma 3) and
+/// 1.7e-6 (Gemma 2); the bound is ~14x the larger. (It was 2e-3, which would hide real errors.)
+const LOGITS_TOL: f64 = 5e-5;
 
 /// Random weights with norms near 0 (Gemma's 1 + scale) and projections of moderate size.
 fn random_params(cfg: &GemmaConfig, seed: u64) -> Vec<HostArray> {
@@ -83,14 +86,19 @@ fn tiny_matches_tunix(family: Family) {
         .zip(&theirs)
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
-    // 12 tokens over a window of 4: local layers are really windowed. Bound: 2e-3 (the issue's),
-    // measured differences are around 1e-6.
-    assert!(max_diff <= 2e-3, "{name}: max |ours - tunix| = {max_diff}");
+    let scale = theirs.iter().fold(0f64, |m, v| m.max(v.abs()));
+    eprintln!("{name}: max |ours - tunix| = {max_diff:.3e}, largest |logit| {scale:.3}");
+    // 12 tokens over a window of 4: local layers are really windowed.
+    assert!(
+        max_diff <= LOGITS_TOL,
+        "{name}: max |ours - tunix| = {max_diff}"
+    );
 }
 
 /// bf16 parameters and activations on both sides, same weights (rounded to bf16 once).
 /// Tolerance: max |ours - tunix| <= 5e-2 · max |tunix|: bf16 keeps 8 bits of mantissa, and the two
-/// sides round intermediate results at different points.
+/// sides round intermediate results at different points. Measured 0.125 with the largest logit
+/// 3.77 (3.3e-2 of it, four bf16 ulps at that size): the bound is 1.5x that, not loose.
 #[test]
 fn tiny_gemma3_bf16_logits_match_tunix_bf16() {
     use grpo_xla::pjrt::ElementType;
@@ -173,6 +181,7 @@ fn kv_cache_decode_equals_full_forward_past_the_window() {
             ..Default::default()
         };
         let completions = generator.generate(&prompts, 1, &sp, 5, |_| {}).unwrap();
+        let mut worst_logp = 0f64;
         for (prompt, c) in prompts.iter().zip(&completions) {
             assert_eq!(c.tokens.len(), 22);
             let full: Vec<i32> = prompt.iter().chain(&c.tokens).map(|&t| t as i32).collect();
@@ -192,13 +201,16 @@ fn kv_cache_decode_equals_full_forward_past_the_window() {
                 );
                 let lse = row.iter().fold(f64::NEG_INFINITY, |m, &x| m.max(x));
                 let lse = lse + row.iter().map(|x| (x - lse).exp()).sum::<f64>().ln();
+                let err = (logp as f64 - (row[best] - lse)).abs();
+                worst_logp = worst_logp.max(err);
                 assert!(
-                    (logp as f64 - (row[best] - lse)).abs() < 1e-4,
+                    err < 1e-5, // measured 8.6e-7 (Gemma 2), 6.3e-7 (Gemma 3)
                     "{family:?}: step {step} log-prob {logp} vs {}",
                     row[best] - lse
                 );
             }
         }
+        eprintln!("{family:?}: worst |decode log-prob - full forward| = {worst_logp:.3e}");
     }
 }
 

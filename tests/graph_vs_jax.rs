@@ -2,7 +2,8 @@
 //! on the same inputs: values and gradients (jax.grad), and one optimizer step against optax.
 //!
 //! Tolerance, stated once: for each output tensor, max|ours - jax| <= 1e-5 · max|jax|
-//! (relative to the tensor's largest magnitude), in f32.
+//! (relative to the tensor's largest magnitude), in f32. Measured (printed per tensor): worst
+//! 4.4e-7 (attention's d/dq_norm), so the bound is ~23x; most tensors are near 1e-7.
 
 mod common;
 
@@ -66,6 +67,7 @@ fn assert_close(what: &str, ours: &[f64], theirs: &[f64]) {
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max)
         / scale;
+    eprintln!("{what}: max error {err:.2e} of the largest value");
     assert!(
         err <= TOLERANCE,
         "{what}: max error {err:.2e} of the largest value (tolerance {TOLERANCE:.0e})"

@@ -3,7 +3,8 @@
 //! 2 devices: batch split over "data". 4 devices: a 2x2 mesh, batch over "data" and heads over
 //! "model" (tensor parallel: q/kv/out weights split by head), with a constraint on an
 //! intermediate. Both GSPMD (`mhlo.sharding`) and Shardy (`sdy`) emissions are run. Tolerance:
-//! max |sharded - single| <= 1e-5 · max |single| (sums are split across devices in f32).
+//! max |sharded - single| <= 1e-6 · max |single| (sums are split across devices in f32).
+//! Measured: 0 on 2 devices, 9.1e-8 on 4 (so ~11x; it was 1e-5).
 
 mod common;
 
@@ -172,8 +173,11 @@ fn run_sharded(mesh: Mesh, s: [Sharding; 6], shardy: bool) {
             .map(|(a, b)| (a - b).abs())
             .fold(0f32, f32::max)
             / scale;
+        eprintln!(
+            "{n} devices, shardy {shardy}, device {d}: max error {err:.2e} of the largest value"
+        );
         assert!(
-            err <= 1e-5,
+            err <= 1e-6,
             "device {d}: max error {err:.2e} of the largest value"
         );
     }

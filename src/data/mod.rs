@@ -143,7 +143,10 @@ pub fn target_text(e: &Example) -> Option<String> {
     ))
 }
 
-/// The prompt text for an example (the tokenizer adds BOS): Tunix's demo template.
+/// The prompt text for an example (the tokenizer adds BOS), as Tunix's demo data pipeline builds
+/// it (`math_dataset.apply_template`): control tokens removed from the question, then the
+/// model's chat template on a system message and the question.
 pub fn prompt_text(question: &str) -> String {
-    crate::models::tokenizer::chat_prompt(&format!("{SYSTEM_PROMPT}\n\n{question}"))
+    use crate::models::tokenizer::{chat_prompt_with_system, sanitize_control_tokens};
+    chat_prompt_with_system(SYSTEM_PROMPT, &sanitize_control_tokens(question))
 }

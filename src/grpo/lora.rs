@@ -2,7 +2,7 @@
 //! frozen, as the Tunix demo sets it up with qwix (targets q/kv/attn_vec einsums and the MLP).
 //! The same frozen base serves as the reference policy.
 
-use crate::graph::Tensor;
+use crate::graph::{HostArray, Tensor};
 use crate::models::gemma::GemmaConfig;
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -30,6 +30,11 @@ pub fn default_targets() -> Vec<String> {
 }
 
 /// One adapted weight: W (as laid out) gets reshape/transpose(A [in, r] · B [r, out]).
+///
+/// `in` and `out` flatten W's input and output axes row-major in W's own axis order: for
+/// q_einsum [N, D, H], out = (N, H) with index n·H + h; for kv_einsum [2, K, D, H],
+/// out = (2, K, H); for attn_vec_einsum [N, H, D], in = (N, H). qwix keeps those axes unflattened
+/// (`export_a_dims`, `export_b_dims`), in the same order, so the data is the same either way.
 #[derive(Clone, Debug)]
 pub struct LoraSpec {
     /// Index of the adapted parameter in `param_specs`.
@@ -40,6 +45,10 @@ pub struct LoraSpec {
     /// A·B is [in, out]; reshape to these dims, then transpose by `perm` to W's layout.
     pub delta_dims: Vec<i64>,
     pub perm: Vec<i64>,
+    /// The shapes qwix's `LoraProvider` gives `<w>_lora_a` and `<w>_lora_b` for this weight in
+    /// Tunix's Gemma (einsum: A over the contracted axes, B over the others; nnx.Linear: 2-D).
+    pub export_a_dims: Vec<i64>,
+    pub export_b_dims: Vec<i64>,
 }
 
 pub fn specs(cfg: &GemmaConfig, lora: &LoraConfig) -> Vec<LoraSpec> {
@@ -49,37 +58,35 @@ pub fn specs(cfg: &GemmaConfig, lora: &LoraConfig) -> Vec<LoraSpec> {
         .enumerate()
         .filter(|(_, (name, _))| lora.targets.iter().any(|t| name.contains(t.as_str())))
         .map(|(param, (name, dims))| {
-            let (inp, out, delta_dims, perm): (i64, i64, Vec<i64>, Vec<i64>) =
-                if name.ends_with("q_einsum.w") {
-                    // [N, D, H]: in D, out (N, H)
-                    (
-                        dims[1],
-                        dims[0] * dims[2],
-                        vec![dims[1], dims[0], dims[2]],
-                        vec![1, 0, 2],
-                    )
-                } else if name.ends_with("kv_einsum.w") {
-                    // [2, K, D, H]: in D, out (2, K, H)
-                    (
-                        dims[2],
-                        dims[0] * dims[1] * dims[3],
-                        vec![dims[2], dims[0], dims[1], dims[3]],
-                        vec![1, 2, 0, 3],
-                    )
-                } else if name.ends_with("attn_vec_einsum.w") {
-                    // [N, H, D]: in (N, H), out D
-                    (dims[0] * dims[1], dims[2], dims.clone(), vec![0, 1, 2])
-                } else {
-                    // MLP kernels [in, out]
-                    (dims[0], dims[1], dims.clone(), vec![0, 1])
-                };
+            // (in axes, out axes) of W, each in W's axis order; then how [in..., out...] is
+            // transposed back to W's layout.
+            let (inp, out, perm): (Vec<i64>, Vec<i64>, Vec<i64>) = if name.ends_with("q_einsum.w") {
+                // [N, D, H] ('BTD,NDH->BTNH'): in D, out (N, H)
+                (vec![dims[1]], vec![dims[0], dims[2]], vec![1, 0, 2])
+            } else if name.ends_with("kv_einsum.w") {
+                // [2, K, D, H] ('BSD,CKDH->CBSKH'): in D, out (2, K, H)
+                (
+                    vec![dims[2]],
+                    vec![dims[0], dims[1], dims[3]],
+                    vec![1, 2, 0, 3],
+                )
+            } else if name.ends_with("attn_vec_einsum.w") {
+                // [N, H, D] ('BTNH,NHD->BTD'): in (N, H), out D
+                (vec![dims[0], dims[1]], vec![dims[2]], vec![0, 1, 2])
+            } else {
+                // MLP kernels [in, out]
+                (vec![dims[0]], vec![dims[1]], vec![0, 1])
+            };
+            let product = |v: &[i64]| v.iter().product::<i64>();
             LoraSpec {
                 param,
                 name: name.clone(),
-                a_dims: vec![inp, r],
-                b_dims: vec![r, out],
-                delta_dims,
+                a_dims: vec![product(&inp), r],
+                b_dims: vec![r, product(&out)],
+                delta_dims: [inp.clone(), out.clone()].concat(),
                 perm,
+                export_a_dims: [inp, vec![r]].concat(),
+                export_b_dims: [vec![r], out].concat(),
             }
         })
         .collect()
@@ -126,6 +133,45 @@ pub fn merged(
         weights[s.param] = w + &(delta * scale).convert(w.ty());
     }
     weights
+}
+
+/// The adapters under qwix's names and shapes (`<param>_lora_a`, `<param>_lora_b`), as Tunix's
+/// LoRA model holds them: `arrays` are A, B per spec in our 2-D shapes; only the dims change.
+pub fn export(specs: &[LoraSpec], arrays: &[HostArray]) -> Vec<(String, HostArray)> {
+    assert_eq!(
+        arrays.len(),
+        2 * specs.len(),
+        "an A and a B per adapted weight"
+    );
+    specs
+        .iter()
+        .zip(arrays.chunks(2))
+        .flat_map(|(s, ab)| {
+            let shaped = |a: &HostArray, dims: &[i64]| {
+                assert_eq!(
+                    a.dims.iter().product::<i64>(),
+                    dims.iter().product::<i64>(),
+                    "{}: {:?} cannot become {dims:?}",
+                    s.name,
+                    a.dims
+                );
+                HostArray {
+                    dims: dims.to_vec(),
+                    ..a.clone()
+                }
+            };
+            [
+                (
+                    format!("{}_lora_a", s.name),
+                    shaped(&ab[0], &s.export_a_dims),
+                ),
+                (
+                    format!("{}_lora_b", s.name),
+                    shaped(&ab[1], &s.export_b_dims),
+                ),
+            ]
+        })
+        .collect()
 }
 
 /// Initial A (small, seeded, He-uniform-like) and B (zeros), so training starts at the base model.

@@ -22,15 +22,16 @@ impl GemmaTokenizer {
         Ok(GemmaTokenizer { inner, end_of_turn })
     }
 
-    /// Token ids of `text`, with BOS in front (Gemma is always run with it).
+    /// Token ids of `text`, with BOS in front (Gemma is always run with it). Text that already
+    /// begins with `<bos>` (the chat template's own rendering does) gets no second one.
     pub fn encode(&self, text: &str) -> anyhow::Result<Vec<u32>> {
         let enc = self
             .inner
             .encode(text, false)
             .map_err(|e| anyhow::anyhow!("tokenizing: {e}"))?;
-        Ok(std::iter::once(BOS)
-            .chain(enc.get_ids().iter().copied())
-            .collect())
+        let ids = enc.get_ids();
+        let bos = (ids.first() != Some(&BOS)).then_some(BOS);
+        Ok(bos.into_iter().chain(ids.iter().copied()).collect())
     }
 
     pub fn decode(&self, ids: &[u32]) -> anyhow::Result<String> {
@@ -45,9 +46,65 @@ impl GemmaTokenizer {
     }
 }
 
-/// Gemma's chat template for one user turn, ready for the model's answer.
+/// Gemma's chat template (the model's `chat_template`) for one user turn, ready for the model's
+/// answer, without the template's leading `<bos>` (`encode` adds it). The template trims the
+/// message as Jinja's `trim` does.
 pub fn chat_prompt(user: &str) -> String {
+    let user = template_trim(user);
     format!("{START_OF_TURN}user\n{user}{END_OF_TURN}\n{START_OF_TURN}model\n")
+}
+
+/// The template for a system message then one user turn: Gemma has no system role, so the
+/// template puts the system text (untrimmed) and a blank line before the (trimmed) user text.
+pub fn chat_prompt_with_system(system: &str, user: &str) -> String {
+    let user = template_trim(user);
+    format!("{START_OF_TURN}user\n{system}\n\n{user}{END_OF_TURN}\n{START_OF_TURN}model\n")
+}
+
+/// Jinja's `trim` filter, Python's `str.strip()`: what Python calls whitespace, which is
+/// Unicode's White_Space plus the separators U+001C..U+001F.
+pub fn template_trim(text: &str) -> &str {
+    text.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
+}
+
+/// The control-token texts Tunix's demo data pipeline removes from questions
+/// (`tunix.utils.token_sanitization`), so a question cannot open or close a turn.
+const CONTROL_TOKENS: &[&str] = &[
+    "<start_of_turn>",
+    "<end_of_turn>",
+    "<bos>",
+    "<eos>",
+    "<|begin_of_text|>",
+    "<|end_of_text|>",
+    "<|start_header_id|>",
+    "<|end_header_id|>",
+    "<|eot_id|>",
+    "<|im_start|>",
+    "<|im_end|>",
+];
+
+/// Removes control-token text, again until none is left (removal can join a new one).
+pub fn sanitize_control_tokens(text: &str) -> String {
+    let mut text = text.to_string();
+    loop {
+        let mut next = String::with_capacity(text.len());
+        let mut rest = text.as_str();
+        'scan: while !rest.is_empty() {
+            for t in CONTROL_TOKENS {
+                if let Some(after) = rest.strip_prefix(t) {
+                    rest = after;
+                    continue 'scan;
+                }
+            }
+            let c = rest.chars().next().expect("not empty");
+            next.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+        if next == text {
+            return text;
+        }
+        text = next;
+    }
 }
 
 /// Text ↔ ids for training: the Gemma tokenizer, or bytes for tiny test models

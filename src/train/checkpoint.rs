@@ -1,5 +1,6 @@
 //! Checkpoints: `<run>/checkpoints/step_<n>/` holds the merged model in HF layout (loadable by
-//! Tunix's `create_model_from_safe_tensors`), the LoRA adapters, and the full training state
+//! Tunix's `create_model_from_safe_tensors`), the LoRA adapters (qwix names and shapes,
+//! as Tunix's LoRA model holds them), and the full training state
 //! (trainable parameters, Adam moments, step, data cursor). Each is written to a temporary
 //! folder and renamed, and `latest` names the newest complete one.
 

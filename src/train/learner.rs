@@ -290,9 +290,11 @@ impl Learner {
                     .map(|(n, a)| (format!("{prefix}{n}"), a)),
             );
         }
-        let lora = self
-            .is_lora()
-            .then(|| self.names.iter().cloned().zip(params.clone()).collect());
+        // The adapters under qwix's names and shapes, so Tunix's LoRA model takes them as is.
+        let lora = match &self.spec.trainable {
+            Trainable::Lora(_, specs) => Some(lora::export(specs, &params)),
+            Trainable::Full => None,
+        };
         let merged = match self.merged_weights()? {
             Some(weights) => weights
                 .iter()
