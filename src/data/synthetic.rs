@@ -42,6 +42,7 @@ fn arithmetic(rng: &mut Rng) -> Example {
         reasoning: Some(format!("{b} boxes x {a} {item} = {bought} {item}. After giving away {c}: {bought} - {c} = {answer}.")),
         answer: answer.to_string(),
         domain: "math".into(),
+        steps: None,
     }
 }
 
@@ -60,6 +61,7 @@ fn units(rng: &mut Rng) -> Example {
         reasoning: Some(format!("1 {} is {factor} {small}, so {x} {big} = {x} x {factor} = {} {small}. Adding {y}: {} + {y} = {answer}.", big.trim_end_matches('s'), x * factor, x * factor)),
         answer: answer.to_string(),
         domain: "conversion".into(),
+        steps: None,
     }
 }
 
@@ -93,6 +95,7 @@ fn ordering(rng: &mut Rng) -> Example {
         )),
         answer: heights[tallest].to_string(),
         domain: "ordering".into(),
+        steps: None,
     }
 }
 
@@ -107,6 +110,7 @@ fn logic(rng: &mut Rng) -> Example {
         reasoning: Some(format!("{n} {animal} x {legs_each} legs = {}. {extra} ducks x 2 legs = {}. Total: {} + {} = {answer}.", n * legs_each, extra * 2, n * legs_each, extra * 2)),
         answer: answer.to_string(),
         domain: "logic".into(),
+        steps: None,
     }
 }
 
