@@ -4,6 +4,8 @@
 
 use super::Example;
 
+pub mod num;
+
 /// A small deterministic generator (SplitMix64), so a seed always gives the same set.
 struct Rng(u64);
 
