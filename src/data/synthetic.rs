@@ -1,7 +1,15 @@
 //! Seeded, verifiable reasoning problems with exact answers and worked reasoning.
 //!
-//! Two generators. [`generate`] is the original small set (four kinds), kept byte for byte
-//! because configs and tests use it. [`generate_split`] writes worked examples in four domains
+//! The committed sets, and the exact commands that write them (tests check the files match):
+//!
+//! ```text
+//! grpo-xla gen-data --split train --count 2000 --seed 1 --out data/reasoning_train.jsonl
+//! grpo-xla gen-data --split eval --count 400 --seed 2 --out data/reasoning_eval.jsonl
+//! grpo-xla gen-data --count 256 --seed 0 --out data/synthetic_reasoning_set.jsonl
+//! ```
+//!
+//! The last is the original small set ([`generate`], four kinds, kept byte for byte because
+//! configs and tests use it). The first two come from [`generate_split`]: four domains
 //! (`math`, `science`, `logic`, `general`), taken in turn so a split is balanced, each a list of
 //! problem kinds (see `math.rs`, `science.rs`, `logic.rs`, `general.rs`). A kind draws its
 //! numbers, writes the worked reasoning and the answer, and records `steps`: the number of

@@ -23,6 +23,11 @@ fn all_kinds() -> impl Iterator<Item = (&'static str, &'static Kind)> {
         .flat_map(|&d| kinds(d).iter().map(move |k| (d, k)))
 }
 
+fn repo_file(path: &str) -> String {
+    let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+}
+
 #[test]
 fn the_same_seed_gives_the_same_file_and_another_seed_does_not() {
     for split in [Split::Train, Split::Eval] {
@@ -33,6 +38,31 @@ fn the_same_seed_gives_the_same_file_and_another_seed_does_not() {
         assert!(a.starts_with(&to_jsonl(&generate_split(split, 100, 7))));
     }
     assert_eq!(to_jsonl(&generate(40, 3)), to_jsonl(&generate(40, 3)));
+}
+
+#[test]
+fn the_committed_files_are_what_their_commands_write() {
+    for split in [Split::Train, Split::Eval] {
+        let expected = to_jsonl(&generate_split(
+            split,
+            split.default_count(),
+            split.default_seed(),
+        ));
+        assert!(
+            repo_file(split.default_out()) == expected,
+            "{} differs from `gen-data --split {split:?}`: regenerate it (see synthetic.rs)",
+            split.default_out()
+        );
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(split.default_out());
+        let (loaded, skipped) =
+            crate::data::load_jsonl(&path, crate::data::BadLines::Abort).unwrap();
+        assert_eq!((loaded.len(), skipped), (split.default_count(), 0));
+        assert!(loaded
+            .iter()
+            .all(|e| e.steps.is_some() && e.reasoning.is_some()));
+    }
+    // The original set stays reproducible by `gen-data --count 256 --seed 0`.
+    assert!(repo_file("data/synthetic_reasoning_set.jsonl") == to_jsonl(&generate(256, 0)));
 }
 
 #[test]
