@@ -84,6 +84,7 @@ fn the_trainers_packed_batch_gives_tunixs_reference_logps_loss_and_metrics() {
             reasoning: None,
             answer: "7".into(),
             domain: "math".into(),
+            steps: None,
         })
         .collect();
     let refs: Vec<&Example> = examples.iter().collect();

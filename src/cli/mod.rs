@@ -55,7 +55,7 @@ enum Command {
     Doctor,
     /// Train with GRPO.
     Train(train::TrainArgs),
-    /// Write seeded synthetic reasoning problems with exact answers (JSONL).
+    /// Write seeded reasoning problems with exact answers and worked reasoning (JSONL).
     GenData(train::GenDataArgs),
     /// Format compliance, accuracy, reward and length of greedy answers (a model, or a run before/after).
     Eval(eval::EvalArgs),

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
+use grpo_xla::data::synthetic::{self, Split};
 use grpo_xla::train::trainer::{train, RunOptions};
 
 use super::DeviceArgs;
@@ -42,26 +43,38 @@ pub fn run(args: &TrainArgs) -> Result<()> {
 
 #[derive(Args, Debug)]
 pub struct GenDataArgs {
-    #[arg(long, default_value_t = 256)]
-    pub count: usize,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    #[arg(long, default_value = "data/synthetic_reasoning_set.jsonl")]
-    pub out: PathBuf,
+    /// Write worked examples in four domains with this split's phrasings (train and eval
+    /// never share a phrasing); without it, the original small set.
+    #[arg(long, value_enum)]
+    pub split: Option<Split>,
+    /// How many problems [default: 2000 train, 400 eval, 256 without --split].
+    #[arg(long)]
+    pub count: Option<usize>,
+    /// The seed: the same seed writes the same file [default: 1 train, 2 eval, 0 without --split]
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Where to write [default: data/reasoning_train.jsonl, data/reasoning_eval.jsonl,
+    /// data/synthetic_reasoning_set.jsonl without --split]
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 pub fn gen_data(args: &GenDataArgs) -> Result<()> {
-    let examples = grpo_xla::data::synthetic::generate(args.count, args.seed);
-    let mut text = String::new();
-    for e in &examples {
-        text.push_str(&serde_json::to_string(e)?);
-        text.push('\n');
-    }
-    std::fs::write(&args.out, text)?;
-    println!(
-        "wrote {} problems to {}",
-        examples.len(),
-        args.out.display()
-    );
+    let examples = match args.split {
+        Some(split) => synthetic::generate_split(
+            split,
+            args.count.unwrap_or(split.default_count()),
+            args.seed.unwrap_or(split.default_seed()),
+        ),
+        None => synthetic::generate(args.count.unwrap_or(256), args.seed.unwrap_or(0)),
+    };
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from(match args.split {
+            Some(split) => split.default_out(),
+            None => "data/synthetic_reasoning_set.jsonl",
+        })
+    });
+    std::fs::write(&out, synthetic::to_jsonl(&examples))?;
+    println!("wrote {} problems to {}", examples.len(), out.display());
     Ok(())
 }

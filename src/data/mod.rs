@@ -13,6 +13,10 @@ pub struct Example {
     pub answer: String,
     #[serde(default = "general")]
     pub domain: String,
+    /// How many worked steps the reference solution takes (generated sets record it, so
+    /// evaluation can split one/two-step from three-step problems); absent elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<u32>,
 }
 
 fn general() -> String {
@@ -54,6 +58,7 @@ struct Record {
     reasoning: Option<String>,
     answer: Option<serde_json::Value>,
     domain: Option<String>,
+    steps: Option<u32>,
     /// Tolerated for datasets that carry an id.
     #[allow(dead_code)]
     id: Option<serde_json::Value>,
@@ -89,6 +94,7 @@ fn parse_line(text: &str) -> Result<Example, String> {
         reasoning,
         answer,
         domain: r.domain.unwrap_or_else(general),
+        steps: r.steps,
     })
 }
 
@@ -149,4 +155,21 @@ pub fn target_text(e: &Example) -> Option<String> {
 pub fn prompt_text(question: &str) -> String {
     use crate::models::tokenizer::{chat_prompt_with_system, sanitize_control_tokens};
     chat_prompt_with_system(SYSTEM_PROMPT, &sanitize_control_tokens(question))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_are_read_when_present_and_left_out_when_absent() {
+        let e = parse_line(r#"{"question":"q","answer":"1","domain":"math","steps":3}"#).unwrap();
+        assert_eq!(e.steps, Some(3));
+        let json = serde_json::to_string(&e).unwrap();
+        assert!(json.ends_with(r#""domain":"math","steps":3}"#), "{json}");
+        let e = parse_line(r#"{"question":"q","answer":"1"}"#).unwrap();
+        assert_eq!(e.steps, None);
+        assert!(!serde_json::to_string(&e).unwrap().contains("steps"));
+        assert!(parse_line(r#"{"question":"q","answer":"1","steps":"two"}"#).is_err());
+    }
 }

@@ -62,6 +62,7 @@ mod tests {
                 reasoning: None,
                 answer: i.to_string(),
                 domain: "math".into(),
+                steps: None,
             })
             .collect()
     }

@@ -162,6 +162,7 @@ mod tests {
             reasoning: None,
             answer: "5".into(),
             domain: "math".into(),
+            steps: None,
         };
         let texts = vec![
             "<reasoning>2 + 3 = 5</reasoning>\n<answer>5</answer>".to_string(),
