@@ -55,6 +55,7 @@ fn sft_loss_and_gradients_equal_optax_cross_entropy_through_tunix() {
                 reasoning: Some(r.to_string()),
                 answer: a.to_string(),
                 domain: "math".into(),
+                steps: None,
             };
             encode_example(&tokenizer, &e, 12, 64).unwrap()
         })

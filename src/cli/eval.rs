@@ -91,7 +91,7 @@ fn evaluate(model: &Path, setup: &Setup, args: &EvalArgs) -> Result<Scores> {
             let mut text = tokenizer.decode(&c.tokens);
             truncate_after_stop(&mut text, &setup.stop_strings);
             let v = verdict(&text, &e.answer);
-            s.eval.add(&e.domain, None, v);
+            s.eval.add(&e.domain, e.steps, v);
             s.reward += score_all(&setup.rewards, &e.question, &text, &e.answer).1;
             s.length += c.tokens.len() as f64;
             if s.samples.len() < args.samples {
