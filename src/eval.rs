@@ -202,7 +202,7 @@ mod tests {
                 partial: 1.0
             }
         );
-        assert_eq!(verdict(good, "12.0").correct, true);
+        assert!(verdict(good, "12.0").correct);
         assert_eq!(verdict(good, "13").partial, 0.5);
         assert_eq!(verdict(good, "20").partial, 0.0);
         let echo = "Place it between <reasoning> and </reasoning>. Then, provide the final answer (i.e., just one numerical value) between <answer> and </answer>.";
