@@ -42,6 +42,9 @@ pub struct EvalArgs {
     /// Sample completions kept per model in the JSON file.
     #[arg(long, default_value_t = 10)]
     pub samples: usize,
+    /// Print this many sample completions of each model after the table.
+    #[arg(long, default_value_t = 0)]
+    pub show: usize,
     #[command(flatten)]
     pub device: DeviceArgs,
 }
@@ -94,7 +97,7 @@ fn evaluate(model: &Path, setup: &Setup, args: &EvalArgs) -> Result<Scores> {
             s.eval.add(&e.domain, e.steps, v);
             s.reward += score_all(&setup.rewards, &e.question, &text, &e.answer).1;
             s.length += c.tokens.len() as f64;
-            if s.samples.len() < args.samples {
+            if s.samples.len() < args.samples.max(args.show) {
                 s.samples.push(serde_json::json!({
                     "question": e.question, "answer": e.answer, "domain": e.domain,
                     "completion": text, "compliant": v.compliant, "correct": v.correct,
@@ -226,6 +229,16 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         });
         print_row(&format!("{key}: format / acc"), cells);
     }
+    for ((name, _), r) in columns.iter().zip(&results) {
+        for sample in r.samples.iter().take(args.show) {
+            println!(
+                "\n--- {name} | {} (answer {})\n{}",
+                sample["question"].as_str().unwrap_or_default(),
+                sample["answer"].as_str().unwrap_or_default(),
+                sample["completion"].as_str().unwrap_or_default().trim()
+            );
+        }
+    }
     if let Some(path) = &args.json {
         let rows: Vec<serde_json::Value> = columns
             .iter()
@@ -236,7 +249,9 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                 row["model"] = dir.display().to_string().into();
                 row["reward_mean"] = mean(r.reward).into();
                 row["length_mean"] = mean(r.length).into();
-                row["samples"] = r.samples.clone().into();
+                row["samples"] = r.samples[..r.samples.len().min(args.samples)]
+                    .to_vec()
+                    .into();
                 row
             })
             .collect();

@@ -63,8 +63,11 @@ pub fn run(run_dir: &Path, out: Option<PathBuf>) -> Result<PathBuf> {
     let root = BitMapBackend::new(&target, (1200, 800)).into_drawing_area();
     root.fill(&WHITE)?;
     let panels = root.split_evenly((2, 2));
-    let reward_keys: Vec<String> = metrics[0]
-        .as_object()
+    // Reward columns, from the first GRPO step (an SFT phase logs none).
+    let reward_keys: Vec<String> = metrics
+        .iter()
+        .find(|m| m.get("reward_mean").is_some())
+        .and_then(|m| m.as_object())
         .map(|o| {
             o.keys()
                 .filter(|k| k.starts_with("reward/"))
@@ -75,7 +78,10 @@ pub fn run(run_dir: &Path, out: Option<PathBuf>) -> Result<PathBuf> {
     let window = (metrics.len() / 10).clamp(1, 20);
     let specs: [(&str, Vec<&str>); 4] = [
         ("reward (mean per step, smoothed)", vec!["reward_mean"]),
-        ("loss", vec!["loss"]),
+        (
+            "loss (SFT cross-entropy, then GRPO)",
+            vec!["loss", "sft_loss"],
+        ),
         ("KL to the reference", vec!["kl"]),
         ("completion length (tokens)", vec!["completion_length_mean"]),
     ];
@@ -89,7 +95,12 @@ pub fn run(run_dir: &Path, out: Option<PathBuf>) -> Result<PathBuf> {
                     .map(|k| (k.trim_start_matches("reward/").to_string(), series(k))),
             );
         }
+        lines.retain(|l| !l.1.is_empty());
         let all: Vec<(f64, f64)> = lines.iter().flat_map(|l| l.1.clone()).collect();
+        if all.is_empty() {
+            panel.titled(&format!("{title}: nothing logged"), ("sans-serif", 18))?;
+            continue;
+        }
         let (x0, x1) = (
             all.iter().map(|p| p.0).fold(f64::MAX, f64::min),
             all.iter().map(|p| p.0).fold(f64::MIN, f64::max).max(1.0),
@@ -140,6 +151,10 @@ pub fn run(run_dir: &Path, out: Option<PathBuf>) -> Result<PathBuf> {
     }
     root.present()?;
     let rewards = series("reward_mean");
+    if rewards.is_empty() {
+        println!("{} steps, none of them GRPO", metrics.len());
+        return Ok(out);
+    }
     let n = (rewards.len() / 2).clamp(1, 20);
     let mean = |v: &[(f64, f64)]| v.iter().map(|p| p.1).sum::<f64>() / v.len().max(1) as f64;
     println!(
