@@ -17,8 +17,7 @@ use grpo_xla::models::gemma::{random_params, Family, GemmaConfig, GemmaWeights};
 use grpo_xla::models::hf::save_params;
 use grpo_xla::models::tokenizer::TextTokenizer;
 use grpo_xla::reference;
-use grpo_xla::train::packing::TrainExample;
-use grpo_xla::train::sft::encode_example;
+use grpo_xla::train::sft::pack_examples;
 use serde_json::json;
 
 const SCRIPT: &str = concat!(
@@ -47,29 +46,27 @@ fn sft_loss_and_gradients_equal_optax_cross_entropy_through_tunix() {
             "7",
         ),
     ];
-    let encoded: Vec<(Vec<u32>, Vec<u32>)> = examples
+    let examples: Vec<Example> = examples
         .iter()
-        .map(|(q, r, a)| {
-            let e = Example {
-                question: q.to_string(),
-                reasoning: Some(r.to_string()),
-                answer: a.to_string(),
-                domain: "math".into(),
-                steps: None,
-            };
-            encode_example(&tokenizer, &e, 12, 64).unwrap()
+        .map(|(q, r, a)| Example {
+            question: q.to_string(),
+            reasoning: Some(r.to_string()),
+            answer: a.to_string(),
+            domain: "math".into(),
+            steps: None,
         })
         .collect();
-    // Targets end with the end-of-turn token unless cut.
-    assert_eq!(*encoded[0].1.last().unwrap(), tokenizer.end_of_turn());
-    assert_eq!(encoded[2].1.len(), 64, "the long target is cut");
-    let prompts: Vec<Vec<u32>> = encoded.iter().map(|(p, _)| p.clone()).collect();
-    let rows: Vec<(usize, &[u32])> = encoded
-        .iter()
-        .enumerate()
-        .map(|(i, (_, t))| (i, t.as_slice()))
-        .collect();
-    let packed = TrainExample::pack_rows(&prompts, &rows, &[0.0; 3], geo).unwrap();
+    let refs: Vec<&Example> = examples.iter().collect();
+    let packed = pack_examples(&tokenizer, &refs, geo).unwrap();
+    // Targets end with the end-of-turn token unless cut; the long one is cut at 64.
+    let target_len = |r: usize| {
+        packed.completion_mask[r * 64..(r + 1) * 64]
+            .iter()
+            .sum::<f32>()
+    };
+    let last_target = packed.tokens[12 + target_len(0) as usize - 1] as u32;
+    assert_eq!(last_target, tokenizer.end_of_turn());
+    assert_eq!(target_len(2), 64.0, "the long target is cut");
 
     let g = Graph::new("sft_loss");
     let (_, tensors) = GemmaWeights::parameters(&g, &cfg);

@@ -18,6 +18,7 @@ use super::rollout::truncate_keeping_bos;
 use super::trainer::{sft_spec, stop_unless_finite, Session};
 use crate::data::{load_jsonl, prompt_text, target_text, Example};
 use crate::graph::Placement;
+use crate::grpo::programs::Geometry;
 use crate::models::tokenizer::TextTokenizer;
 use crate::models::LoadedModel;
 
@@ -36,6 +37,27 @@ pub fn encode_example(
     target.push(tokenizer.end_of_turn());
     target.truncate(max_target);
     Ok((prompt, target))
+}
+
+/// A supervised batch: each example's prompt, then its target as the completion (the target
+/// tokens are the loss mask).
+pub fn pack_examples(
+    tokenizer: &TextTokenizer,
+    examples: &[&Example],
+    geo: Geometry,
+) -> Result<TrainExample> {
+    let (max_prompt, max_target) = (geo.prompt_len as usize, geo.completion_len as usize);
+    let encoded: Vec<(Vec<u32>, Vec<u32>)> = examples
+        .iter()
+        .map(|e| encode_example(tokenizer, e, max_prompt, max_target))
+        .collect::<Result<_>>()?;
+    let prompts: Vec<Vec<u32>> = encoded.iter().map(|(p, _)| p.clone()).collect();
+    let rows: Vec<(usize, &[u32])> = encoded
+        .iter()
+        .enumerate()
+        .map(|(i, (_, t))| (i, t.as_slice()))
+        .collect();
+    TrainExample::pack_rows(&prompts, &rows, &vec![0.0; rows.len()], geo)
 }
 
 /// Runs the SFT phase from `state` to its last step. Returns false when this session stopped
@@ -87,25 +109,7 @@ pub(super) fn sft_phase(
     while state.step < sft.steps {
         let started = Instant::now();
         let examples = prompts.next_batch(state, sft.batch_size);
-        let encoded: Vec<(Vec<u32>, Vec<u32>)> = examples
-            .iter()
-            .map(|e| {
-                encode_example(
-                    tokenizer,
-                    e,
-                    geo.prompt_len as usize,
-                    geo.completion_len as usize,
-                )
-            })
-            .collect::<Result<_>>()?;
-        let prompt_ids: Vec<Vec<u32>> = encoded.iter().map(|(p, _)| p.clone()).collect();
-        let rows: Vec<(usize, &[u32])> = encoded
-            .iter()
-            .enumerate()
-            .map(|(i, (_, t))| (i, t.as_slice()))
-            .collect();
-        let zeros = vec![0.0; rows.len()];
-        let packed = TrainExample::pack_rows(&prompt_ids, &rows, &zeros, geo)?;
+        let packed = pack_examples(tokenizer, &examples, geo)?;
         let batch = learner.prepare_sft(&packed)?;
         let train_started = Instant::now();
         let update = learner.update(&batch)?;
@@ -113,11 +117,11 @@ pub(super) fn sft_phase(
         stop_unless_finite(&session.run, state, &update)?;
         state.step += 1;
         state.phase = Phase::Sft;
-        let target_tokens = rows.iter().map(|(_, t)| t.len()).sum::<usize>() as f64;
+        let target_tokens = packed.completion_mask.iter().sum::<f32>() as f64;
         let report = SftReport {
             step: state.step,
             update,
-            target_tokens: target_tokens / rows.len() as f64,
+            target_tokens: target_tokens / examples.len() as f64,
             step_seconds: started.elapsed().as_secs_f64(),
             train_tokens_per_s: (geo.batch * geo.seq_len()) as f64 / train_seconds,
         };
