@@ -72,7 +72,18 @@ pub fn wilson(k: usize, n: usize) -> [f64; 2] {
     let denom = 1.0 + z * z / n;
     let centre = (p + z * z / (2.0 * n)) / denom;
     let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / denom;
-    [(centre - half).max(0.0), (centre + half).min(1.0)]
+    // At k = 0 (k = n) the bound is exactly 0 (1); the formula leaves a rounding residue.
+    let lower = if k == 0.0 {
+        0.0
+    } else {
+        (centre - half).max(0.0)
+    };
+    let upper = if k == n {
+        1.0
+    } else {
+        (centre + half).min(1.0)
+    };
+    [lower, upper]
 }
 
 /// Counts over a set of problems.

@@ -154,7 +154,7 @@ fn columns(args: &EvalArgs) -> Result<(Setup, Vec<(String, PathBuf)>)> {
 }
 
 fn print_row(name: &str, cells: impl Iterator<Item = String>) {
-    print!("| {name:<24} |");
+    print!("| {name:<28} |");
     for c in cells {
         print!(" {c:>22} |");
     }
@@ -174,7 +174,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     );
     print_row("metric", columns.iter().map(|(name, _)| name.clone()));
     println!(
-        "|--------------------------|{}",
+        "|------------------------------|{}",
         "------------------------|".repeat(columns.len())
     );
     let with_ci = |v: f64, ci: [f64; 2]| format!("{v:.3} [{:.2},{:.2}]", ci[0], ci[1]);
