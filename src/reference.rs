@@ -16,7 +16,13 @@ pub fn run(script: &str, inputs: &Value) -> Result<Value> {
     let source = format!("{COMMON}\n{script}\n\nrun(main)\n");
     let mut child = Command::new(&python)
         .args(["-c", &source])
-        .env("JAX_PLATFORMS", "cpu")
+        // CPU unless told otherwise (GRPO_XLA_REF_PLATFORMS=cuda runs the JAX side of a GPU
+        // benchmark on the GPU; JAX then must not take the memory our own client holds).
+        .env(
+            "JAX_PLATFORMS",
+            std::env::var("GRPO_XLA_REF_PLATFORMS").unwrap_or_else(|_| "cpu".into()),
+        )
+        .env("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
         .env("TF_CPP_MIN_LOG_LEVEL", "3")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
