@@ -23,7 +23,7 @@ use grpo_xla::graph::exec::run_executable;
 use grpo_xla::graph::{EmitOptions, Graph, HostArray, Mesh, Module, Shape, Sharding};
 use grpo_xla::grpo::optimizer::{adamw_step, AdamWConfig};
 use grpo_xla::models::layers::{attention, gated_mlp, AttentionConfig, AttentionWeights};
-use grpo_xla::pjrt::{Arg, Client, ElementType, LoadedExecutable};
+use grpo_xla::pjrt::{Client, ElementType, LoadedExecutable};
 
 fn no_locations(shardy: bool) -> EmitOptions {
     EmitOptions {
@@ -431,14 +431,7 @@ fn attention_block_sharded() {
                 ]
             })
             .collect();
-        let outputs = exe
-            .execute_sharded(
-                buffers
-                    .iter()
-                    .map(|l| l.iter().map(Arg::Borrow).collect())
-                    .collect(),
-            )
-            .unwrap();
+        let outputs = common::execute_on_devices(exe, &buffers);
         outputs
             .iter()
             .map(|o| o[0].to_vec::<f32>().unwrap())

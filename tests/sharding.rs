@@ -11,7 +11,6 @@ mod common;
 use common::{cpu_client, values};
 use grpo_xla::graph::{EmitOptions, Graph, HostArray, Mesh, Shape, Sharding, Tensor};
 use grpo_xla::models::layers::{attention, AttentionConfig, AttentionWeights};
-use grpo_xla::pjrt::Arg;
 
 const B: i64 = 4;
 const T: i64 = 6;
@@ -150,14 +149,7 @@ fn run_sharded(mesh: Mesh, s: [Sharding; 6], shardy: bool) {
             up(&inp.out, &[N, H, D], &s[4]),
         ]);
     }
-    let outputs = exe
-        .execute_sharded(
-            buffers
-                .iter()
-                .map(|list| list.iter().map(Arg::Borrow).collect())
-                .collect(),
-        )
-        .unwrap();
+    let outputs = common::execute_on_devices(&exe, &buffers);
     let scale = expected.iter().fold(0f32, |m, v| m.max(v.abs()));
     for d in 0..n {
         let (want, want_dims) = s[5].shard(&mesh, &expected, &[B, T, D], d).unwrap();

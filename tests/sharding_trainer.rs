@@ -15,7 +15,6 @@ use grpo_xla::grpo::objective::{Aggregation, KlEstimator, ObjectiveConfig};
 use grpo_xla::grpo::optimizer::AdamWConfig;
 use grpo_xla::grpo::programs::{Geometry, LogProbsProgram, Loss, TrainStepProgram, Trainable};
 use grpo_xla::models::gemma::{random_params, Family, GemmaConfig};
-use grpo_xla::pjrt::Arg;
 
 const TOLERANCE: f64 = 5e-5;
 
@@ -97,14 +96,7 @@ fn run_on(module: &Module, n: usize, args: &[HostArray], per_row: &[bool]) -> Ve
                 .collect()
         })
         .collect();
-    let out = exe
-        .execute_sharded(
-            buffers
-                .iter()
-                .map(|list| list.iter().map(Arg::Borrow).collect())
-                .collect(),
-        )
-        .unwrap();
+    let out = common::execute_on_devices(&exe, &buffers);
     out.iter()
         .map(|list| {
             list.iter()

@@ -35,3 +35,17 @@ pub fn values(n: usize, seed: u64) -> Vec<f32> {
         })
         .collect()
 }
+
+/// Runs a partitioned executable with one argument list per device, every buffer borrowed.
+pub fn execute_on_devices(
+    exe: &grpo_xla::pjrt::LoadedExecutable,
+    buffers: &[Vec<grpo_xla::pjrt::Buffer>],
+) -> Vec<Vec<grpo_xla::pjrt::Buffer>> {
+    exe.execute_sharded(
+        buffers
+            .iter()
+            .map(|list| list.iter().map(grpo_xla::pjrt::Arg::Borrow).collect())
+            .collect(),
+    )
+    .unwrap()
+}
