@@ -101,6 +101,15 @@ fn the_trainers_packed_batch_gives_tunixs_reference_logps_loss_and_metrics() {
         lengths.iter().any(|&l| l < 10) && lengths.iter().any(|&l| l != lengths[0]),
         "the batch should hold completions of different lengths: {lengths:?}"
     );
+    // Tunix's convention: a completion ends before its stop token, which is never trained on.
+    let stops = model.tokenizer.stop_tokens();
+    assert!(
+        samples
+            .completions
+            .iter()
+            .all(|c| !c.tokens.iter().any(|t| stops.contains(t))),
+        "a stop token inside a completion"
+    );
     let advantages = [1.0, -0.5, 0.3, -0.8, 1.3, -1.2];
     let packed = TrainExample::pack(&prompts, &samples.completions, &advantages, geo).unwrap();
 
