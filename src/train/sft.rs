@@ -133,11 +133,7 @@ pub(super) fn sft_phase(
         if state.step % cfg.training.log_every == 0 {
             log.say(report.log_line());
         }
-        let phase_end = state.step == sft.steps;
-        if phase_end {
-            session.save_sft_model(&learner)?;
-        }
-        if session.end_of_step(state, &learner, &log, phase_end)? {
+        if session.end_of_step(state, &learner, &log, state.step == sft.steps)? {
             return Ok(false);
         }
     }

@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 
 use super::checkpoint::{self, Checkpoint, NamedArrays, Phase, TrainState};
 use super::config::{SftSection, TrainConfig};
-use super::learner::{Learner, LearnerSpec};
+use super::learner::{Learner, LearnerSnapshot, LearnerSpec};
 use super::metrics::{MetricsLog, StepReport};
 use super::packing::TrainExample;
 use super::prompts::PromptStream;
@@ -166,10 +166,14 @@ pub(super) struct Session<'a> {
 }
 
 impl Session<'_> {
-    /// Writes a checkpoint of the learner at `state`.
-    fn save(&self, state: &TrainState, learner: &Learner) -> Result<PathBuf> {
-        let snapshot = learner.snapshot()?;
-        let model_cfg = learner.model_config().clone();
+    /// Writes a checkpoint of the learner's `snapshot` at `state`.
+    fn save(
+        &self,
+        state: &TrainState,
+        snapshot: LearnerSnapshot,
+        model_cfg: &GemmaConfig,
+    ) -> Result<PathBuf> {
+        let model_cfg = model_cfg.clone();
         let merged = snapshot.merged;
         let tokenizer_src = self.model_dir.clone();
         checkpoint::save(
@@ -186,7 +190,9 @@ impl Session<'_> {
     }
 
     /// After a step: a checkpoint when one is due, at the end of a phase, or when this session
-    /// stops (SIGINT/SIGTERM or `--max-steps`). Returns whether to stop.
+    /// stops (SIGINT/SIGTERM or `--max-steps`). At the end of the SFT phase the merged model is
+    /// also written to `sft_model/` (before the checkpoint that says SFT is done), from the same
+    /// download. Returns whether to stop.
     pub fn end_of_step(
         &self,
         state: &TrainState,
@@ -200,7 +206,18 @@ impl Session<'_> {
                 .max_steps
                 .is_some_and(|m| state.step - self.start >= m);
         if state.step % self.cfg.training.checkpoint_every == 0 || phase_end || stop {
-            let dir = self.save(state, learner)?;
+            let snapshot = learner.snapshot()?;
+            let model_cfg = learner.model_config();
+            if phase_end && state.phase == Phase::Sft {
+                let tokenizer_src = self.model_dir.as_deref();
+                write_model_dir(
+                    &self.sft_model_dir(),
+                    model_cfg,
+                    &snapshot.merged,
+                    tokenizer_src,
+                )?;
+            }
+            let dir = self.save(state, snapshot, model_cfg)?;
             log.say(format!("checkpoint: {}", dir.display()));
         }
         if stop {
@@ -215,19 +232,6 @@ impl Session<'_> {
     /// The supervised phase's result, which GRPO starts from.
     fn sft_model_dir(&self) -> PathBuf {
         self.run.join("sft_model")
-    }
-
-    /// Writes the learner's merged model as the SFT result (`save_params` writes a temporary
-    /// folder and renames it).
-    pub fn save_sft_model(&self, learner: &Learner) -> Result<()> {
-        let merged = learner.snapshot()?.merged;
-        let dir = self.sft_model_dir();
-        write_model_dir(
-            &dir,
-            learner.model_config(),
-            &merged,
-            self.model_dir.as_deref(),
-        )
     }
 }
 
