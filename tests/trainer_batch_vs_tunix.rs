@@ -51,7 +51,7 @@ fn the_trainers_packed_batch_gives_tunixs_reference_logps_loss_and_metrics() {
         params: random_params(&cfg, 9),
         config: cfg.clone(),
         tokenizer: Arc::new(TextTokenizer::Bytes),
-        dir: None,
+        tokenizer_dir: None,
     };
     let placement = Placement::single(cpu_client(1));
     let base: Vec<_> = placement

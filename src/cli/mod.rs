@@ -12,6 +12,7 @@ mod bench_graph;
 mod devices;
 mod doctor;
 mod eval;
+mod export;
 mod generate;
 mod plot;
 mod train;
@@ -67,6 +68,8 @@ enum Command {
         #[arg(long)]
         out: Option<std::path::PathBuf>,
     },
+    /// Write a run's checkpoint as an Orbax checkpoint for Tunix, LoRA adapters, or safetensors.
+    Export(export::ExportArgs),
     /// Generate text from a model directory, streaming tokens as they are decoded.
     Generate(generate::GenerateArgs),
     /// Benchmarks that print a table, side by side with JAX on this machine.
@@ -82,6 +85,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Generate(args) => generate::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Export(args) => export::run(&args),
         Command::Plot { run, out } => {
             let path = plot::run(&run, out)?;
             println!("wrote {}", path.display());

@@ -29,6 +29,8 @@ pub enum LoadError {
         found: Vec<i64>,
         expected: Vec<i64>,
     },
+    #[error("{0}")]
+    Unsupported(String),
     #[error("{name} in {file} has dtype {dtype}; supported: F32, BF16, F16")]
     Dtype {
         name: String,

@@ -115,6 +115,9 @@ pub enum TextTokenizer {
 }
 
 impl TextTokenizer {
+    /// The byte tokenizer's vocabulary size.
+    pub const BYTES_VOCAB: i64 = 260;
+
     pub fn encode(&self, text: &str) -> anyhow::Result<Vec<u32>> {
         match self {
             TextTokenizer::Gemma(t) => t.encode(text),

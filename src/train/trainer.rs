@@ -308,7 +308,7 @@ pub fn train(config_path: &Path, opts: RunOptions, client: Client) -> Result<Pat
         cfg: &cfg,
         opts: &opts,
         start: state.step,
-        model_dir: model.dir.clone(),
+        model_dir: model.tokenizer_dir.clone(),
     };
     if let Some(sft) = &cfg.sft {
         if state.step < sft.steps {

@@ -1,0 +1,122 @@
+//! A run's checkpoint in the forms users take elsewhere (`grpo-xla export`):
+//!
+//! - `orbax`: the merged model as an Orbax checkpoint in a Tunix `CheckpointManager` root,
+//!   `<out>/<step>/model_params/` (Tunix's nnx tree, or Google's upstream Gemma 3 tree), f32 or
+//!   bf16, with the model's config.json and tokenizer files in `<out>`.
+//! - `lora`: only the adapters, in qwix's names, in the same layout; `<out>/lora.json` holds the
+//!   rank, alpha and scale α/r, which a Tunix LoRA model is built with before restoring.
+//! - `safetensors`: the merged model as an HF folder (what every checkpoint holds already).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use super::checkpoint::{self, read_arrays};
+use super::config::TrainConfig;
+use crate::models::tunix_trees::{self, Tree};
+use crate::models::{orbax, DType, LoadedModel};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Orbax,
+    Lora,
+    Safetensors,
+}
+
+pub struct ExportRequest<'a> {
+    pub run: &'a Path,
+    /// The checkpoint's step; None: the newest complete one.
+    pub step: Option<usize>,
+    pub format: ExportFormat,
+    pub out: &'a Path,
+    pub dtype: DType,
+    pub tree: Tree,
+}
+
+/// Exports one checkpoint of a run; returns the folder a restore reads (the Orbax tree, or the
+/// HF folder).
+pub fn export(req: &ExportRequest) -> Result<PathBuf> {
+    let ckpt = match req.step {
+        Some(step) => {
+            let dir = checkpoint::step_dir(req.run, step);
+            if !dir.join("state.json").is_file() {
+                bail!("{} is not a complete checkpoint of this run", dir.display());
+            }
+            dir
+        }
+        None => checkpoint::latest(req.run)?
+            .with_context(|| format!("{} has no complete checkpoint", req.run.display()))?,
+    };
+    let (state, _) = checkpoint::load_state(&ckpt)?;
+    let model_dir = ckpt.join("model");
+    std::fs::create_dir_all(req.out).with_context(|| format!("creating {}", req.out.display()))?;
+    let tree_dir = req.out.join(state.step.to_string()).join("model_params");
+    match req.format {
+        ExportFormat::Safetensors => {
+            if req.dtype != DType::F32 {
+                bail!("the safetensors export is f32 (Tunix converts on load); drop --dtype");
+            }
+            copy_files(&model_dir, req.out, true)?;
+            Ok(req.out.to_path_buf())
+        }
+        ExportFormat::Orbax => {
+            let model = LoadedModel::from_dir(&model_dir, req.dtype)?;
+            let leaves = tunix_trees::to_leaves(&model.config, &model.params, req.tree)?;
+            orbax::write(&tree_dir, &leaves)?;
+            copy_files(&model_dir, req.out, false)?;
+            Ok(tree_dir)
+        }
+        ExportFormat::Lora => {
+            let cfg = TrainConfig::load(&req.run.join("config.yaml"))?;
+            let lora = cfg
+                .lora
+                .with_context(|| format!("{}: the run has no lora section", req.run.display()))?;
+            let path = ckpt.join("lora.safetensors");
+            let leaves: Vec<orbax::Leaf> = read_arrays(&path)?
+                .into_iter()
+                .map(|(name, a)| {
+                    let keys = name.split('.').map(str::to_string).chain(["value".into()]);
+                    (keys.collect(), convert(a, req.dtype))
+                })
+                .collect();
+            orbax::write(&tree_dir, &leaves)?;
+            copy_files(&model_dir, req.out, false)?;
+            let meta = serde_json::json!({
+                "rank": lora.rank, "alpha": lora.alpha, "scale": lora.alpha / lora.rank as f64,
+                "module_path": lora.targets.iter().map(|t| format!(".*{t}")).collect::<Vec<_>>().join("|"),
+            });
+            let meta_path = req.out.join("lora.json");
+            std::fs::write(&meta_path, serde_json::to_string_pretty(&meta)?)
+                .with_context(|| format!("writing {}", meta_path.display()))?;
+            Ok(tree_dir)
+        }
+    }
+}
+
+fn convert(a: crate::graph::HostArray, dtype: DType) -> crate::graph::HostArray {
+    if a.ty == dtype.element_type() {
+        return a;
+    }
+    let values: Vec<f32> = a.to_f64().iter().map(|&v| v as f32).collect();
+    crate::models::hf::to_dtype(&values, &a.dims, dtype.element_type())
+}
+
+/// Copies the model folder's config and tokenizer files, and its weights if `weights`.
+fn copy_files(model_dir: &Path, out: &Path, weights: bool) -> Result<()> {
+    for entry in
+        std::fs::read_dir(model_dir).with_context(|| format!("reading {}", model_dir.display()))?
+    {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let wanted = name.ends_with(".json") || (weights && name.ends_with(".safetensors"));
+        if path.is_file() && wanted {
+            std::fs::copy(&path, out.join(&name))
+                .with_context(|| format!("copying {} to {}", path.display(), out.display()))?;
+        }
+    }
+    Ok(())
+}
