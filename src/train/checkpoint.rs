@@ -114,21 +114,20 @@ fn is_complete(dir: &Path) -> bool {
 /// step is replaced only once the new one is whole: it is moved aside, the new one renamed in,
 /// then the old one removed (a crash in between leaves one of them, which `latest` finds).
 pub fn save(run: &Path, ckpt: Checkpoint) -> Result<PathBuf> {
-    let final_dir = step_dir(run, ckpt.state.step);
+    let step = ckpt.state.step;
+    let final_dir = step_dir(run, step);
     let tmp = final_dir.with_extension("partial");
-    let old = final_dir.with_extension("old");
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    write_arrays(&tmp.join("state.safetensors"), &ckpt.training_state)?;
-    if let Some(lora) = &ckpt.lora {
-        write_arrays(&tmp.join("lora.safetensors"), lora)?;
+    let written = write_whole(&tmp, ckpt);
+    if let Err(e) = written {
+        // A full disk or a lost permission: what was written of this one goes, the previous
+        // checkpoint stays the newest.
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e.context(format!(
+            "saving the checkpoint of step {step} in {} failed; nothing of it was kept",
+            checkpoints_dir(run).display()
+        )));
     }
-    (ckpt.write_model)(&tmp.join("model"))?;
-    std::fs::write(
-        tmp.join("state.json"),
-        serde_json::to_string_pretty(ckpt.state)?,
-    )
-    .with_context(|| format!("writing {}", tmp.join("state.json").display()))?;
+    let old = final_dir.with_extension("old");
     if final_dir.exists() {
         let _ = std::fs::remove_dir_all(&old);
         std::fs::rename(&final_dir, &old)
@@ -141,10 +140,58 @@ pub fn save(run: &Path, ckpt: Checkpoint) -> Result<PathBuf> {
     std::fs::write(
         &latest_tmp,
         final_dir.file_name().unwrap().to_string_lossy().as_bytes(),
-    )?;
+    )
+    .with_context(|| format!("writing {}", latest_tmp.display()))?;
     std::fs::rename(&latest_tmp, &latest)?;
     let _ = std::fs::remove_dir_all(&old);
     Ok(final_dir)
+}
+
+/// Writes every file of a checkpoint into `tmp`, `state.json` last (it marks the folder whole).
+fn write_whole(tmp: &Path, ckpt: Checkpoint) -> Result<()> {
+    let _ = std::fs::remove_dir_all(tmp);
+    std::fs::create_dir_all(tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    write_arrays(&tmp.join("state.safetensors"), &ckpt.training_state)?;
+    if let Some(lora) = &ckpt.lora {
+        write_arrays(&tmp.join("lora.safetensors"), lora)?;
+    }
+    (ckpt.write_model)(&tmp.join("model"))?;
+    std::fs::write(
+        tmp.join("state.json"),
+        serde_json::to_string_pretty(ckpt.state)?,
+    )
+    .with_context(|| format!("writing {}", tmp.join("state.json").display()))
+}
+
+/// Bytes free to this user on the filesystem holding `dir` (None where it cannot be asked).
+pub fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid NUL-terminated path and a statvfs struct to fill.
+    let rc = unsafe { libc::statvfs(path.as_ptr(), &mut stat) };
+    (rc == 0).then(|| stat.f_bavail as u64 * stat.f_frsize as u64)
+}
+
+/// Checks, before any training, that `run` can be written and has room for one checkpoint of
+/// at least `checkpoint_bytes` (a read-only or full disk is reported now, not after an hour).
+pub fn check_writable(run: &Path, checkpoint_bytes: u64) -> Result<()> {
+    let probe = run.join(".write_probe");
+    std::fs::write(&probe, b"probe")
+        .with_context(|| format!("the output folder {} is not writable", run.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    if let Some(free) = free_bytes(run) {
+        if free < checkpoint_bytes {
+            anyhow::bail!(
+                "{} has {:.1} MB free, but one checkpoint of this model takes at least {:.1} MB: \
+                 free some space or choose another --output-dir",
+                run.display(),
+                free as f64 / 1e6,
+                checkpoint_bytes as f64 / 1e6
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The newest complete checkpoint of a run, if any: the one `latest` names, or, when that one

@@ -127,9 +127,34 @@ pub struct MetricsLog {
     pub bar: indicatif::ProgressBar,
 }
 
+/// Rewrites `path` (if it exists) without the lines past step `done` or that are not JSON.
+fn keep_steps_up_to(path: &Path, done: usize) -> Result<()> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|line| {
+            serde_json::from_str::<serde_json::Value>(line)
+                .is_ok_and(|v| v["step"].as_u64().is_none_or(|step| step as usize <= done))
+        })
+        .collect();
+    if kept.len() == text.lines().count() {
+        return Ok(());
+    }
+    let tmp = path.with_extension("jsonl.tmp");
+    let body: String = kept.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&tmp, body).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))
+}
+
 impl MetricsLog {
+    /// Opens `metrics.jsonl` to append after step `done`. Lines of later steps (written before a
+    /// crash, after the checkpoint resumed from) and a torn last line are dropped first, so the
+    /// file holds one line per step however often the run was interrupted.
     pub fn open(run: &Path, total_steps: usize, done: usize) -> Result<MetricsLog> {
         let path = run.join("metrics.jsonl");
+        keep_steps_up_to(&path, done)?;
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -174,5 +199,28 @@ impl MetricsLog {
     /// `println` prints nothing).
     pub fn say(&self, line: String) {
         self.bar.suspend(|| eprintln!("{line}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reopening_after_a_crash_drops_later_steps_and_a_torn_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.jsonl");
+        let lines = [
+            r#"{"step":1,"loss":0.5}"#,
+            r#"{"step":2,"loss":0.4}"#,
+            r#"{"note":"no step"}"#,
+            r#"{"step":3,"loss":0.3}"#,
+            r#"{"step":4,"lo"#,
+        ];
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        // Resumed from the checkpoint of step 2: steps 3 and the torn 4 are re-run.
+        drop(MetricsLog::open(dir.path(), 10, 2).unwrap());
+        let kept = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(kept, format!("{}\n{}\n{}\n", lines[0], lines[1], lines[2]));
     }
 }

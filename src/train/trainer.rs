@@ -302,6 +302,11 @@ pub fn train(config_path: &Path, opts: RunOptions, client: Client) -> Result<Pat
 
     let placement = Placement::single(client);
     let mut model = load_model(&cfg, config_path)?;
+    // A checkpoint holds the merged model in f32, and, fine-tuning it all, the weights and
+    // two Adam moments again (LoRA's adapters are small beside it).
+    let model_bytes = 4 * model.config.num_params() as u64;
+    let copies = if cfg.lora.is_some() { 1 } else { 4 };
+    checkpoint::check_writable(&run, copies * model_bytes)?;
     let (mut state, mut resumed) = starting_point(&run, opts.resume)?;
     let session = Session {
         run: run.clone(),
