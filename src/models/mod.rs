@@ -156,6 +156,14 @@ fn tokenizer_for(
     match find_upwards(dir, "tokenizer.json") {
         Some(folder) => {
             let t = GemmaTokenizer::load(&folder)?;
+            anyhow::ensure!(
+                t.vocab_size() as i64 <= config.vocab_size,
+                "{}: the tokenizer has {} tokens but the model's embedding has {} rows: it is \
+                 not this model's tokenizer",
+                folder.join("tokenizer.json").display(),
+                t.vocab_size(),
+                config.vocab_size
+            );
             Ok((TextTokenizer::Gemma(Box::new(t)), Some(folder)))
         }
         None if config.vocab_size <= TextTokenizer::BYTES_VOCAB => Ok((TextTokenizer::Bytes, None)),

@@ -22,6 +22,11 @@ impl GemmaTokenizer {
         Ok(GemmaTokenizer { inner, end_of_turn })
     }
 
+    /// How many tokens its vocabulary has (added tokens not counted).
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(false)
+    }
+
     /// Token ids of `text`, with BOS in front (Gemma is always run with it). Text that already
     /// begins with `<bos>` (the chat template's own rendering does) gets no second one.
     pub fn encode(&self, text: &str) -> anyhow::Result<Vec<u32>> {

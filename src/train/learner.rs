@@ -124,13 +124,19 @@ impl Learner {
                 let find = |prefix: &str| -> Result<Vec<HostArray>> {
                     names
                         .iter()
-                        .map(|n| {
+                        .zip(&shapes)
+                        .map(|(n, dims)| {
                             let key = format!("{prefix}.{n}");
-                            arrays
+                            let (_, a) = arrays
                                 .iter()
                                 .find(|(k, _)| *k == key)
-                                .map(|(_, a)| a.clone())
-                                .with_context(|| format!("the checkpoint has no {key}"))
+                                .with_context(|| format!("the checkpoint has no {key}: it was written by another kind of run (LoRA or not, other targets)"))?;
+                            anyhow::ensure!(
+                                &a.dims == dims,
+                                "the checkpoint is of a different model: its {key} is {:?}, this model's is {dims:?}",
+                                a.dims
+                            );
+                            Ok(a.clone())
                         })
                         .collect()
                 };
