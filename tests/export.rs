@@ -189,3 +189,56 @@ fn tunix_restores_every_export_with_our_logits_and_greedy_text() {
         "bf16 export is not our weights rounded"
     );
 }
+
+/// The multi-session flow: a run stopped after 2 of 4 steps is exported (`--format run`), the
+/// folder copied elsewhere (as a Kaggle model is, into a new session's working folder) and
+/// resumed there: its last checkpoint and metrics equal an uninterrupted run's.
+#[test]
+fn a_run_exported_and_resumed_elsewhere_continues_identically() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Path::new("configs/smoke.yaml");
+    let whole = dir.path().join("whole");
+    grpo_xla(&["train", "--config", s(cfg), "--output-dir", s(&whole)]);
+    let first = dir.path().join("session1/run");
+    grpo_xla(&["train", "--config", s(cfg), "--output-dir", s(&first), "--max-steps", "2"]);
+    let model = dir.path().join("kaggle_model");
+    grpo_xla(&["export", "--run", s(&first), "--format", "run", "--out", s(&model)]);
+    std::fs::remove_dir_all(dir.path().join("session1")).unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(&model)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["checkpoints", "config.yaml", "metrics.jsonl"]);
+    let second = dir.path().join("session2/run");
+    std::fs::create_dir_all(second.parent().unwrap()).unwrap();
+    let copied = Command::new("cp").args(["-r", s(&model), s(&second)]).status().unwrap();
+    assert!(copied.success());
+    grpo_xla(&[
+        "train",
+        "--config",
+        s(&second.join("config.yaml")),
+        "--output-dir",
+        s(&second),
+        "--resume",
+    ]);
+    for file in ["state.safetensors", "model/model.safetensors", "state.json"] {
+        let a = std::fs::read(whole.join("checkpoints/step_000004").join(file)).unwrap();
+        let b = std::fs::read(second.join("checkpoints/step_000004").join(file)).unwrap();
+        assert!(a == b, "{file} differs after resuming elsewhere");
+    }
+    let records = |run: &Path| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(run.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v.as_object_mut()
+                    .unwrap()
+                    .retain(|k, _| !k.contains("time") && !k.contains("per_s"));
+                v
+            })
+            .collect()
+    };
+    assert_eq!(records(&second), records(&whole));
+}

@@ -18,7 +18,8 @@ pub struct ExportArgs {
     #[arg(long)]
     step: Option<usize>,
     /// orbax: the merged model, restorable by Tunix (`<out>/<step>/model_params/`); lora: the
-    /// adapters alone in qwix's names, same layout, with lora.json; safetensors: an HF folder.
+    /// adapters alone in qwix's names, same layout, with lora.json; safetensors: an HF folder;
+    /// run: the run cut down to what `train --resume` needs (a Kaggle model for the next session).
     #[arg(long, value_enum)]
     format: ExportFormat,
     /// Where to write.

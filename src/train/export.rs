@@ -6,6 +6,8 @@
 //! - `lora`: only the adapters, in qwix's names, in the same layout; `<out>/lora.json` holds the
 //!   rank, alpha and scale α/r, which a Tunix LoRA model is built with before restoring.
 //! - `safetensors`: the merged model as an HF folder (what every checkpoint holds already).
+//! - `run`: the run folder cut down to what resuming needs (config, metrics, the SFT result and
+//!   the one checkpoint), to upload as a Kaggle model and resume from in the next session.
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +23,7 @@ pub enum ExportFormat {
     Orbax,
     Lora,
     Safetensors,
+    Run,
 }
 
 pub struct ExportRequest<'a> {
@@ -52,6 +55,10 @@ pub fn export(req: &ExportRequest) -> Result<PathBuf> {
     std::fs::create_dir_all(req.out).with_context(|| format!("creating {}", req.out.display()))?;
     let tree_dir = req.out.join(state.step.to_string()).join("model_params");
     match req.format {
+        ExportFormat::Run => {
+            export_run(req.run, &ckpt, req.out)?;
+            Ok(req.out.to_path_buf())
+        }
         ExportFormat::Safetensors => {
             if req.dtype != DType::F32 {
                 bail!("the safetensors export is f32 (Tunix converts on load); drop --dtype");
@@ -91,6 +98,45 @@ pub fn export(req: &ExportRequest) -> Result<PathBuf> {
             Ok(tree_dir)
         }
     }
+}
+
+/// Copies what a resume reads: config.yaml, metrics.jsonl, sft_model/ (GRPO starts from it)
+/// and the checkpoint `ckpt`, named `latest`. Written beside `out` and renamed into place.
+fn export_run(run: &Path, ckpt: &Path, out: &Path) -> Result<()> {
+    let tmp = out.with_extension("partial");
+    let _ = std::fs::remove_dir_all(&tmp);
+    let name = ckpt.file_name().context("a checkpoint folder has a name")?;
+    let ckpts = tmp.join("checkpoints");
+    copy_tree(ckpt, &ckpts.join(name))?;
+    std::fs::write(ckpts.join("latest"), name.to_string_lossy().as_bytes())?;
+    for file in ["config.yaml", "metrics.jsonl"] {
+        if run.join(file).is_file() {
+            std::fs::copy(run.join(file), tmp.join(file))
+                .with_context(|| format!("copying {}", run.join(file).display()))?;
+        }
+    }
+    if run.join("sft_model").is_dir() {
+        copy_tree(&run.join("sft_model"), &tmp.join("sft_model"))?;
+    }
+    if out.exists() {
+        std::fs::remove_dir_all(out).with_context(|| format!("replacing {}", out.display()))?;
+    }
+    std::fs::rename(&tmp, out).with_context(|| format!("renaming to {}", out.display()))
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let path = entry?.path();
+        let target = to.join(path.file_name().unwrap_or_default());
+        if path.is_dir() {
+            copy_tree(&path, &target)?;
+        } else {
+            std::fs::copy(&path, &target)
+                .with_context(|| format!("copying {}", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 fn convert(a: crate::graph::HostArray, dtype: DType) -> crate::graph::HostArray {
