@@ -200,9 +200,25 @@ fn a_run_exported_and_resumed_elsewhere_continues_identically() {
     let whole = dir.path().join("whole");
     grpo_xla(&["train", "--config", s(cfg), "--output-dir", s(&whole)]);
     let first = dir.path().join("session1/run");
-    grpo_xla(&["train", "--config", s(cfg), "--output-dir", s(&first), "--max-steps", "2"]);
+    grpo_xla(&[
+        "train",
+        "--config",
+        s(cfg),
+        "--output-dir",
+        s(&first),
+        "--max-steps",
+        "2",
+    ]);
     let model = dir.path().join("kaggle_model");
-    grpo_xla(&["export", "--run", s(&first), "--format", "run", "--out", s(&model)]);
+    grpo_xla(&[
+        "export",
+        "--run",
+        s(&first),
+        "--format",
+        "run",
+        "--out",
+        s(&model),
+    ]);
     std::fs::remove_dir_all(dir.path().join("session1")).unwrap();
     let mut names: Vec<String> = std::fs::read_dir(&model)
         .unwrap()
@@ -212,7 +228,10 @@ fn a_run_exported_and_resumed_elsewhere_continues_identically() {
     assert_eq!(names, ["checkpoints", "config.yaml", "metrics.jsonl"]);
     let second = dir.path().join("session2/run");
     std::fs::create_dir_all(second.parent().unwrap()).unwrap();
-    let copied = Command::new("cp").args(["-r", s(&model), s(&second)]).status().unwrap();
+    let copied = Command::new("cp")
+        .args(["-r", s(&model), s(&second)])
+        .status()
+        .unwrap();
     assert!(copied.success());
     grpo_xla(&[
         "train",

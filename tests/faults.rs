@@ -66,6 +66,17 @@ fn metric_steps(run: &Path) -> Vec<u64> {
         .collect()
 }
 
+/// Whether a checkpoint is being written (or replaced): a `.partial` or `.old` folder exists.
+fn saving(run: &Path) -> bool {
+    std::fs::read_dir(run.join("checkpoints")).is_ok_and(|entries| {
+        entries.filter_map(Result::ok).any(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.ends_with(".partial") || name.ends_with(".old")
+        })
+    })
+}
+
 #[test]
 fn kill_9_at_random_moments_then_resume_is_bit_exact_with_one_metrics_line_per_step() {
     let dir = tempfile::tempdir().unwrap();
@@ -85,9 +96,9 @@ fn kill_9_at_random_moments_then_resume_is_bit_exact_with_one_metrics_line_per_s
         std::fs::read_to_string(run.join("metrics.jsonl")).map_or(0, |t| t.lines().count())
     };
     let (mut kills, mut partials_seen) = (0, 0);
-    // Each attempt is killed at a random moment: a third of them while starting up (loading,
-    // resuming, compiling), the rest a few milliseconds after a step's metrics line, when the
-    // checkpoint is being written or the next step has begun. Then one attempt runs on.
+    // Each attempt is killed at a random moment: while starting up (loading, resuming,
+    // compiling), while a checkpoint is being written, or a few milliseconds after a step's
+    // metrics line. Then one attempt runs on.
     for attempt in 0.. {
         let finishing = attempt >= 14 || lines(&run) >= STEPS - 1;
         let mut child = train(&cfg, &run, true)
@@ -102,18 +113,25 @@ fn kill_9_at_random_moments_then_resume_is_bit_exact_with_one_metrics_line_per_s
             );
             break;
         }
-        let early = random(3) == 0;
-        let (target, delay) = (
-            lines(&run) + 1,
-            Duration::from_millis(random(if early { 400 } else { 60 })),
-        );
+        // 0: while starting up; 1: the moment a checkpoint's partial folder appears (a save
+        // under way); 2: a few milliseconds after a step's metrics line.
+        let mode = random(3);
+        let target = lines(&run) + 1;
+        let delay = Duration::from_millis(random([400, 1, 60][mode as usize]));
         let started = Instant::now();
         let mut reached: Option<Instant> = None;
         loop {
             if let Some(status) = child.try_wait().unwrap() {
-                panic!("an attempt ended before it was killed: {status}");
+                // Finished before the moment came (a save too quick to see, say).
+                assert!(status.success(), "a resumed run failed: {status}");
+                break;
             }
-            if reached.is_none() && (early || lines(&run) >= target) {
+            let due = match mode {
+                0 => true,
+                1 => saving(&run),
+                _ => lines(&run) >= target,
+            };
+            if reached.is_none() && due {
                 reached = Some(Instant::now());
             }
             if reached.is_some_and(|t| t.elapsed() >= delay) {
@@ -123,22 +141,21 @@ fn kill_9_at_random_moments_then_resume_is_bit_exact_with_one_metrics_line_per_s
                 started.elapsed() < Duration::from_secs(120),
                 "an attempt hangs"
             );
-            std::thread::sleep(Duration::from_millis(1));
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
         }
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         kills += 1;
-        if let Ok(entries) = std::fs::read_dir(run.join("checkpoints")) {
-            partials_seen += entries
-                .filter(|e| {
-                    let name = e.as_ref().unwrap().file_name();
-                    let name = name.to_string_lossy();
-                    name.ends_with(".partial") || name.ends_with(".old")
-                })
-                .count();
-        }
+        partials_seen += saving(&run) as usize;
     }
     eprintln!("{kills} kills, {partials_seen} of them during a checkpoint write");
+    assert!(
+        partials_seen >= 1,
+        "no kill landed during a checkpoint write"
+    );
     assert!(
         kills >= 5,
         "only {kills} kills: the test did not interrupt the run"

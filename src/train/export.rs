@@ -132,8 +132,7 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
         if path.is_dir() {
             copy_tree(&path, &target)?;
         } else {
-            std::fs::copy(&path, &target)
-                .with_context(|| format!("copying {}", path.display()))?;
+            std::fs::copy(&path, &target).with_context(|| format!("copying {}", path.display()))?;
         }
     }
     Ok(())
