@@ -18,9 +18,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::cpu_client;
-use grpo_xla::graph::{Graph, HostArray, Shape};
-use grpo_xla::models::gemma::{forward, GemmaConfig, GemmaWeights};
+use common::our_logits;
+use grpo_xla::graph::HostArray;
+use grpo_xla::models::gemma::GemmaConfig;
 use grpo_xla::models::{hf, DType, LoadedModel};
 use grpo_xla::reference;
 use serde_json::json;
@@ -104,17 +104,6 @@ fn exports_load_back_bit_exact() {
         let b = std::fs::read(dir.path().join("hf").join(file)).unwrap();
         assert!(a == b, "safetensors export: {file} differs");
     }
-}
-
-fn our_logits(cfg: &GemmaConfig, params: &[HostArray], tokens: &[i32], dims: [i64; 2]) -> Vec<f64> {
-    let g = Graph::new("forward");
-    let (w, _) = GemmaWeights::parameters(&g, cfg);
-    let t = g.parameter("tokens", Shape::i32(&dims));
-    let valid = g.full(1.0, Shape::i32(&dims));
-    let module = g.build(&[forward(cfg, &w, &t, &valid)]).unwrap();
-    let mut args = params.to_vec();
-    args.push(HostArray::new(tokens, &dims));
-    module.run(&cpu_client(1), &args).unwrap()[0].to_f64()
 }
 
 /// Greedy continuation by repeated full forwards over a fixed-length row (as the script does).

@@ -4,11 +4,11 @@
 
 mod common;
 
-use common::{cpu_client, values};
+use common::{cpu_client, our_logits, values};
 use std::sync::Arc;
 
-use grpo_xla::graph::{Graph, HostArray, Placement, Shape};
-use grpo_xla::models::gemma::{forward, Family, GemmaConfig, GemmaWeights};
+use grpo_xla::graph::{HostArray, Placement};
+use grpo_xla::models::gemma::{Family, GemmaConfig};
 use grpo_xla::models::hf::{load_params, read_config, save_params};
 use grpo_xla::models::tokenizer::TextTokenizer;
 use grpo_xla::reference;
@@ -37,17 +37,6 @@ fn random_params(cfg: &GemmaConfig, seed: u64) -> Vec<HostArray> {
             )
         })
         .collect()
-}
-
-fn our_logits(cfg: &GemmaConfig, params: &[HostArray], tokens: &[i32], dims: [i64; 2]) -> Vec<f64> {
-    let g = Graph::new("forward");
-    let (w, _) = GemmaWeights::parameters(&g, cfg);
-    let t = g.parameter("tokens", Shape::i32(&dims));
-    let valid = g.full(1.0, Shape::i32(&dims));
-    let module = g.build(&[forward(cfg, &w, &t, &valid)]).unwrap();
-    let mut args = params.to_vec();
-    args.push(HostArray::new(tokens, &dims));
-    module.run(&cpu_client(1), &args).unwrap()[0].to_f64()
 }
 
 fn tiny_matches_tunix(family: Family) {

@@ -49,3 +49,22 @@ pub fn execute_on_devices(
     )
     .unwrap()
 }
+
+/// Our model's logits for `tokens` ([B, T], every position valid), from the forward graph.
+pub fn our_logits(
+    cfg: &grpo_xla::models::gemma::GemmaConfig,
+    params: &[grpo_xla::graph::HostArray],
+    tokens: &[i32],
+    dims: [i64; 2],
+) -> Vec<f64> {
+    use grpo_xla::graph::{Graph, HostArray, Shape};
+    use grpo_xla::models::gemma::{forward, GemmaWeights};
+    let g = Graph::new("forward");
+    let (w, _) = GemmaWeights::parameters(&g, cfg);
+    let t = g.parameter("tokens", Shape::i32(&dims));
+    let valid = g.full(1.0, Shape::i32(&dims));
+    let module = g.build(&[forward(cfg, &w, &t, &valid)]).unwrap();
+    let mut args = params.to_vec();
+    args.push(HostArray::new(tokens, &dims));
+    module.run(&cpu_client(1), &args).unwrap()[0].to_f64()
+}
