@@ -39,8 +39,22 @@ pub struct StepReport<'a> {
     pub update: StepMetrics,
     pub judge_failures: Option<usize>,
     pub step_seconds: f64,
+    /// Where the step's time went.
+    pub stages: StageSeconds,
     pub rollout_tokens_per_s: f64,
     pub train_tokens_per_s: f64,
+}
+
+/// Seconds a GRPO step spent in each stage (the rest: prompts, packing, logging).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StageSeconds {
+    /// Weight sync and generation.
+    pub rollout: f64,
+    pub scoring: f64,
+    /// Reference (and old) log-probs, and the batch's upload.
+    pub prepare: f64,
+    /// The μ optimizer updates.
+    pub update: f64,
 }
 
 impl StepReport<'_> {
@@ -54,6 +68,10 @@ impl StepReport<'_> {
             "step_time_s": self.step_seconds,
             "rollout_tokens_per_s": self.rollout_tokens_per_s,
             "train_tokens_per_s": self.train_tokens_per_s,
+            "time/rollout_s": self.stages.rollout,
+            "time/scoring_s": self.stages.scoring,
+            "time/prepare_s": self.stages.prepare,
+            "time/update_s": self.stages.update,
         });
         for (name, value) in self.update.named() {
             record[name] = serde_json::json!(value);

@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 use super::checkpoint::{self, Checkpoint, NamedArrays, Phase, TrainState};
 use super::config::{SftSection, TrainConfig};
 use super::learner::{Learner, LearnerSnapshot, LearnerSpec};
-use super::metrics::{MetricsLog, StepReport};
+use super::metrics::{MetricsLog, StageSeconds, StepReport};
 use super::packing::TrainExample;
 use super::prompts::PromptStream;
 use super::rollout::RolloutStage;
@@ -385,10 +385,18 @@ fn grpo_phase(
         let started = Instant::now();
         let examples = prompts.next_batch(&mut state, cfg.training.prompts_per_step);
         let prompt_ids = rollout.encode(&examples)?;
+        let mut stages = StageSeconds::default();
+        let mut clock = Instant::now();
+        let mut lap = || {
+            std::mem::replace(&mut clock, Instant::now())
+                .elapsed()
+                .as_secs_f64()
+        };
         if let Some(weights) = learner.policy_weights(state.step > first_step)? {
             rollout.sync_weights(weights);
         }
         let samples = rollout.run(&prompt_ids, state.step)?;
+        stages.rollout = lap();
 
         let texts = rollout.texts(&samples.completions);
         let sampled: Vec<_> = samples
@@ -398,12 +406,13 @@ fn grpo_phase(
             .collect();
         let scores = scorer.score(&sampled, &texts)?;
         let adv = advantages(&scores.totals, g, grpo.advantage, grpo.advantage_epsilon);
+        stages.scoring = lap();
 
         let packed = TrainExample::pack(&prompt_ids, &samples.completions, &adv, geo)?;
         let batch = learner.prepare(&packed)?;
-        let train_started = Instant::now();
+        stages.prepare = lap();
         let update = learner.update(&batch)?;
-        let train_seconds = train_started.elapsed().as_secs_f64();
+        stages.update = lap();
         stop_unless_finite(&session.run, &state, &update)?;
         state.step += 1;
         state.phase = Phase::Grpo;
@@ -421,9 +430,10 @@ fn grpo_phase(
             update,
             judge_failures: scorer.judge.as_ref().map(|j| j.failures),
             step_seconds: started.elapsed().as_secs_f64(),
+            stages,
             rollout_tokens_per_s: lengths.iter().sum::<f64>() / samples.seconds,
             train_tokens_per_s: (geo.batch * geo.seq_len()) as f64 * iterations as f64
-                / train_seconds,
+                / stages.update,
         };
         log.append(&report)?;
         if state.step % cfg.training.log_every == 0 {
