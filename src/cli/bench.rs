@@ -40,6 +40,23 @@ pub enum BenchCommand {
         #[arg(long)]
         no_jax: bool,
     },
+    /// One supervised training step of a config (its model, LoRA or full, batch), vs Tunix's
+    /// PeftTrainer step on the same weights and tokens, and the FLOP rate against the matmul peak.
+    Train {
+        #[command(flatten)]
+        device: DeviceArgs,
+        #[arg(long, default_value = "configs/reasoning_270m.yaml")]
+        config: std::path::PathBuf,
+        /// Steps timed after a warm-up step (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        steps: usize,
+        /// Skip the Tunix side.
+        #[arg(long)]
+        no_tunix: bool,
+        /// Also write the rows as JSON (name, ours, tunix, unit, ratio, bound_fraction).
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
     /// Prefill and decode tokens/s at batch 1, 8, 32, vs Tunix's sampler, and the memory bound.
     Generate {
         #[command(flatten)]
@@ -64,6 +81,13 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             dispatch_iters,
             matmul_iters,
         } => runtime(&device, dispatch_iters, matmul_iters),
+        BenchCommand::Train {
+            device,
+            config,
+            steps,
+            no_tunix,
+            json,
+        } => super::bench_train::run(&device, &config, steps, !no_tunix, json.as_ref()),
         BenchCommand::Generate {
             device,
             model,
@@ -113,6 +137,96 @@ def main(inputs):
             "jax": jax.__version__}
 "#;
 
+/// One measurement, ours beside Tunix's: printed as a table row and written as a JSON row.
+pub struct BenchRow {
+    pub name: String,
+    pub ours: f64,
+    pub tunix: Option<f64>,
+    pub unit: String,
+    /// Whether the unit is a time (smaller is faster) rather than a rate.
+    pub is_time: bool,
+    /// The fraction of a physical bound reached, where one applies.
+    pub bound_fraction: Option<f64>,
+}
+
+impl BenchRow {
+    pub fn new(name: &str, ours: f64, tunix: Option<f64>, unit: &str, is_time: bool) -> BenchRow {
+        BenchRow {
+            name: name.into(),
+            ours,
+            tunix,
+            unit: unit.into(),
+            is_time,
+            bound_fraction: None,
+        }
+    }
+
+    pub fn with_bound(mut self, fraction: f64) -> BenchRow {
+        self.bound_fraction = Some(fraction);
+        self
+    }
+
+    /// Ours over Tunix in throughput terms: above 1, we are faster.
+    pub fn ratio(&self) -> Option<f64> {
+        self.tunix.map(|t| {
+            if self.is_time {
+                t / self.ours
+            } else {
+                self.ours / t
+            }
+        })
+    }
+
+    pub fn print_table(rows: &[BenchRow]) {
+        println!(
+            "| measurement | unit | ours | tunix | ratio (>1: ours faster) | bound fraction |"
+        );
+        println!("|---|---|---:|---:|---:|---:|");
+        let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or("-".to_string(), f);
+        for r in rows {
+            println!(
+                "| {} | {} | {:.3} | {} | {} | {} |",
+                r.name,
+                r.unit,
+                r.ours,
+                opt(r.tunix, &|t| format!("{t:.3}")),
+                opt(r.ratio(), &|x| format!("{x:.2}x")),
+                opt(r.bound_fraction, &|b| format!("{:.0}%", 100.0 * b)),
+            );
+        }
+    }
+
+    pub fn write_json(rows: &[BenchRow], path: &std::path::Path) -> Result<()> {
+        let values: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|r| {
+                json!({"name": r.name, "ours": r.ours, "tunix": r.tunix, "unit": r.unit,
+                       "ratio": r.ratio(), "bound_fraction": r.bound_fraction})
+            })
+            .collect();
+        std::fs::write(path, serde_json::to_string_pretty(&values)?)
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))
+    }
+}
+
+/// GFLOP/s of a 1024x1024 f32 matmul on `client` (the peak a training step is compared with).
+pub fn matmul_gflops(client: &grpo_xla::pjrt::Client) -> Result<f64> {
+    Ok(2.0 * 1024f64.powi(3) / matmul_seconds(client, 20)? / 1e9)
+}
+
+/// Seconds per call of a 1024x1024 f32 matmul (after two untimed calls).
+fn matmul_seconds(client: &grpo_xla::pjrt::Client, iters: usize) -> Result<f64> {
+    let matmul = client.compile(MATMUL, &CompileOptions::default())?;
+    let data: Vec<f32> = (0..1024 * 1024u64)
+        .map(|i| ((i * 7919 % 1000) as f32) / 1000.0 - 0.5)
+        .collect();
+    let a = client.buffer_from_host(&data, &[1024, 1024], 0)?;
+    time_calls(iters, || {
+        matmul.execute(vec![Arg::Borrow(&a), Arg::Borrow(&a)])?;
+        Ok(())
+    })
+}
+
 fn time_calls(iters: usize, mut call: impl FnMut() -> Result<()>) -> Result<f64> {
     call()?;
     call()?;
@@ -132,15 +246,7 @@ fn runtime(device: &DeviceArgs, dispatch_iters: usize, matmul_iters: usize) -> R
         tiny.execute(vec![Arg::Borrow(&x)])?;
         Ok(())
     })?;
-    let matmul = client.compile(MATMUL, &options)?;
-    let data: Vec<f32> = (0..1024 * 1024)
-        .map(|i| ((i * 7919 % 1000) as f32) / 1000.0 - 0.5)
-        .collect();
-    let a = client.buffer_from_host(&data, &[1024, 1024], 0)?;
-    let ours_matmul = time_calls(matmul_iters, || {
-        matmul.execute(vec![Arg::Borrow(&a), Arg::Borrow(&a)])?;
-        Ok(())
-    })?;
+    let ours_matmul = matmul_seconds(&client, matmul_iters)?;
 
     eprintln!("running the same programs under jax.jit ...");
     let theirs = grpo_xla::reference::run(

@@ -9,6 +9,7 @@ use grpo_xla::pjrt::platforms::Platform;
 mod bench;
 mod bench_generate;
 mod bench_graph;
+mod bench_train;
 mod devices;
 mod doctor;
 mod eval;

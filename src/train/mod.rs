@@ -1,6 +1,7 @@
 //! Training: the config, the GRPO loop and its stages (prompts, rollout, scoring, packing,
 //! learner, metrics), checkpoints.
 
+pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod export;

@@ -122,7 +122,7 @@ fn grpo_spec(cfg: &TrainConfig, model: &LoadedModel) -> LearnerSpec {
 }
 
 /// The supervised learner of a config's `sft:` section.
-pub(super) fn sft_spec(cfg: &TrainConfig, sft: &SftSection, model: &LoadedModel) -> LearnerSpec {
+pub(crate) fn sft_spec(cfg: &TrainConfig, sft: &SftSection, model: &LoadedModel) -> LearnerSpec {
     LearnerSpec {
         trainable: trainable(cfg, model),
         loss: Loss::Sft,
