@@ -101,7 +101,7 @@ pub fn run(
     let rows = vec![
         BenchRow::new(&name, ours_s, tunix_s, "s/step", true).with_bound(gflops / peak),
         BenchRow::new(
-            "compile (first step)",
+            "start-up to the first step (ours: compile or executable cache; tunix: first call)",
             ours.compile_s,
             tunix.as_ref().and_then(|t| t["first_s"].as_f64()),
             "s",
@@ -120,6 +120,13 @@ pub fn run(
         "our step runs matmuls at {gflops:.1} GFLOP/s, {:.0}% of the {peak:.1} GFLOP/s a 1024x1024 f32 matmul reaches here (bound_fraction)",
         100.0 * gflops / peak
     );
+    if let Some(t) = &tunix {
+        println!(
+            "loss at the first step (before any update, so the same on both sides): ours {:.6}, tunix {:.6}",
+            ours.first_loss,
+            t["first_loss"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
     println!("Tunix: its PeftTrainer's jitted train step (value_and_grad over the same trainable params, optax AdamW with the same clipping), the same loss; its compile row is its first call.");
     if let Some(path) = json_out {
         BenchRow::write_json(&rows, path)?;

@@ -25,6 +25,8 @@ pub struct SftTiming {
     pub compile_s: f64,
     /// Each timed step (after one untimed warm-up step).
     pub steps_s: Vec<f64>,
+    /// The loss of the first step (before any update: the same on any implementation).
+    pub first_loss: f64,
     /// The batch every step trained on.
     pub batch: TrainExample,
     pub model: GemmaConfig,
@@ -56,7 +58,7 @@ pub fn time_sft(config: &Path, client: Client, steps: usize) -> Result<SftTiming
     let mut learner = Learner::new(placement, &model, base, spec, None)?;
     let compile_s = started.elapsed().as_secs_f64();
     let uploaded = learner.prepare_sft(&batch)?;
-    learner.update(&uploaded)?;
+    let first_loss = learner.update(&uploaded)?.loss as f64;
     let mut steps_s = vec![];
     for _ in 0..steps {
         let t = Instant::now();
@@ -66,6 +68,7 @@ pub fn time_sft(config: &Path, client: Client, steps: usize) -> Result<SftTiming
     Ok(SftTiming {
         compile_s,
         steps_s,
+        first_loss,
         batch,
         model: model.config.clone(),
         model_dir: model.tokenizer_dir.clone(),
