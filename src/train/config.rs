@@ -105,6 +105,10 @@ pub struct DataSection {
     pub bad_lines: BadLines,
     #[serde(default = "yes")]
     pub shuffle: bool,
+    /// Keep only problems of at most this many reasoning steps (a curriculum on easy problems;
+    /// rows without `steps` are kept).
+    #[serde(default)]
+    pub max_steps: Option<usize>,
 }
 
 fn skip() -> BadLines {

@@ -349,9 +349,17 @@ fn grpo_phase(
     let cfg = session.cfg;
     let first_step = cfg.sft.as_ref().map_or(0, |s| s.steps);
     let last_step = first_step + cfg.training.steps;
-    let (data, skipped) = load_jsonl(&cfg.data.train, cfg.data.bad_lines)?;
+    let (mut data, skipped) = load_jsonl(&cfg.data.train, cfg.data.bad_lines)?;
     if skipped > 0 {
         eprintln!("{}: skipped {skipped} bad lines", cfg.data.train.display());
+    }
+    if let Some(max) = cfg.data.max_steps {
+        data.retain(|e| e.steps.is_none_or(|s| s as usize <= max));
+        anyhow::ensure!(
+            !data.is_empty(),
+            "{}: no problem has at most {max} steps (data.max_steps)",
+            cfg.data.train.display()
+        );
     }
     let spec = grpo_spec(cfg, model);
     let (geo, iterations) = (spec.geo, spec.iterations);
