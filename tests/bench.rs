@@ -1,5 +1,5 @@
-//! The benchmarks run (on a tiny model, without the Tunix side): `bench train` times the
-//! supervised step of a config and writes its rows as JSON.
+//! Every benchmark runs on a tiny model (without the Tunix side) and writes its rows as JSON
+//! (`--json`: name, ours, tunix, unit, ratio, bound_fraction, reference).
 
 use std::process::Command;
 
@@ -49,4 +49,99 @@ fn bench_train_runs_on_a_tiny_model_and_writes_json_rows() {
     }
     let fraction = rows[0]["bound_fraction"].as_f64().unwrap();
     assert!(fraction > 0.0 && fraction < 1.5, "{fraction}");
+}
+
+fn rows_of(args: &[&str], json: &std::path::Path) -> Vec<serde_json::Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_grpo-xla"))
+        .args(args)
+        .args(["--json", json.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
+}
+
+/// `bench generate` on a tiny model folder (byte tokenizer): a prefill and a decode row per batch,
+/// the decode rows with the fraction of min(memory, compute) bound reached; `bench graph` and
+/// `bench runtime` against jax.jit.
+#[test]
+fn bench_generate_and_graph_and_runtime_write_their_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = grpo_xla::models::gemma::GemmaConfig::tiny(grpo_xla::models::gemma::Family::Gemma3);
+    let model = dir.path().join("tiny");
+    grpo_xla::models::hf::save_params(
+        &model,
+        &cfg,
+        &grpo_xla::models::gemma::random_params(&cfg, 1),
+    )
+    .unwrap();
+    let json = dir.path().join("rows.json");
+    let rows = rows_of(
+        &[
+            "bench",
+            "generate",
+            "--model",
+            model.to_str().unwrap(),
+            "--batches",
+            "1,2",
+            "--steps",
+            "4",
+            "--no-tunix",
+        ],
+        &json,
+    );
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "prefill, batch 1",
+            "decode, batch 1",
+            "prefill, batch 2",
+            "decode, batch 2"
+        ]
+    );
+    for r in rows
+        .iter()
+        .filter(|r| r["name"].as_str().unwrap().starts_with("decode"))
+    {
+        let f = r["bound_fraction"].as_f64().unwrap();
+        assert!(f > 0.0 && f < 1.5, "{r}");
+        assert_eq!(r["unit"], "tok/s");
+    }
+    let rows = rows_of(
+        &[
+            "bench",
+            "graph",
+            "--layers",
+            "1",
+            "--seq",
+            "16",
+            "--no-compile",
+            "--no-jax",
+        ],
+        &json,
+    );
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["reference"], "jax.jit");
+    assert!(rows[0]["ours"].as_f64().unwrap() > 0.0);
+    // The runtime bench always runs its jax.jit side (the reference environment).
+    let rows = rows_of(
+        &[
+            "bench",
+            "runtime",
+            "--dispatch-iters",
+            "10",
+            "--matmul-iters",
+            "2",
+        ],
+        &json,
+    );
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        assert!(r["ratio"].as_f64().unwrap() > 0.0, "{r}");
+    }
 }

@@ -21,6 +21,9 @@ pub enum BenchCommand {
         /// Calls of the matmul to time.
         #[arg(long, default_value_t = 30)]
         matmul_iters: usize,
+        /// Also write the rows as JSON (name, ours, tunix, unit, ratio, bound_fraction).
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
     },
     /// Build+emit and compile time of N Gemma blocks with their backward pass, vs jax.jit.
     Graph {
@@ -39,6 +42,9 @@ pub enum BenchCommand {
         /// Skip the JAX side.
         #[arg(long)]
         no_jax: bool,
+        /// Also write the rows as JSON (name, ours, tunix, unit, ratio, bound_fraction).
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
     },
     /// One supervised training step of a config (its model, LoRA or full, batch), vs Tunix's
     /// PeftTrainer step on the same weights and tokens, and the FLOP rate against the matmul peak.
@@ -71,6 +77,9 @@ pub enum BenchCommand {
         /// Skip the Tunix side.
         #[arg(long)]
         no_tunix: bool,
+        /// Also write the rows as JSON (name, ours, tunix, unit, ratio, bound_fraction).
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
     },
 }
 
@@ -80,7 +89,8 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             device,
             dispatch_iters,
             matmul_iters,
-        } => runtime(&device, dispatch_iters, matmul_iters),
+            json,
+        } => runtime(&device, dispatch_iters, matmul_iters, json.as_ref()),
         BenchCommand::Train {
             device,
             config,
@@ -94,7 +104,8 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             batches,
             steps,
             no_tunix,
-        } => super::bench_generate::run(&device, &model, &batches, steps, !no_tunix),
+            json,
+        } => super::bench_generate::run(&device, &model, &batches, steps, !no_tunix, json.as_ref()),
         BenchCommand::Graph {
             device,
             layers,
@@ -102,7 +113,16 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             seq,
             no_compile,
             no_jax,
-        } => super::bench_graph::run(&device, &layers, batch, seq, !no_compile, !no_jax),
+            json,
+        } => super::bench_graph::run(
+            &device,
+            &layers,
+            batch,
+            seq,
+            !no_compile,
+            !no_jax,
+            json.as_ref(),
+        ),
     }
 }
 
@@ -147,6 +167,8 @@ pub struct BenchRow {
     pub is_time: bool,
     /// The fraction of a physical bound reached, where one applies.
     pub bound_fraction: Option<f64>,
+    /// What the `tunix` column measured (Tunix itself, or plain jax.jit).
+    pub reference: String,
 }
 
 impl BenchRow {
@@ -158,7 +180,14 @@ impl BenchRow {
             unit: unit.into(),
             is_time,
             bound_fraction: None,
+            reference: "tunix".into(),
         }
+    }
+
+    /// Names what the reference column measured when it is not Tunix.
+    pub fn against(mut self, reference: &str) -> BenchRow {
+        self.reference = reference.into();
+        self
     }
 
     pub fn with_bound(mut self, fraction: f64) -> BenchRow {
@@ -201,7 +230,8 @@ impl BenchRow {
             .iter()
             .map(|r| {
                 json!({"name": r.name, "ours": r.ours, "tunix": r.tunix, "unit": r.unit,
-                       "ratio": r.ratio(), "bound_fraction": r.bound_fraction})
+                       "ratio": r.ratio(), "bound_fraction": r.bound_fraction,
+                       "reference": r.reference})
             })
             .collect();
         std::fs::write(path, serde_json::to_string_pretty(&values)?)
@@ -237,7 +267,12 @@ fn time_calls(iters: usize, mut call: impl FnMut() -> Result<()>) -> Result<f64>
     Ok(start.elapsed().as_secs_f64() / iters as f64)
 }
 
-fn runtime(device: &DeviceArgs, dispatch_iters: usize, matmul_iters: usize) -> Result<()> {
+fn runtime(
+    device: &DeviceArgs,
+    dispatch_iters: usize,
+    matmul_iters: usize,
+    json_out: Option<&std::path::PathBuf>,
+) -> Result<()> {
     let client = device.client()?;
     let options = CompileOptions::default();
     let tiny = client.compile(TINY, &options)?;
@@ -288,5 +323,25 @@ fn runtime(device: &DeviceArgs, dispatch_iters: usize, matmul_iters: usize) -> R
         gflops(ours_matmul),
         gflops(jax_matmul)
     );
+    if let Some(path) = json_out {
+        let rows = [
+            BenchRow::new(
+                "dispatch, tiny program",
+                ours_dispatch,
+                Some(jax_dispatch),
+                "s/call",
+                true,
+            ),
+            BenchRow::new(
+                "matmul 1024x1024 f32",
+                ours_matmul,
+                Some(jax_matmul),
+                "s/call",
+                true,
+            ),
+        ];
+        let rows: Vec<BenchRow> = rows.into_iter().map(|r| r.against("jax.jit")).collect();
+        BenchRow::write_json(&rows, path)?;
+    }
     Ok(())
 }

@@ -13,6 +13,7 @@ use grpo_xla::rollout::sampling::SamplerShape;
 use serde_json::json;
 use std::sync::Arc;
 
+use super::bench::BenchRow;
 use super::DeviceArgs;
 
 const TUNIX_SCRIPT: &str = r#"
@@ -64,6 +65,7 @@ pub fn run(
     batches: &[i64],
     steps: i64,
     with_tunix: bool,
+    json_out: Option<&std::path::PathBuf>,
 ) -> Result<()> {
     let loaded = LoadedModel::from_dir(model, DType::F32)?;
     let cfg = loaded.config.clone();
@@ -137,6 +139,10 @@ pub fn run(
     };
     let bytes_per_step: f64 = cfg.num_params() as f64 * cfg.dtype.size_in_bytes() as f64;
     let bw = memory_bandwidth();
+    // A decode token costs about 2 FLOPs per parameter (every matmul, the LM head included).
+    let peak = super::bench::matmul_gflops(&client)? * 1e9;
+    let compute_bound = peak / (2.0 * cfg.num_params() as f64);
+    let bound = |b: i64| (b as f64 * bw / bytes_per_step).min(compute_bound);
     println!(
         "generation, {} ({} params, {}), prompt {} tokens (bucket {t}), {steps} greedy decode steps, {}",
         model.display(),
@@ -145,8 +151,9 @@ pub fn run(
         ids.len(),
         client.platform_name()
     );
-    println!("| batch | prefill tok/s ours | prefill tok/s tunix | ratio | decode tok/s ours | decode tok/s tunix | ratio | decode bound (memory) |");
-    println!("|------:|-------------------:|--------------------:|------:|------------------:|-------------------:|------:|----------------------:|");
+    println!("| batch | prefill tok/s ours | prefill tok/s tunix | ratio | decode tok/s ours | decode tok/s tunix | ratio | decode bound min(memory, compute) |");
+    println!("|------:|-------------------:|--------------------:|------:|------------------:|-------------------:|------:|----------------------------------:|");
+    let mut json_rows = vec![];
     for (i, (b, pre_s, dec_s)) in ours.iter().enumerate() {
         let prefill_ours = (*b * ids.len() as i64) as f64 / pre_s;
         let decode_ours = *b as f64 / dec_s;
@@ -160,18 +167,41 @@ pub fn run(
         let f = |v: Option<f64>| v.map_or("-".into(), |x| format!("{x:.1}"));
         let r = |o: f64, t: Option<f64>| t.map_or("-".into(), |t| format!("{:.2}x", o / t));
         println!(
-            "| {b:>5} | {prefill_ours:>18.1} | {:>19} | {:>5} | {decode_ours:>17.1} | {:>18} | {:>5} | {:>21.1} |",
+            "| {b:>5} | {prefill_ours:>18.1} | {:>19} | {:>5} | {decode_ours:>17.1} | {:>18} | {:>5} | {:>33.1} |",
             f(prefill_tunix),
             r(prefill_ours, prefill_tunix),
             f(decode_tunix),
             r(decode_ours, decode_tunix),
-            *b as f64 * bw / bytes_per_step
+            bound(*b)
+        );
+        json_rows.push(BenchRow::new(
+            &format!("prefill, batch {b}"),
+            prefill_ours,
+            prefill_tunix,
+            "tok/s",
+            false,
+        ));
+        json_rows.push(
+            BenchRow::new(
+                &format!("decode, batch {b}"),
+                decode_ours,
+                decode_tunix,
+                "tok/s",
+                false,
+            )
+            .with_bound(decode_ours / bound(*b)),
         );
     }
+    if let Some(path) = json_out {
+        BenchRow::write_json(&json_rows, path)?;
+    }
     println!(
-        "memory bandwidth measured here: {:.1} GB/s; a decode step reads every weight once ({:.2} GB), so the bound is batch x bandwidth / weight bytes",
+        "memory bandwidth measured here: {:.1} GB/s; a decode step reads every weight once ({:.2} GB), so the memory bound is batch x bandwidth / weight bytes; \
+         a 1024x1024 f32 matmul runs at {:.1} GFLOP/s and a token costs about 2 x {} FLOPs, so the compute bound is {compute_bound:.1} tok/s",
         bw / 1e9,
-        bytes_per_step / 1e9
+        bytes_per_step / 1e9,
+        peak / 1e9,
+        cfg.num_params()
     );
     println!("Tunix prefill is timed as a 1-step sampler call (prefill + one sample); decode as (N-step - 1-step) / (N - 1).");
     Ok(())

@@ -11,6 +11,7 @@ use grpo_xla::models::layers::{
 };
 use serde_json::json;
 
+use super::bench::BenchRow;
 use super::DeviceArgs;
 
 /// Gemma 3 270M's block: D 640, F 2048, 4 query heads, 1 kv head, head dim 256.
@@ -149,6 +150,7 @@ pub fn run(
     seq: i64,
     compile: bool,
     with_jax: bool,
+    json_out: Option<&std::path::PathBuf>,
 ) -> Result<()> {
     let client = if compile {
         Some(device.client()?)
@@ -189,6 +191,7 @@ pub fn run(
     println!("N Gemma 3 270M blocks (D {D}, F {F}, {N} heads, {K} kv head) + backward, batch {batch} x {seq} tokens, f32");
     println!("| layers | grpo-xla build+emit | StableHLO | jax trace+lower | ratio | grpo-xla XLA compile | jax XLA compile |");
     println!("|-------:|--------------------:|----------:|----------------:|------:|---------------------:|----------------:|");
+    let mut json_rows = vec![];
     for (i, (n, build_s, bytes, compile_s)) in rows.iter().enumerate() {
         let jr = jax.as_ref().map(|j| &j["rows"][i]);
         let lower = jr.and_then(|r| r["lower_s"].as_f64());
@@ -203,6 +206,25 @@ pub fn run(
             fmt(*compile_s),
             fmt(jcompile)
         );
+        json_rows.push(
+            BenchRow::new(
+                &format!("{n} blocks: build+emit vs trace+lower"),
+                *build_s,
+                lower,
+                "s",
+                true,
+            )
+            .against("jax.jit"),
+        );
+        if let Some(c) = compile_s {
+            json_rows.push(
+                BenchRow::new(&format!("{n} blocks: XLA compile"), *c, jcompile, "s", true)
+                    .against("jax.jit"),
+            );
+        }
+    }
+    if let Some(path) = json_out {
+        BenchRow::write_json(&json_rows, path)?;
     }
     Ok(())
 }
