@@ -22,6 +22,7 @@ use serde_json::json;
 
 const SCRIPT: &str = concat!(
     include_str!("reference/tunix_gemma.py"),
+    include_str!("reference/sft_loss.py"),
     include_str!("reference/jax_sft.py")
 );
 

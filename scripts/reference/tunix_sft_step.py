@@ -3,27 +3,17 @@
 def main(inputs):
     """Tunix's supervised step on the batch grpo-xla trains on: Tunix's Gemma (f32) with qwix's
     LoRA (the demo's targets), PeftTrainer's own jitted train step (value_and_grad over the LoRA
-    params, optax's clipped AdamW), the loss as tests/reference/jax_sft.py: cross-entropy of the
-    completion positions' logits on the targets, masked, averaged over target tokens. Returns the
+    params, optax's clipped AdamW) on `sft_loss` (tests/reference/sft_loss.py). Returns the
     first call's seconds (compile included) and each following step's seconds."""
     import time
     import flax.nnx as nnx
     import optax
     import qwix
-    from tunix.rl import common
     from tunix.sft import peft_trainer
 
     model, mesh = load(inputs)
     a = lambda k: jnp.asarray(arr(inputs[k]))
     batch = {"prompt": a("prompt_ids"), "target": a("target_ids"), "mask": a("target_mask")}
-
-    def loss_fn(m, prompt, target, mask):
-        graphdef, state = nnx.split(m)
-        _, logits = common.compute_per_token_logps(graphdef, state, prompt_tokens=prompt,
-                                                   completion_tokens=target, pad_id=0, eos_id=1,
-                                                   stop_gradient=False, return_logits=True)
-        ce = optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), target)
-        return (ce * mask).sum() / jnp.maximum(mask.sum(), 1.0)
 
     o = inputs["optimizer"]
     tx = optax.chain(optax.clip_by_global_norm(o["max_grad_norm"]),
@@ -36,7 +26,7 @@ def main(inputs):
             model = qwix.apply_lora_to_model(model, provider, rngs=nnx.Rngs(0), **model.get_model_input())
         config = peft_trainer.TrainingConfig(eval_every_n_steps=10**9, max_steps=10**9)
         trainer = peft_trainer.PeftTrainer(model, tx, config)
-        trainer = trainer.with_loss_fn(loss_fn).with_gen_model_input_fn(lambda x: x)
+        trainer = trainer.with_loss_fn(sft_loss).with_gen_model_input_fn(lambda x: x)
         train_step, _ = trainer.jit_train_and_eval_step()
         times, losses = [], []
         for _ in range(inputs["steps"] + 1):

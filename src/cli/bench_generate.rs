@@ -59,6 +59,65 @@ fn memory_bandwidth() -> f64 {
     2.0 * (n * 8) as f64 / best
 }
 
+/// Our best-of-3 prefill seconds and decode seconds per step at batch `b` (greedy, `steps`
+/// decode steps after a prompt of `ids` left-padded to `t`).
+fn time_ours(
+    client: &grpo_xla::pjrt::Client,
+    cfg: &grpo_xla::models::gemma::GemmaConfig,
+    params: &[Arc<Buffer>],
+    ids: &[u32],
+    t: i64,
+    b: i64,
+    steps: i64,
+) -> Result<(f64, f64)> {
+    let on = Placement::single(client.clone());
+    let bucket = Bucket {
+        batch: b,
+        prompt_len: t,
+        slots: t + steps + 1,
+        chunk: steps,
+        sampler: SamplerShape {
+            greedy: true,
+            top_k: None,
+            top_p: false,
+        },
+    };
+    eprintln!("batch {b}: compiling ...");
+    let programs = GenerationPrograms::compile(client, cfg, &bucket, &[])?;
+    let mut tokens = vec![0i32; (b * t) as usize];
+    let mut valid = vec![0i32; (b * t) as usize];
+    for r in 0..b as usize {
+        let off = r * t as usize + t as usize - ids.len();
+        for (j, &id) in ids.iter().enumerate() {
+            tokens[off + j] = id as i32;
+            valid[off + j] = 1;
+        }
+    }
+    let inputs = PrefillInputs {
+        prompt: on.put(&tokens, &[b, t])?,
+        valid: on.put(&valid, &[b, t])?,
+        rng: on.put(&[1u64, 2], &[2])?,
+    };
+    let knobs = Knobs {
+        temperature: on.put(&[1f32], &[])?,
+        top_p: on.put(&[1f32], &[])?,
+    };
+    let limit = on.put(&[(steps + 1) as i32], &[])?;
+    let mut prefill_s = f64::MAX;
+    let mut decode_s = f64::MAX;
+    for _ in 0..3 {
+        let start = Instant::now();
+        let (state, _) = programs.prefill(params, &inputs, &knobs)?;
+        state.step.to_scalar::<i32>()?;
+        prefill_s = prefill_s.min(start.elapsed().as_secs_f64());
+        let start = Instant::now();
+        let out = programs.decode(params, state, &knobs, &limit)?;
+        let produced = out.state.step.to_scalar::<i32>()? - 1;
+        decode_s = decode_s.min(start.elapsed().as_secs_f64() / produced as f64);
+    }
+    Ok((prefill_s, decode_s))
+}
+
 pub fn run(
     device: &DeviceArgs,
     model: &Path,
@@ -82,50 +141,7 @@ pub fn run(
     let t = grpo_xla::rollout::generator::prompt_bucket(ids.len());
     let mut ours = vec![];
     for &b in batches {
-        let bucket = Bucket {
-            batch: b,
-            prompt_len: t,
-            slots: t + steps + 1,
-            chunk: steps,
-            sampler: SamplerShape {
-                greedy: true,
-                top_k: None,
-                top_p: false,
-            },
-        };
-        eprintln!("batch {b}: compiling ...");
-        let programs = GenerationPrograms::compile(&client, &cfg, &bucket, &[])?;
-        let mut tokens = vec![0i32; (b * t) as usize];
-        let mut valid = vec![0i32; (b * t) as usize];
-        for r in 0..b as usize {
-            let off = r * t as usize + t as usize - ids.len();
-            for (j, &id) in ids.iter().enumerate() {
-                tokens[off + j] = id as i32;
-                valid[off + j] = 1;
-            }
-        }
-        let inputs = PrefillInputs {
-            prompt: on.put(&tokens, &[b, t])?,
-            valid: on.put(&valid, &[b, t])?,
-            rng: on.put(&[1u64, 2], &[2])?,
-        };
-        let knobs = Knobs {
-            temperature: on.put(&[1f32], &[])?,
-            top_p: on.put(&[1f32], &[])?,
-        };
-        let limit = on.put(&[(steps + 1) as i32], &[])?;
-        let mut prefill_s = f64::MAX;
-        let mut decode_s = f64::MAX;
-        for _ in 0..3 {
-            let start = Instant::now();
-            let (state, _) = programs.prefill(&params, &inputs, &knobs)?;
-            state.step.to_scalar::<i32>()?;
-            prefill_s = prefill_s.min(start.elapsed().as_secs_f64());
-            let start = Instant::now();
-            let out = programs.decode(&params, state, &knobs, &limit)?;
-            let produced = out.state.step.to_scalar::<i32>()? - 1;
-            decode_s = decode_s.min(start.elapsed().as_secs_f64() / produced as f64);
-        }
+        let (prefill_s, decode_s) = time_ours(&client, &cfg, &params, &ids, t, b, steps)?;
         ours.push((b, prefill_s, decode_s));
     }
     let tunix = if with_tunix {

@@ -15,6 +15,7 @@ use super::DeviceArgs;
 
 const TUNIX_SCRIPT: &str = concat!(
     include_str!("../../tests/reference/tunix_gemma.py"),
+    include_str!("../../tests/reference/sft_loss.py"),
     include_str!("../../scripts/reference/tunix_sft_step.py")
 );
 

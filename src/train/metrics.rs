@@ -45,6 +45,21 @@ pub struct StepReport<'a> {
     pub train_tokens_per_s: f64,
 }
 
+/// A stopwatch read in laps: each `lap` is the seconds since the previous one.
+pub struct Lap(std::time::Instant);
+
+impl Lap {
+    pub fn start() -> Lap {
+        Lap(std::time::Instant::now())
+    }
+
+    pub fn lap(&mut self) -> f64 {
+        std::mem::replace(&mut self.0, std::time::Instant::now())
+            .elapsed()
+            .as_secs_f64()
+    }
+}
+
 /// Seconds a GRPO step spent in each stage (the rest: prompts, packing, logging).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StageSeconds {

@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 use super::checkpoint::{self, Checkpoint, NamedArrays, Phase, TrainState};
 use super::config::{SftSection, TrainConfig};
 use super::learner::{Learner, LearnerSnapshot, LearnerSpec};
-use super::metrics::{MetricsLog, StageSeconds, StepReport};
+use super::metrics::{Lap, MetricsLog, StageSeconds, StepReport};
 use super::packing::TrainExample;
 use super::prompts::PromptStream;
 use super::rollout::RolloutStage;
@@ -339,16 +339,8 @@ pub fn train(config_path: &Path, opts: RunOptions, client: Client) -> Result<Pat
 
 /// GRPO from `state` to the config's last step: rollout → scoring → advantages → packing →
 /// learner → metrics, with checkpoints. Steps are numbered after the SFT phase's, if any.
-fn grpo_phase(
-    session: &Session,
-    placement: &Placement,
-    model: &LoadedModel,
-    mut state: TrainState,
-    resumed: Option<NamedArrays>,
-) -> Result<()> {
-    let cfg = session.cfg;
-    let first_step = cfg.sft.as_ref().map_or(0, |s| s.steps);
-    let last_step = first_step + cfg.training.steps;
+/// The GRPO prompts: the `data.train` file, cut to `data.max_steps` when set.
+fn grpo_prompts(cfg: &TrainConfig) -> Result<Vec<crate::data::Example>> {
     let (mut data, skipped) = load_jsonl(&cfg.data.train, cfg.data.bad_lines)?;
     if skipped > 0 {
         eprintln!("{}: skipped {skipped} bad lines", cfg.data.train.display());
@@ -361,6 +353,20 @@ fn grpo_phase(
             cfg.data.train.display()
         );
     }
+    Ok(data)
+}
+
+fn grpo_phase(
+    session: &Session,
+    placement: &Placement,
+    model: &LoadedModel,
+    mut state: TrainState,
+    resumed: Option<NamedArrays>,
+) -> Result<()> {
+    let cfg = session.cfg;
+    let first_step = cfg.sft.as_ref().map_or(0, |s| s.steps);
+    let last_step = first_step + cfg.training.steps;
+    let data = grpo_prompts(cfg)?;
     let spec = grpo_spec(cfg, model);
     let (geo, iterations) = (spec.geo, spec.iterations);
     eprintln!(
@@ -393,18 +399,12 @@ fn grpo_phase(
         let started = Instant::now();
         let examples = prompts.next_batch(&mut state, cfg.training.prompts_per_step);
         let prompt_ids = rollout.encode(&examples)?;
-        let mut stages = StageSeconds::default();
-        let mut clock = Instant::now();
-        let mut lap = || {
-            std::mem::replace(&mut clock, Instant::now())
-                .elapsed()
-                .as_secs_f64()
-        };
+        let (mut stages, mut clock) = (StageSeconds::default(), Lap::start());
         if let Some(weights) = learner.policy_weights(state.step > first_step)? {
             rollout.sync_weights(weights);
         }
         let samples = rollout.run(&prompt_ids, state.step)?;
-        stages.rollout = lap();
+        stages.rollout = clock.lap();
 
         let texts = rollout.texts(&samples.completions);
         let sampled: Vec<_> = samples
@@ -414,13 +414,13 @@ fn grpo_phase(
             .collect();
         let scores = scorer.score(&sampled, &texts)?;
         let adv = advantages(&scores.totals, g, grpo.advantage, grpo.advantage_epsilon);
-        stages.scoring = lap();
+        stages.scoring = clock.lap();
 
         let packed = TrainExample::pack(&prompt_ids, &samples.completions, &adv, geo)?;
         let batch = learner.prepare(&packed)?;
-        stages.prepare = lap();
+        stages.prepare = clock.lap();
         let update = learner.update(&batch)?;
-        stages.update = lap();
+        stages.update = clock.lap();
         stop_unless_finite(&session.run, &state, &update)?;
         state.step += 1;
         state.phase = Phase::Grpo;

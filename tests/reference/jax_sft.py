@@ -1,24 +1,14 @@
 
 
 def main(inputs):
-    """The supervised loss in JAX: Tunix's Gemma 3 logits of the completion positions,
-    optax.softmax_cross_entropy_with_integer_labels on the target ids, masked and averaged over
-    target tokens, and its gradient w.r.t. every parameter."""
+    """The supervised loss in JAX (`sft_loss`) and its gradient w.r.t. every parameter."""
     import flax.nnx as nnx
-    import optax
-    from tunix.rl import common
 
     model, mesh = load(inputs)
     a = lambda k: jnp.asarray(arr(inputs[k]))
     prompt, target, mask = a("prompt_ids"), a("target_ids"), a("target_mask")
 
-    def loss_fn(m):
-        graphdef, state = nnx.split(m)
-        _, logits = common.compute_per_token_logps(graphdef, state, prompt_tokens=prompt,
-                                                   completion_tokens=target, pad_id=0, eos_id=1,
-                                                   stop_gradient=False, return_logits=True)
-        ce = optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), target)
-        return (ce * mask).sum() / jnp.maximum(mask.sum(), 1.0)
+    loss_fn = lambda m: sft_loss(m, prompt, target, mask)
 
     with jax.set_mesh(mesh):
         loss, grads = nnx.value_and_grad(loss_fn)(model)
