@@ -1,0 +1,102 @@
+//! The portable build (`scripts/build-portable.sh`, which `scripts/test.sh` runs before the
+//! tests): the shipped binary needs no glibc newer than 2.31, and its wheel, installed into a
+//! fresh venv, puts a working `grpo-xla` on PATH.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn wheel() -> PathBuf {
+    let found = std::fs::read_dir("dist").ok().and_then(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "whl"))
+    });
+    found.expect("no wheel in dist/: run scripts/build-portable.sh (scripts/test.sh does)")
+}
+
+/// The binary inside the wheel, unpacked into `dir`.
+fn binary_from_wheel(dir: &Path) -> PathBuf {
+    let script = "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nname = next(n for n in z.namelist() if n.endswith('/scripts/grpo-xla'))\nprint(z.extract(name, sys.argv[2]))";
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            script,
+            wheel().to_str().unwrap(),
+            dir.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+#[test]
+fn the_shipped_binary_needs_glibc_2_31_at_most() {
+    let dir = tempfile::tempdir().unwrap();
+    let binary = binary_from_wheel(dir.path());
+    let out = Command::new("readelf")
+        .args(["-V", "--wide", binary.to_str().unwrap()])
+        .output()
+        .expect("readelf (binutils) is needed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let versions: Vec<(u32, u32)> = text
+        .split("GLIBC_")
+        .skip(1)
+        .filter_map(|rest| {
+            let v: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.')
+                .collect();
+            let mut parts = v.split('.').map(|p| p.parse::<u32>().ok());
+            Some((parts.next()??, parts.next().flatten().unwrap_or(0)))
+        })
+        .collect();
+    assert!(
+        !versions.is_empty(),
+        "no GLIBC_ versions in {}",
+        binary.display()
+    );
+    let newest = versions.iter().max().unwrap();
+    assert!(
+        *newest <= (2, 31),
+        "the binary needs GLIBC_{}.{}",
+        newest.0,
+        newest.1
+    );
+}
+
+#[test]
+fn the_wheel_puts_a_working_grpo_xla_on_path_in_a_fresh_venv() {
+    let dir = tempfile::tempdir().unwrap();
+    let venv = dir.path().join("venv");
+    let ok = Command::new("python3")
+        .args(["-m", "venv", venv.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let out = Command::new(venv.join("bin/pip"))
+        .args(["install", "-q", "--no-index", wheel().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(venv.join("bin/grpo-xla"))
+        .arg("devices")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.to_lowercase().contains("cpu"), "{stdout}");
+}
