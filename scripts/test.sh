@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test suite: installs what the tests need (plugin, reference environment, the portable
-# wheel), then runs every test, lint and format check. CI runs exactly this (.ci/run).
+# wheel), then runs every test, lint and format check, and executes the notebooks. CI runs exactly this (.ci/run).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -14,3 +14,5 @@ scripts/build-portable.sh
 echo "==> cargo test"
 cargo test --locked --all-targets --no-fail-fast
 cargo test --locked --doc -q
+echo "==> the notebooks, headless on CPU with the smoke config"
+scripts/run-notebooks.sh

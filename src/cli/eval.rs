@@ -114,14 +114,16 @@ fn evaluate(model: &Path, setup: &Setup, args: &EvalArgs) -> Result<Scores> {
 fn columns(args: &EvalArgs) -> Result<(Setup, Vec<(String, PathBuf)>)> {
     if let Some(run) = &args.run {
         let config = TrainConfig::load(&run.join("config.yaml"))?;
-        let base = config
-            .model
-            .path
-            .clone()
-            .context("the run's model is a random preset; nothing to compare")?;
         let latest = grpo_xla::train::checkpoint::latest(run)?
             .with_context(|| format!("{} has no checkpoint yet", run.display()))?;
-        let mut columns = vec![("before (base)".to_string(), base)];
+        let mut columns = vec![];
+        match &config.model.path {
+            Some(base) => columns.push(("before (base)".to_string(), base.clone())),
+            // A random preset (the smoke config) has no folder to load: its checkpoints do.
+            None => {
+                eprintln!("the run's base model is a random preset: evaluating its checkpoints")
+            }
+        }
         if run.join("sft_model").is_dir() {
             columns.push(("after SFT".to_string(), run.join("sft_model")));
         }
