@@ -100,3 +100,30 @@ fn the_wheel_puts_a_working_grpo_xla_on_path_in_a_fresh_venv() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.to_lowercase().contains("cpu"), "{stdout}");
 }
+
+/// `scripts/kaggle-stage.sh` lays out what is pushed to Kaggle: the wheel with its dataset
+/// metadata, and the training notebook with kernel metadata naming it and the wheel's dataset.
+#[test]
+fn kaggle_stage_writes_a_dataset_folder_and_a_kernel_folder() {
+    wheel();
+    let out = Command::new("scripts/kaggle-stage.sh")
+        .env("KAGGLE_USER", "someone")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |p: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    let kernel = read("target/kaggle/notebook/kernel-metadata.json");
+    assert_eq!(kernel["id"], "someone/grpo-xla-train");
+    let code = Path::new("target/kaggle/notebook").join(kernel["code_file"].as_str().unwrap());
+    assert!(code.is_file(), "{} is missing", code.display());
+    let dataset = read("target/kaggle/wheel/dataset-metadata.json");
+    assert_eq!(kernel["dataset_sources"][0], dataset["id"]);
+    let staged_wheel = Path::new("target/kaggle/wheel").join(wheel().file_name().unwrap());
+    assert!(staged_wheel.is_file());
+}
