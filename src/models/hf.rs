@@ -336,6 +336,15 @@ pub fn load_params(dir: &Path, cfg: &GemmaConfig) -> Result<Vec<HostArray>, Load
     Ok(out)
 }
 
+/// `array` as type `ty` (through f32); returned as is when it already is.
+pub fn converted(array: HostArray, ty: ElementType) -> HostArray {
+    if array.ty == ty {
+        return array;
+    }
+    let values: Vec<f32> = array.to_f64().iter().map(|&v| v as f32).collect();
+    to_dtype(&values, &array.dims, ty)
+}
+
 pub fn to_dtype(values: &[f32], dims: &[i64], ty: ElementType) -> HostArray {
     match ty {
         ElementType::BF16 => HostArray::new(

@@ -95,16 +95,9 @@ impl LoadedModel {
             })?,
         };
         config.dtype = dtype.element_type();
-        let params = tunix_trees::from_leaves(&config, &leaves, tree_dir)?
+        let params = tunix_trees::from_leaves(&config, leaves, tree_dir)?
             .into_iter()
-            .map(|p| {
-                if p.ty == config.dtype {
-                    p
-                } else {
-                    let values: Vec<f32> = p.to_f64().iter().map(|&v| v as f32).collect();
-                    hf::to_dtype(&values, &p.dims, config.dtype)
-                }
-            })
+            .map(|p| hf::converted(p, config.dtype))
             .collect();
         let (tokenizer, tokenizer_dir) = tokenizer_for(tree_dir, &config)?;
         Ok(LoadedModel {

@@ -51,27 +51,38 @@ pub fn to_leaves(
                 specs.iter().map(|(n, _)| n.as_str()).zip(params).collect();
             let mut leaves = vec![];
             for (name, _) in &specs {
-                if name.ends_with("mlp.up_proj.kernel") {
-                    continue; // stacked with the gate below
-                }
-                if let Some(prefix) = name.strip_suffix("mlp.gate_proj.kernel") {
-                    let up = by_name[format!("{prefix}mlp.up_proj.kernel").as_str()];
-                    leaves.push((
-                        upstream_keys(&format!("{prefix}mlp.gating_einsum.w")),
-                        gating(by_name[name.as_str()], up),
-                    ));
-                } else if let Some(prefix) = name.strip_suffix("mlp.down_proj.kernel") {
-                    let down = by_name[name.as_str()];
-                    leaves.push((
-                        upstream_keys(&format!("{prefix}mlp.linear.w")),
-                        down.clone(),
-                    ));
-                } else {
-                    leaves.push((upstream_keys(name), by_name[name.as_str()].clone()));
+                match upstream_place(name) {
+                    Place::Leaf(keys) => leaves.push((keys, by_name[name.as_str()].clone())),
+                    Place::Gating(keys, 0) => {
+                        let up = name.replace("gate_proj", "up_proj");
+                        leaves.push((keys, gating(by_name[name.as_str()], by_name[up.as_str()])));
+                    }
+                    Place::Gating(..) => {} // the up kernel: stacked with the gate
                 }
             }
             Ok(leaves)
         }
+    }
+}
+
+/// Where a parameter lives in a tree: a leaf of its own (always, in the nnx tree), or, in the
+/// upstream tree, one half (0 gate, 1 up) of its layer's stacked `mlp/gating_einsum`.
+enum Place {
+    Leaf(Vec<String>),
+    Gating(Vec<String>, usize),
+}
+
+/// A parameter's place in the upstream tree: the one place the two trees' names are related.
+fn upstream_place(name: &str) -> Place {
+    let gating = |prefix: &str| upstream_keys(&format!("{prefix}mlp.gating_einsum.w"));
+    if let Some(prefix) = name.strip_suffix("mlp.gate_proj.kernel") {
+        Place::Gating(gating(prefix), 0)
+    } else if let Some(prefix) = name.strip_suffix("mlp.up_proj.kernel") {
+        Place::Gating(gating(prefix), 1)
+    } else if let Some(prefix) = name.strip_suffix("mlp.down_proj.kernel") {
+        Place::Leaf(upstream_keys(&format!("{prefix}mlp.linear.w")))
+    } else {
+        Place::Leaf(upstream_keys(name))
     }
 }
 
@@ -137,19 +148,19 @@ pub fn tree_of(leaves: &[Leaf]) -> Tree {
     }
 }
 
-/// Parameters in `param_specs` order from the leaves of either tree, checked against `cfg`'s
-/// shapes; a missing leaf or a wrong shape is an error naming it (`source` is the checkpoint).
+/// Parameters in `param_specs` order from the leaves of either tree (taken, not copied),
+/// checked against `cfg`'s shapes; a missing leaf or a wrong shape is an error naming it
+/// (`source` is the checkpoint).
 pub fn from_leaves(
     cfg: &GemmaConfig,
-    leaves: &[Leaf],
+    leaves: Vec<Leaf>,
     source: &std::path::Path,
 ) -> Result<Vec<HostArray>, LoadError> {
-    let tree = tree_of(leaves);
+    let tree = tree_of(&leaves);
     if tree == Tree::Upstream {
         upstream_unsupported(cfg)?;
     }
-    let by_keys: HashMap<Vec<String>, &HostArray> =
-        leaves.iter().map(|(k, a)| (k.clone(), a)).collect();
+    let mut by_keys: HashMap<Vec<String>, HostArray> = leaves.into_iter().collect();
     let missing = |keys: Vec<String>| LoadError::Missing {
         name: keys.join("."),
         dir: source.to_path_buf(),
@@ -157,15 +168,16 @@ pub fn from_leaves(
     };
     let mut out = vec![];
     for (name, dims) in cfg.param_specs() {
-        let array = match tree {
-            Tree::Nnx => {
-                let keys = nnx_keys(&name);
-                by_keys
-                    .get(&keys)
-                    .map(|a| (*a).clone())
-                    .ok_or_else(|| missing(keys))?
-            }
-            Tree::Upstream => upstream_param(&name, &by_keys).map_err(missing)?,
+        let place = match tree {
+            Tree::Nnx => Place::Leaf(nnx_keys(&name)),
+            Tree::Upstream => upstream_place(&name),
+        };
+        let array = match place {
+            Place::Leaf(keys) => by_keys.remove(&keys).ok_or_else(|| missing(keys))?,
+            Place::Gating(keys, which) => match by_keys.get(&keys) {
+                Some(g) => gating_half(g, which),
+                None => return Err(missing(keys)),
+            },
         };
         if array.dims != dims {
             return Err(LoadError::Shape {
@@ -180,39 +192,48 @@ pub fn from_leaves(
     Ok(out)
 }
 
-/// One parameter out of the upstream tree (the MLP kernels unstacked and transposed back).
-fn upstream_param(
-    name: &str,
-    by_keys: &HashMap<Vec<String>, &HostArray>,
-) -> Result<HostArray, Vec<String>> {
-    let get = |n: &str| -> Result<HostArray, Vec<String>> {
-        let keys = upstream_keys(n);
-        by_keys.get(&keys).map(|a| (*a).clone()).ok_or(keys)
-    };
-    let half = |prefix: &str, which: usize| -> Result<HostArray, Vec<String>> {
-        let g = get(&format!("{prefix}mlp.gating_einsum.w"))?;
-        let (f, d) = (g.dims[1], g.dims[2]);
-        let size = g.bytes.len() / 2;
-        let one = HostArray {
-            ty: g.ty,
-            dims: vec![f, d],
-            bytes: g.bytes[which * size..(which + 1) * size].to_vec(),
-        };
-        Ok(transpose_2d(&one))
-    };
-    if let Some(prefix) = name.strip_suffix("mlp.gate_proj.kernel") {
-        half(prefix, 0)
-    } else if let Some(prefix) = name.strip_suffix("mlp.up_proj.kernel") {
-        half(prefix, 1)
-    } else if let Some(prefix) = name.strip_suffix("mlp.down_proj.kernel") {
-        get(&format!("{prefix}mlp.linear.w"))
-    } else {
-        get(name)
+/// The gate (0) or up (1) kernel [D, F] out of a stacked [2, F, D] `gating_einsum`; an array of
+/// another rank comes back as is, for the shape check to name.
+fn gating_half(g: &HostArray, which: usize) -> HostArray {
+    if g.dims.len() != 3 {
+        return g.clone();
     }
+    let (f, d) = (g.dims[1], g.dims[2]);
+    let size = g.bytes.len() / 2;
+    transpose_2d(&HostArray {
+        ty: g.ty,
+        dims: vec![f, d],
+        bytes: g.bytes[which * size..(which + 1) * size].to_vec(),
+    })
 }
 
-/// The preset whose shapes `leaves` have, for a checkpoint without a config.json beside it.
+/// Every leaf's keys and dims that `tree` holds for `cfg`, sorted.
+fn leaf_shapes(cfg: &GemmaConfig, tree: Tree) -> Vec<(Vec<String>, Vec<i64>)> {
+    let mut shapes: Vec<_> = cfg
+        .param_specs()
+        .into_iter()
+        .filter_map(|(name, dims)| match tree {
+            Tree::Nnx => Some((nnx_keys(&name), dims)),
+            Tree::Upstream => match upstream_place(&name) {
+                Place::Leaf(keys) => Some((keys, dims)),
+                Place::Gating(keys, 0) => Some((keys, vec![2, dims[1], dims[0]])),
+                Place::Gating(..) => None,
+            },
+        })
+        .collect();
+    shapes.sort();
+    shapes
+}
+
+/// The preset whose leaves (keys and shapes, no more, no fewer) `leaves` are, for a checkpoint
+/// without a config.json beside it.
 pub fn preset_for(leaves: &[Leaf]) -> Option<GemmaConfig> {
+    let tree = tree_of(leaves);
+    let mut have: Vec<(Vec<String>, Vec<i64>)> = leaves
+        .iter()
+        .map(|(k, a)| (k.clone(), a.dims.clone()))
+        .collect();
+    have.sort();
     [
         "gemma3_270m",
         "gemma3_1b",
@@ -222,17 +243,8 @@ pub fn preset_for(leaves: &[Leaf]) -> Option<GemmaConfig> {
     ]
     .into_iter()
     .filter_map(GemmaConfig::preset)
-    .find(|cfg| {
-        let params = from_leaves(cfg, leaves, std::path::Path::new(""));
-        params.is_ok() && leaf_count(cfg, tree_of(leaves)) == leaves.len()
-    })
-}
-
-fn leaf_count(cfg: &GemmaConfig, tree: Tree) -> usize {
-    match tree {
-        Tree::Nnx => cfg.param_specs().len(),
-        Tree::Upstream => cfg.param_specs().len() - cfg.num_layers,
-    }
+    .filter(|cfg| tree == Tree::Nnx || cfg.family == Family::Gemma3)
+    .find(|cfg| leaf_shapes(cfg, tree) == have)
 }
 
 #[cfg(test)]
@@ -251,7 +263,10 @@ mod tests {
         for tree in [Tree::Nnx, Tree::Upstream] {
             let leaves = to_leaves(&cfg, &params, tree).unwrap();
             assert_eq!(tree_of(&leaves), tree);
-            assert_eq!(from_leaves(&cfg, &leaves, "x".as_ref()).unwrap(), params);
+            assert_eq!(
+                from_leaves(&cfg, leaves.clone(), "x".as_ref()).unwrap(),
+                params
+            );
             let found = preset_for(&leaves).expect("the tiny preset");
             assert_eq!(found.param_specs(), cfg.param_specs());
         }
@@ -286,13 +301,13 @@ mod tests {
         let cfg = GemmaConfig::tiny(Family::Gemma3);
         let mut leaves = to_leaves(&cfg, &random(&cfg), Tree::Nnx).unwrap();
         leaves.retain(|(k, _)| k.join(".") != "layers.1.attn.kv_einsum.w.value");
-        let e = from_leaves(&cfg, &leaves, "ck".as_ref())
+        let e = from_leaves(&cfg, leaves, "ck".as_ref())
             .unwrap_err()
             .to_string();
         assert!(e.contains("layers.1.attn.kv_einsum.w.value"), "{e}");
         let mut leaves = to_leaves(&cfg, &random(&cfg), Tree::Nnx).unwrap();
         leaves[0].1.dims = vec![1, 1];
-        let e = from_leaves(&cfg, &leaves, "ck".as_ref())
+        let e = from_leaves(&cfg, leaves, "ck".as_ref())
             .unwrap_err()
             .to_string();
         assert!(

@@ -16,7 +16,7 @@ use anyhow::{bail, Context, Result};
 use super::checkpoint::{self, read_arrays};
 use super::config::TrainConfig;
 use crate::models::tunix_trees::{self, Tree};
-use crate::models::{orbax, DType, LoadedModel};
+use crate::models::{hf, orbax, DType, LoadedModel};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ExportFormat {
@@ -83,7 +83,7 @@ pub fn export(req: &ExportRequest) -> Result<PathBuf> {
                 .into_iter()
                 .map(|(name, a)| {
                     let keys = name.split('.').map(str::to_string).chain(["value".into()]);
-                    (keys.collect(), convert(a, req.dtype))
+                    (keys.collect(), hf::converted(a, req.dtype.element_type()))
                 })
                 .collect();
             orbax::write(&tree_dir, &leaves)?;
@@ -136,14 +136,6 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn convert(a: crate::graph::HostArray, dtype: DType) -> crate::graph::HostArray {
-    if a.ty == dtype.element_type() {
-        return a;
-    }
-    let values: Vec<f32> = a.to_f64().iter().map(|&v| v as f32).collect();
-    crate::models::hf::to_dtype(&values, &a.dims, dtype.element_type())
 }
 
 /// Copies the model folder's config and tokenizer files, and its weights if `weights`.
