@@ -7,17 +7,9 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-GRPO_XLA_HOME=${GRPO_XLA_HOME:-$HOME/.cache/grpo-xla}
-venv="$GRPO_XLA_HOME/venv-build"
-tools="maturin==1.16.0 ziglang==0.17.1"
-if [ "$(cat "$venv/.tools" 2>/dev/null)" != "$tools" ]; then
-  echo "==> build tools ($tools) into $venv"
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  # shellcheck disable=SC2086
-  "$venv/bin/pip" install -q $tools
-  echo "$tools" > "$venv/.tools"
-fi
+# shellcheck source=lib/tool_venv.sh
+source scripts/lib/tool_venv.sh
+tool_venv build "maturin==1.16.0 ziglang==0.17.1"
 echo "==> building the portable binary and its wheel (release, glibc 2.31)"
 rm -rf dist
 PATH="$venv/bin:$PATH" maturin build --release --zig --compatibility manylinux_2_31 \

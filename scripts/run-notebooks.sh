@@ -5,17 +5,9 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-GRPO_XLA_HOME=${GRPO_XLA_HOME:-$HOME/.cache/grpo-xla}
-venv="$GRPO_XLA_HOME/venv-notebooks"
-tools="papermill==2.6.0 ipykernel==7.4.0"
-if [ "$(cat "$venv/.tools" 2>/dev/null)" != "$tools" ]; then
-  echo "==> notebook tools ($tools) into $venv"
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  # shellcheck disable=SC2086
-  "$venv/bin/pip" install -q $tools
-  echo "$tools" > "$venv/.tools"
-fi
+# shellcheck source=lib/tool_venv.sh
+source scripts/lib/tool_venv.sh
+tool_venv notebooks "papermill==2.6.0 ipykernel==7.4.0"
 wheel=$(ls dist/grpo_xla-*.whl 2>/dev/null | head -1)
 [ -n "$wheel" ] || { echo "no wheel in dist/: run scripts/build-portable.sh first" >&2; exit 1; }
 out="$ROOT/target/notebooks"
