@@ -4,6 +4,12 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+# A one-shot build gains nothing from incremental caches, which doubled the disk a clean build needs.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+free_gib=$(df -Pk "$ROOT" | awk 'NR==2 {print int($4 / 1048576)}')
+if [ "$free_gib" -lt 8 ]; then
+  echo "warning: ${free_gib} GiB free under $ROOT; a clean build of the suite needs about 8 GiB (target/, the venvs in ~/.cache/grpo-xla)" >&2
+fi
 scripts/setup.sh --no-build
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
