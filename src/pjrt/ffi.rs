@@ -31,6 +31,8 @@ opaque!(
     PJRT_Buffer,
     PJRT_SerializedExecutable,
     PJRT_ExecuteContext,
+    PJRT_TopologyDescription,
+    PJRT_CopyToDeviceStream,
 );
 
 #[repr(C)]
@@ -352,6 +354,53 @@ args!(PJRT_Buffer_ToHostBuffer_Args {
 });
 args!(PJRT_Buffer_UnsafePointer_Args { buffer: *mut PJRT_Buffer, buffer_pointer: usize });
 
+// ---------------------------------------------------------------- ahead-of-time compilation
+args!(PJRT_TopologyDescription_Create_Args {
+    topology_name: *const c_char,
+    topology_name_size: usize,
+    create_options: *const PJRT_NamedValue,
+    num_options: usize,
+    topology: *mut PJRT_TopologyDescription,
+});
+args!(PJRT_TopologyDescription_Destroy_Args { topology: *mut PJRT_TopologyDescription });
+args!(PJRT_TopologyDescription_PlatformName_Args {
+    topology: *const PJRT_TopologyDescription,
+    platform_name: *const c_char,
+    platform_name_size: usize,
+});
+args!(PJRT_TopologyDescription_PlatformVersion_Args {
+    topology: *const PJRT_TopologyDescription,
+    platform_version: *const c_char,
+    platform_version_size: usize,
+});
+args!(PJRT_TopologyDescription_GetDeviceDescriptions_Args {
+    topology: *const PJRT_TopologyDescription,
+    descriptions: *const *mut PJRT_DeviceDescription,
+    num_descriptions: usize,
+});
+args!(PJRT_Compile_Args {
+    topology: *const PJRT_TopologyDescription,
+    program: *const PJRT_Program,
+    compile_options: *const c_char,
+    compile_options_size: usize,
+    client: *mut PJRT_Client,
+    executable: *mut PJRT_Executable,
+});
+args!(PJRT_Executable_GetCompiledMemoryStats_Args {
+    executable: *mut PJRT_Executable,
+    generated_code_size_in_bytes: i64,
+    argument_size_in_bytes: i64,
+    output_size_in_bytes: i64,
+    alias_size_in_bytes: i64,
+    temp_size_in_bytes: i64,
+    host_generated_code_size_in_bytes: i64,
+    host_argument_size_in_bytes: i64,
+    host_output_size_in_bytes: i64,
+    host_alias_size_in_bytes: i64,
+    host_temp_size_in_bytes: i64,
+    peak_memory_in_bytes: i64,
+});
+
 /// A function in the table: takes its args struct, returns an error or null.
 pub type Fn<A> = Option<unsafe extern "C" fn(*mut A) -> *mut PJRT_Error>;
 type Unused = *const c_void;
@@ -446,5 +495,59 @@ pub struct PJRT_Api {
     pub PJRT_Buffer_IsOnCpu: Unused,
     pub PJRT_Buffer_ReadyEvent: Unused,
     pub PJRT_Buffer_UnsafePointer: Fn<PJRT_Buffer_UnsafePointer_Args>,
-    // Later entries of the table are not called; `Api::has` guards the ones above.
+    pub PJRT_Buffer_IncreaseExternalReferenceCount: Unused,
+    pub PJRT_Buffer_DecreaseExternalReferenceCount: Unused,
+    pub PJRT_Buffer_OpaqueDeviceMemoryDataPointer: Unused,
+
+    pub PJRT_CopyToDeviceStream_Destroy: Unused,
+    pub PJRT_CopyToDeviceStream_AddChunk: Unused,
+    pub PJRT_CopyToDeviceStream_TotalBytes: Unused,
+    pub PJRT_CopyToDeviceStream_GranuleSize: Unused,
+    pub PJRT_CopyToDeviceStream_CurrentBytes: Unused,
+
+    pub PJRT_TopologyDescription_Create: Fn<PJRT_TopologyDescription_Create_Args>,
+    pub PJRT_TopologyDescription_Destroy: Fn<PJRT_TopologyDescription_Destroy_Args>,
+    pub PJRT_TopologyDescription_PlatformName: Fn<PJRT_TopologyDescription_PlatformName_Args>,
+    pub PJRT_TopologyDescription_PlatformVersion: Fn<PJRT_TopologyDescription_PlatformVersion_Args>,
+    pub PJRT_TopologyDescription_GetDeviceDescriptions:
+        Fn<PJRT_TopologyDescription_GetDeviceDescriptions_Args>,
+    pub PJRT_TopologyDescription_Serialize: Unused,
+    pub PJRT_TopologyDescription_Attributes: Unused,
+
+    pub PJRT_Compile: Fn<PJRT_Compile_Args>,
+
+    pub PJRT_Executable_OutputElementTypes: Unused,
+    pub PJRT_Executable_OutputDimensions: Unused,
+    pub PJRT_Buffer_CopyToMemory: Unused,
+    pub PJRT_Client_CreateViewOfDeviceBuffer: Unused,
+    pub PJRT_Executable_Fingerprint: Unused,
+    pub PJRT_Client_TopologyDescription: Unused,
+    pub PJRT_Executable_GetCompiledMemoryStats: Fn<PJRT_Executable_GetCompiledMemoryStats_Args>,
+    // Later entries of the table are not called; `pjrt_call!` checks each call's offset
+    // against the plugin's table size.
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::offset_of;
+
+    /// Slot n (1-based, in the header's order) sits after struct_size, extension_start and the
+    /// 24-byte version struct. The numbers are the header's (0.81): a slot in the wrong place
+    /// would call the wrong function.
+    #[test]
+    fn function_slots_sit_where_the_header_puts_them() {
+        let slot = |n: usize| 40 + (n - 1) * 8;
+        assert_eq!(offset_of!(PJRT_Api, PJRT_Client_Compile), slot(21));
+        assert_eq!(offset_of!(PJRT_Api, PJRT_Buffer_UnsafePointer), slot(74));
+        assert_eq!(
+            offset_of!(PJRT_Api, PJRT_TopologyDescription_Create),
+            slot(83)
+        );
+        assert_eq!(offset_of!(PJRT_Api, PJRT_Compile), slot(90));
+        assert_eq!(
+            offset_of!(PJRT_Api, PJRT_Executable_GetCompiledMemoryStats),
+            slot(97)
+        );
+    }
 }

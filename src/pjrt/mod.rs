@@ -15,6 +15,7 @@ pub mod executable;
 pub(crate) mod ffi;
 pub mod platforms;
 pub mod plugin;
+pub mod topology;
 
 pub use buffer::Buffer;
 pub use cache::{CacheStats, ExecutableCache};
@@ -23,4 +24,5 @@ pub use compile_options::CompileOptions;
 pub use dtype::{Element, ElementType};
 pub use error::{Error, ErrorCode, Result};
 pub use executable::{Arg, LoadedExecutable};
-pub use plugin::{AttributeValue, Plugin};
+pub use plugin::{AttributeValue, Plugin, StablehloVersion, STABLEHLO_NEEDED};
+pub use topology::{CompiledProgram, MemoryStats, Topology};

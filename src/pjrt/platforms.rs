@@ -116,13 +116,9 @@ impl Platform {
         })
     }
 
-    /// Loads the plugin and creates a client. `num_devices` sets the CPU device count; on
-    /// GPU/TPU the client sees the hardware it has.
-    pub fn client(
-        self,
-        plugin: Option<&Path>,
-        num_devices: Option<usize>,
-    ) -> anyhow::Result<Client> {
+    /// Finds (unless given), loads and initializes the plugin, after preparing what the
+    /// platform needs of the environment, and checks that it reads our StableHLO.
+    pub fn load_plugin(self, plugin: Option<&Path>) -> anyhow::Result<Arc<Plugin>> {
         let path = match plugin {
             Some(p) => p.to_path_buf(),
             None => self.find_plugin()?,
@@ -131,7 +127,35 @@ impl Platform {
             prepare_tpu_environment();
         }
         quiet_xla_logging();
-        let plugin: Arc<Plugin> = Plugin::load(&path)?;
+        let plugin = match Plugin::load(&path) {
+            Ok(p) => p,
+            Err(e) if self == Platform::Tpu => {
+                let why = tpu_lock_diagnosis(Path::new(TPU_LOCKFILE)).unwrap_or_default();
+                anyhow::bail!("{e}\n  {why}");
+            }
+            Err(e) => return Err(e.into()),
+        };
+        plugin.check_stablehlo()?;
+        Ok(plugin)
+    }
+
+    /// Loads the plugin to compile ahead of time only (`Topology`): no device is opened, so
+    /// libtpu is told that another process (JAX in the same notebook) may hold the TPU.
+    pub fn load_compiler(self, plugin: Option<&Path>) -> anyhow::Result<Arc<Plugin>> {
+        if self == Platform::Tpu && std::env::var_os("ALLOW_MULTIPLE_LIBTPU_LOAD").is_none() {
+            std::env::set_var("ALLOW_MULTIPLE_LIBTPU_LOAD", "1");
+        }
+        self.load_plugin(plugin)
+    }
+
+    /// Loads the plugin and creates a client. `num_devices` sets the CPU device count; on
+    /// GPU/TPU the client sees the hardware it has.
+    pub fn client(
+        self,
+        plugin: Option<&Path>,
+        num_devices: Option<usize>,
+    ) -> anyhow::Result<Client> {
+        let plugin = self.load_plugin(plugin)?;
         let mut options = vec![];
         if self == Platform::Cpu {
             // One device unless asked, as JAX does (the plugin alone would make 4).
@@ -140,7 +164,15 @@ impl Platform {
                 OptionValue::Int(num_devices.unwrap_or(1) as i64),
             ));
         }
-        let client = Client::new(plugin, &options)?;
+        let client = match Client::new(plugin, &options) {
+            Ok(c) => c,
+            Err(e) if self == Platform::Tpu => {
+                let why = tpu_lock_diagnosis(Path::new(TPU_LOCKFILE))
+                    .unwrap_or_else(|| "no other process holds the TPU lock file".to_string());
+                anyhow::bail!("cannot open the TPU: {e}\n  {why}");
+            }
+            Err(e) => return Err(e.into()),
+        };
         if let Some(n) = num_devices {
             anyhow::ensure!(
                 client.devices().len() >= n,
@@ -152,6 +184,73 @@ impl Platform {
             home::executable_cache_dir(),
         )))
     }
+}
+
+/// The file libtpu locks while a process holds the TPU.
+pub const TPU_LOCKFILE: &str = "/tmp/libtpu_lockfile";
+
+/// Why the TPU may be busy: another live process has `lockfile` open (JAX in the same
+/// notebook, most often), or a crashed one left it behind. None when there is no lock file.
+pub fn tpu_lock_diagnosis(lockfile: &Path) -> Option<String> {
+    if !lockfile.exists() {
+        return None;
+    }
+    let holders = processes_holding(lockfile);
+    Some(if holders.is_empty() {
+        format!(
+            "{} exists but no running process holds it: a crashed TPU process left it behind; remove it (rm {}) and retry",
+            lockfile.display(),
+            lockfile.display()
+        )
+    } else {
+        let list: Vec<String> = holders
+            .iter()
+            .map(|(pid, cmd)| format!("pid {pid} ({cmd})"))
+            .collect();
+        format!(
+            "the TPU is held by {} through {}. Only one process can use the TPU: if that is this notebook's Python (JAX initialised the TPU), restart the kernel and run grpo-xla before anything imports jax, or stop that process",
+            list.join(", "),
+            lockfile.display()
+        )
+    })
+}
+
+/// Processes with `path` open, from /proc/*/fd (pid and command line).
+fn processes_holding(path: &Path) -> Vec<(u32, String)> {
+    let Ok(target) = path.canonicalize() else {
+        return vec![];
+    };
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    let mut out = vec![];
+    for entry in procs.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        if fds
+            .flatten()
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| l == target))
+        {
+            let cmd = std::fs::read(entry.path().join("cmdline"))
+                .map(|b| {
+                    String::from_utf8_lossy(&b)
+                        .replace('\0', " ")
+                        .trim()
+                        .to_string()
+                })
+                .unwrap_or_default();
+            out.push((pid, cmd));
+        }
+    }
+    out
 }
 
 /// XLA logs at INFO to stderr by default ("cpu_device_count set via create_options"); keep
@@ -197,4 +296,29 @@ fn python_package_dirs() -> Vec<PathBuf> {
     }
     dirs.dedup();
     dirs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_tpu_lock_names_its_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("libtpu_lockfile");
+        assert_eq!(
+            tpu_lock_diagnosis(&lock),
+            None,
+            "no lock file, no diagnosis"
+        );
+        let held = std::fs::File::create(&lock).unwrap();
+        let why = tpu_lock_diagnosis(&lock).unwrap();
+        assert!(
+            why.contains(&format!("pid {}", std::process::id())),
+            "this test process holds the lock: {why}"
+        );
+        drop(held);
+        let why = tpu_lock_diagnosis(&lock).unwrap();
+        assert!(why.contains("no running process holds it"), "{why}");
+    }
 }

@@ -48,6 +48,22 @@ impl std::fmt::Display for AttributeValue {
     }
 }
 
+/// A StableHLO version, `major.minor.patch`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct StablehloVersion(pub [i64; 3]);
+
+impl std::fmt::Display for StablehloVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [a, b, c] = self.0;
+        write!(f, "{a}.{b}.{c}")
+    }
+}
+
+/// The oldest StableHLO parser every program we emit has compiled on (libtpu 0.0.17's, the
+/// version Kaggle's TPU image pins; `tests/tpu_compile.rs`). Our text uses the generic op
+/// syntax, so older parsers may work too, but none is tested.
+pub const STABLEHLO_NEEDED: StablehloVersion = StablehloVersion([1, 10, 10]);
+
 /// Calls a function of the plugin's table, checking that the plugin's table is long enough to
 /// hold it, and turns a returned `PJRT_Error` into [`Error::Pjrt`].
 macro_rules! pjrt_call {
@@ -160,6 +176,36 @@ impl Plugin {
             out.push((name, value));
         }
         Ok(out)
+    }
+
+    /// The StableHLO versions the plugin's parser reads, `(minimum, current)`, when it says.
+    pub fn stablehlo_window(&self) -> Option<(StablehloVersion, StablehloVersion)> {
+        let attributes = self.attributes().ok()?;
+        let find = |key: &str| {
+            attributes.iter().find_map(|(k, v)| match v {
+                AttributeValue::Ints(v) if k == key && v.len() == 3 => {
+                    Some(StablehloVersion([v[0], v[1], v[2]]))
+                }
+                _ => None,
+            })
+        };
+        Some((
+            find("stablehlo_minimum_version")?,
+            find("stablehlo_current_version")?,
+        ))
+    }
+
+    /// Fails when the plugin's StableHLO parser predates what our programs are written in.
+    pub fn check_stablehlo(&self) -> Result<()> {
+        match self.stablehlo_window() {
+            Some((_, current)) if current < STABLEHLO_NEEDED => Err(Error::Load {
+                path: self.path.clone(),
+                reason: format!(
+                    "the plugin reads StableHLO up to v{current}; grpo-xla's programs need v{STABLEHLO_NEEDED} or newer (libtpu 0.0.17 and later, jax plugins 0.6 and later)"
+                ),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Converts a `PJRT_Error*` returned by `function` into a Result, freeing the error.
