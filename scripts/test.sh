@@ -11,6 +11,8 @@ if [ "$free_gib" -lt 8 ]; then
   echo "warning: ${free_gib} GiB free under $ROOT; a clean build of the suite needs about 8 GiB (target/, the venvs in ~/.cache/grpo-xla)" >&2
 fi
 scripts/setup.sh --no-build
+echo "==> libtpu 0.0.17 (Kaggle's pin) and 0.0.52 (newest), for compiling TPU programs without a TPU"
+scripts/get-libtpu.sh 0.0.17 0.0.52
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy -D warnings"

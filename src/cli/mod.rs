@@ -10,6 +10,7 @@ mod bench;
 mod bench_generate;
 mod bench_graph;
 mod bench_train;
+mod compile_check;
 mod devices;
 mod doctor;
 mod eval;
@@ -73,6 +74,9 @@ enum Command {
     Export(export::ExportArgs),
     /// Generate text from a model directory, streaming tokens as they are decoded.
     Generate(generate::GenerateArgs),
+    /// Compile every program of a training config for a TPU topology, without a TPU, and
+    /// report each program's memory per chip against its HBM.
+    CompileCheck(compile_check::CompileCheckArgs),
     /// Benchmarks that print a table, side by side with JAX on this machine.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -87,6 +91,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Export(args) => export::run(&args),
+        Command::CompileCheck(args) => compile_check::run(&args),
         Command::Plot { run, out } => {
             let path = plot::run(&run, out)?;
             println!("wrote {}", path.display());

@@ -72,6 +72,24 @@ fn round_up(x: i64, to: i64) -> i64 {
     (x + to - 1) / to * to
 }
 
+/// The programs' shape for `rows` prompts of at most `longest` tokens, sampled as `sp` says,
+/// decoding `chunk` tokens per call.
+pub fn sampling_bucket(rows: usize, longest: usize, sp: &SamplingParams, chunk: usize) -> Bucket {
+    let t = prompt_bucket(longest);
+    let greedy = sp.temperature <= 0.0;
+    Bucket {
+        batch: rows as i64,
+        prompt_len: t,
+        slots: round_up(t + sp.max_new_tokens as i64, 64),
+        chunk: chunk.clamp(1, sp.max_new_tokens) as i64,
+        sampler: SamplerShape {
+            greedy,
+            top_k: if greedy { None } else { sp.top_k },
+            top_p: !greedy && sp.top_p < 1.0,
+        },
+    }
+}
+
 /// Prompt lengths are padded to a few sizes, so programs are compiled once per size.
 pub fn prompt_bucket(len: usize) -> i64 {
     let len = len.max(1) as i64;
@@ -196,22 +214,6 @@ impl Generator {
         Ok(programs)
     }
 
-    fn bucket(&self, rows: usize, longest: usize, sp: &SamplingParams, chunk: usize) -> Bucket {
-        let t = prompt_bucket(longest);
-        let greedy = sp.temperature <= 0.0;
-        Bucket {
-            batch: rows as i64,
-            prompt_len: t,
-            slots: round_up(t + sp.max_new_tokens as i64, 64),
-            chunk: chunk.clamp(1, sp.max_new_tokens) as i64,
-            sampler: SamplerShape {
-                greedy,
-                top_k: if greedy { None } else { sp.top_k },
-                top_p: !greedy && sp.top_p < 1.0,
-            },
-        }
-    }
-
     /// Left-pads the rows' prompts to the bucket's length, with the sampler's seed.
     fn prefill_inputs(
         &self,
@@ -259,7 +261,7 @@ impl Generator {
             .collect();
         let b = rows.len();
         let longest = rows.iter().map(|(_, p)| p.len()).max().unwrap_or(1);
-        let bucket = self.bucket(b, longest, sp, chunk);
+        let bucket = sampling_bucket(b, longest, sp, chunk);
         let programs = self.programs(bucket)?;
         let prompt_rows: Vec<&Vec<u32>> = rows.iter().map(|(_, p)| *p).collect();
         let inputs = self.prefill_inputs(&prompt_rows, bucket.prompt_len, sp.seed)?;

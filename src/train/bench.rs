@@ -44,7 +44,7 @@ pub fn time_sft(config: &Path, client: Client, steps: usize) -> Result<SftTiming
         .with_context(|| format!("{} has no sft section", config.display()))?;
     let model = load_model(&cfg, config)?;
     let (data, _) = load_jsonl(&sft.data, cfg.data.bad_lines)?;
-    let spec = sft_spec(&cfg, sft, &model);
+    let spec = sft_spec(&cfg, sft, &model.config);
     let optimizer = spec.optimizer.clone();
     let examples: Vec<_> = data.iter().take(sft.batch_size).collect();
     let batch = pack_examples(&model.tokenizer, &examples, spec.geo)?;

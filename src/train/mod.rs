@@ -8,6 +8,7 @@ pub mod export;
 pub mod learner;
 pub mod metrics;
 pub mod packing;
+pub mod plan;
 pub mod prompts;
 pub mod rollout;
 pub mod scoring;

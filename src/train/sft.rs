@@ -82,7 +82,7 @@ pub(super) fn sft_phase(
             e.question
         );
     }
-    let spec = sft_spec(cfg, sft, model);
+    let spec = sft_spec(cfg, sft, &model.config);
     let geo = spec.geo;
     eprintln!(
         "compiling the SFT program ({} params, batch {} x ({} + {}) tokens) ...",

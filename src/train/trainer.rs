@@ -61,9 +61,9 @@ pub fn load_model(cfg: &TrainConfig, config_path: &Path) -> Result<LoadedModel> 
 }
 
 /// What is trained: LoRA adapters on the config's targets, or every weight.
-fn trainable(cfg: &TrainConfig, model: &LoadedModel) -> Trainable {
+fn trainable(cfg: &TrainConfig, model: &GemmaConfig) -> Trainable {
     match &cfg.lora {
-        Some(lc) => Trainable::Lora(lc.clone(), lora::specs(&model.config, lc)),
+        Some(lc) => Trainable::Lora(lc.clone(), lora::specs(model, lc)),
         None => Trainable::Full,
     }
 }
@@ -84,7 +84,7 @@ fn adamw(cfg: &TrainConfig, peak_lr: f64, warmup_ratio: f64, updates: usize) -> 
 }
 
 /// The GRPO learner a config asks for.
-fn grpo_spec(cfg: &TrainConfig, model: &LoadedModel) -> LearnerSpec {
+pub(crate) fn grpo_spec(cfg: &TrainConfig, model: &GemmaConfig) -> LearnerSpec {
     let grpo = cfg.grpo();
     let geo = Geometry {
         batch: (cfg.training.prompts_per_step * cfg.rollout.num_generations) as i64,
@@ -122,7 +122,7 @@ fn grpo_spec(cfg: &TrainConfig, model: &LoadedModel) -> LearnerSpec {
 }
 
 /// The supervised learner of a config's `sft:` section.
-pub(crate) fn sft_spec(cfg: &TrainConfig, sft: &SftSection, model: &LoadedModel) -> LearnerSpec {
+pub(crate) fn sft_spec(cfg: &TrainConfig, sft: &SftSection, model: &GemmaConfig) -> LearnerSpec {
     LearnerSpec {
         trainable: trainable(cfg, model),
         loss: Loss::Sft,
@@ -134,6 +134,19 @@ pub(crate) fn sft_spec(cfg: &TrainConfig, sft: &SftSection, model: &LoadedModel)
         },
         iterations: 1,
         seed: cfg.training.seed,
+    }
+}
+
+/// How rollouts sample, as the config's `rollout:` says (the seed is the run's).
+pub(crate) fn rollout_sampling(cfg: &TrainConfig) -> SamplingParams {
+    let r = &cfg.rollout;
+    SamplingParams {
+        temperature: r.temperature,
+        top_k: r.top_k,
+        top_p: r.top_p,
+        seed: cfg.training.seed,
+        max_new_tokens: r.max_new_tokens,
+        stop_strings: r.stop_strings.clone(),
     }
 }
 
@@ -272,14 +285,7 @@ fn sampling_stages(
         model.tokenizer.clone(),
     );
     let r = &cfg.rollout;
-    let sampling = SamplingParams {
-        temperature: r.temperature,
-        top_k: r.top_k,
-        top_p: r.top_p,
-        seed: cfg.training.seed,
-        max_new_tokens: r.max_new_tokens,
-        stop_strings: r.stop_strings.clone(),
-    };
+    let sampling = rollout_sampling(cfg);
     let prompt_tokens = prompt_bucket(r.max_prompt_length) as usize;
     let rollout = RolloutStage::new(generator, sampling, r.num_generations, prompt_tokens);
     let judge = match cfg.judge() {
@@ -367,7 +373,7 @@ fn grpo_phase(
     let first_step = cfg.sft.as_ref().map_or(0, |s| s.steps);
     let last_step = first_step + cfg.training.steps;
     let data = grpo_prompts(cfg)?;
-    let spec = grpo_spec(cfg, model);
+    let spec = grpo_spec(cfg, &model.config);
     let (geo, iterations) = (spec.geo, spec.iterations);
     eprintln!(
         "compiling the GRPO programs ({} params, batch {} x ({} + {}) tokens) ...",

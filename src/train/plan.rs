@@ -1,0 +1,180 @@
+//! Every program a training run compiles, built from the config and the model's shape alone
+//! (no weights), with what stays on the device between them. `grpo-xla compile-check` compiles
+//! this plan for a TPU topology to learn, before renting the TPU, whether the run fits.
+//!
+//! The shapes come from the functions the trainer itself calls (`sft_spec`, `grpo_spec`,
+//! `rollout_sampling`, `sampling_bucket`), so the plan cannot drift from what a run compiles.
+
+use crate::graph::Module;
+use crate::grpo::programs::{LogProbsProgram, Loss, MergeProgram, TrainStepProgram, Trainable};
+use crate::models::gemma::GemmaConfig;
+use crate::rollout::generator::{prompt_bucket, sampling_bucket};
+use crate::rollout::programs::{decode, prefill};
+
+use super::config::TrainConfig;
+use super::learner::LearnerSpec;
+use super::trainer::{grpo_spec, rollout_sampling, sft_spec};
+
+/// One program of the run.
+pub struct PlannedProgram {
+    /// `phase/program`, e.g. `grpo/train_step`.
+    pub name: String,
+    pub module: Module,
+    /// Bytes of its arguments that stay on the device between programs (weights, optimizer
+    /// state); the rest (batches, the KV cache) live only while the program runs.
+    pub resident_args: u64,
+    /// Bytes that stay on the device during this program's phase.
+    pub phase_resident: u64,
+}
+
+impl PlannedProgram {
+    /// Device bytes live while it runs, given the bytes its compiled form needs
+    /// (`MemoryStats::while_running`): those, plus the phase's resident state it does not take.
+    pub fn peak_bytes(&self, while_running: u64) -> u64 {
+        while_running + self.phase_resident.saturating_sub(self.resident_args)
+    }
+}
+
+/// Bytes held on the device for a whole phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Resident {
+    /// The frozen base weights (reference policy, LoRA's W).
+    pub base: u64,
+    /// The trained tensors, AdamW's two moments (f32) and the step counter.
+    pub optimizer_state: u64,
+    /// The trained tensors alone.
+    pub trained: u64,
+    /// The rollout's copy of the policy: the merged adapted matrices (LoRA) or every weight.
+    pub rollout_copy: u64,
+}
+
+impl Resident {
+    pub fn of(model: &GemmaConfig, trainable: &Trainable) -> Resident {
+        let width = model.dtype.size_in_bytes() as u64;
+        let specs = model.param_specs();
+        let numel = |d: &[i64]| d.iter().product::<i64>() as u64;
+        let base: u64 = specs.iter().map(|(_, d)| numel(d) * width).sum();
+        let trained: u64 = trainable.shapes(model).iter().map(|d| numel(d) * 4).sum();
+        let rollout_copy = match trainable {
+            Trainable::Full => base,
+            Trainable::Lora(_, lora) => lora.iter().map(|s| numel(&specs[s.param].1) * width).sum(),
+        };
+        Resident {
+            base,
+            optimizer_state: 3 * trained + 4,
+            trained,
+            rollout_copy,
+        }
+    }
+}
+
+/// The whole run's programs in the order a run meets them.
+pub struct ProgramPlan {
+    pub programs: Vec<PlannedProgram>,
+    /// Resident bytes of the SFT phase (none without one) and of the GRPO phase.
+    pub sft: Option<Resident>,
+    pub grpo: Resident,
+}
+
+/// Builds every program `cfg` compiles for a model of shape `model`: the SFT step (and the
+/// LoRA merge for its checkpoints), then GRPO's train step, log-prob programs, merge, and the
+/// rollout's prefill and decode for the largest prompt bucket. A judge model is not included.
+pub fn plan(cfg: &TrainConfig, model: &GemmaConfig) -> ProgramPlan {
+    let mut programs = vec![];
+    let sft = cfg.sft.as_ref().map(|section| {
+        let spec = sft_spec(cfg, section, model);
+        let resident = Resident::of(model, &spec.trainable);
+        let phase = resident.base + resident.optimizer_state;
+        learner_programs("sft", model, &spec, &resident, phase, &mut programs);
+        resident
+    });
+
+    let spec = grpo_spec(cfg, model);
+    let grpo = Resident::of(model, &spec.trainable);
+    let phase = grpo.base + grpo.optimizer_state + grpo.rollout_copy;
+    learner_programs("grpo", model, &spec, &grpo, phase, &mut programs);
+
+    let sampling = rollout_sampling(cfg);
+    let rows = cfg.training.prompts_per_step * cfg.rollout.num_generations;
+    let longest = prompt_bucket(cfg.rollout.max_prompt_length) as usize;
+    let bucket = sampling_bucket(rows, longest, &sampling, sampling.max_new_tokens);
+    // The stop tokens are constants in the programs; their values do not change the shapes.
+    let stops = [1u32, 106];
+    for (name, module) in [
+        ("rollout/prefill", prefill(model, &bucket, &stops)),
+        ("rollout/decode", decode(model, &bucket, &stops)),
+    ] {
+        programs.push(PlannedProgram {
+            name: name.to_string(),
+            module,
+            resident_args: grpo.base,
+            phase_resident: phase,
+        });
+    }
+    ProgramPlan {
+        programs,
+        sft,
+        grpo,
+    }
+}
+
+/// A learner's programs: its train step, the GRPO log-prob programs, the LoRA merge.
+fn learner_programs(
+    phase_name: &str,
+    model: &GemmaConfig,
+    spec: &LearnerSpec,
+    resident: &Resident,
+    phase: u64,
+    out: &mut Vec<PlannedProgram>,
+) {
+    let mut push = |name: &str, module: Module, resident_args: u64| {
+        out.push(PlannedProgram {
+            name: format!("{phase_name}/{name}"),
+            module,
+            resident_args,
+            phase_resident: phase,
+        })
+    };
+    let frozen = match spec.trainable {
+        Trainable::Lora(..) => resident.base,
+        Trainable::Full => 0,
+    };
+    push(
+        "train_step",
+        TrainStepProgram::build(
+            model,
+            spec.geo,
+            &spec.trainable,
+            &spec.loss,
+            &spec.optimizer,
+            None,
+        ),
+        frozen + resident.optimizer_state,
+    );
+    if let Loss::Grpo {
+        temperature,
+        use_old_logps,
+        ..
+    } = &spec.loss
+    {
+        push(
+            "reference_log_probs",
+            LogProbsProgram::build(model, spec.geo, &Trainable::Full, *temperature, None),
+            resident.base,
+        );
+        if *use_old_logps && matches!(spec.trainable, Trainable::Lora(..)) {
+            push(
+                "policy_log_probs",
+                LogProbsProgram::build(model, spec.geo, &spec.trainable, *temperature, None),
+                resident.base + resident.trained,
+            );
+        }
+    }
+    if let Trainable::Lora(lc, specs) = &spec.trainable {
+        push(
+            "merge_lora",
+            MergeProgram::build(model, lc, specs),
+            resident.base + resident.trained,
+        );
+    }
+}
