@@ -60,7 +60,7 @@ impl Trainable {
     }
 
     /// Element type of the trainable tensors: the model's for full fine-tuning, f32 adapters.
-    fn element_type(&self, cfg: &GemmaConfig) -> ElementType {
+    pub fn element_type(&self, cfg: &GemmaConfig) -> ElementType {
         match self {
             Trainable::Full => cfg.dtype,
             Trainable::Lora(..) => ElementType::F32,

@@ -54,14 +54,16 @@ impl Resident {
         let specs = model.param_specs();
         let numel = |d: &[i64]| d.iter().product::<i64>() as u64;
         let base: u64 = specs.iter().map(|(_, d)| numel(d) * width).sum();
-        let trained: u64 = trainable.shapes(model).iter().map(|d| numel(d) * 4).sum();
+        let elements: u64 = trainable.shapes(model).iter().map(|d| numel(d)).sum();
+        let trained = elements * trainable.element_type(model).size_in_bytes() as u64;
         let rollout_copy = match trainable {
             Trainable::Full => base,
             Trainable::Lora(_, lora) => lora.iter().map(|s| numel(&specs[s.param].1) * width).sum(),
         };
         Resident {
             base,
-            optimizer_state: 3 * trained + 4,
+            // The trained tensors, AdamW's two f32 moments, the step counter.
+            optimizer_state: trained + 2 * 4 * elements + 4,
             trained,
             rollout_copy,
         }
@@ -176,5 +178,36 @@ fn learner_programs(
             MergeProgram::build(model, lc, specs),
             resident.base + resident.trained,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grpo::lora::{specs, LoraConfig};
+    use crate::pjrt::ElementType;
+
+    #[test]
+    fn resident_bytes_follow_the_trained_tensors_dtype() {
+        let mut model = GemmaConfig::preset("tiny_gemma3").unwrap();
+        model.dtype = ElementType::BF16;
+        let params = model.num_params() as u64;
+        let full = Resident::of(&model, &Trainable::Full);
+        assert_eq!(full.base, 2 * params);
+        // bf16 weights trained in place, two f32 moments, the step.
+        assert_eq!(full.optimizer_state, 2 * params + 8 * params + 4);
+        assert_eq!(full.rollout_copy, full.base);
+
+        let lc: LoraConfig = serde_yaml::from_str("rank: 2\nalpha: 2").unwrap();
+        let lora = Trainable::Lora(lc.clone(), specs(&model, &lc));
+        let r = Resident::of(&model, &lora);
+        let adapters: u64 = lora
+            .shapes(&model)
+            .iter()
+            .map(|d| d.iter().product::<i64>() as u64)
+            .sum();
+        assert_eq!(r.trained, 4 * adapters, "f32 adapters");
+        assert_eq!(r.optimizer_state, 12 * adapters + 4);
+        assert!(r.rollout_copy > 0 && r.rollout_copy < r.base);
     }
 }
