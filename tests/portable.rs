@@ -102,7 +102,8 @@ fn the_wheel_puts_a_working_grpo_xla_on_path_in_a_fresh_venv() {
 }
 
 /// `scripts/kaggle-stage.sh` lays out what is pushed to Kaggle: the wheel with its dataset
-/// metadata, and the training notebook with kernel metadata naming it and the wheel's dataset.
+/// metadata, the training notebook with kernel metadata naming it and the wheel's dataset, and
+/// the model card with model and instance metadata naming the same model.
 #[test]
 fn kaggle_stage_writes_a_dataset_folder_and_a_kernel_folder() {
     wheel();
@@ -126,4 +127,14 @@ fn kaggle_stage_writes_a_dataset_folder_and_a_kernel_folder() {
     assert_eq!(kernel["dataset_sources"][0], dataset["id"]);
     let staged_wheel = Path::new("target/kaggle/wheel").join(wheel().file_name().unwrap());
     assert!(staged_wheel.is_file());
+    let model = read("target/kaggle/model/model-metadata.json");
+    let instance = read("target/kaggle/model/instance/model-instance-metadata.json");
+    assert_eq!(model["ownerSlug"], "someone");
+    assert_eq!(instance["ownerSlug"], "someone");
+    assert_eq!(instance["modelSlug"], model["slug"]);
+    let card = std::fs::read_to_string("target/kaggle/model/instance/README.md").unwrap();
+    assert!(
+        !card.contains("YOUR_KAGGLE_USER") && card.contains("Load it in Tunix"),
+        "the staged model card"
+    );
 }

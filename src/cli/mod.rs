@@ -16,6 +16,7 @@ mod doctor;
 mod eval;
 mod export;
 mod generate;
+mod media;
 mod plot;
 mod train;
 
@@ -74,6 +75,8 @@ enum Command {
     Export(export::ExportArgs),
     /// Generate text from a model directory, streaming tokens as they are decoded.
     Generate(generate::GenerateArgs),
+    /// Draw the submission's pictures (cover, pipeline, curves, samples, speed) from committed results.
+    Media(media::MediaArgs),
     /// Compile every program of a training config for a TPU topology, without a TPU, and
     /// report each program's memory per chip against its HBM.
     CompileCheck(compile_check::CompileCheckArgs),
@@ -92,6 +95,12 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(args) => eval::run(&args),
         Command::Export(args) => export::run(&args),
         Command::CompileCheck(args) => compile_check::run(&args),
+        Command::Media(args) => {
+            for path in media::run(&args)? {
+                println!("wrote {}", path.display());
+            }
+            Ok(())
+        }
         Command::Plot { run, out } => {
             let path = plot::run(&run, out)?;
             println!("wrote {}", path.display());

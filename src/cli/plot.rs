@@ -7,7 +7,7 @@ use plotters::prelude::*;
 
 const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 
-fn register_font() -> Result<()> {
+pub(crate) fn register_font() -> Result<()> {
     let bytes = std::fs::read(FONT).with_context(|| format!("{FONT} is missing: install it with `apt-get install fonts-dejavu-core` (scripts/setup.sh does)"))?;
     let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
     plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
