@@ -71,39 +71,41 @@ module @attention_block attributes {mhlo.num_partitions = 4 : i32, mhlo.num_repl
     %v72 = "stablehlo.multiply"(%v62, %v71) : (tensor<2x4x2x4xf32>, tensor<2x4x2x4xf32>) -> tensor<2x4x2x4xf32>
     %v73 = "stablehlo.add"(%v70, %v72) : (tensor<2x4x2x4xf32>, tensor<2x4x2x4xf32>) -> tensor<2x4x2x4xf32>
     %v74 = "stablehlo.concatenate"(%v68, %v73) {dimension = 3 : i64} : (tensor<2x4x2x4xf32>, tensor<2x4x2x4xf32>) -> tensor<2x4x2x8xf32>
-    %v75 = "stablehlo.reshape"(%v49) : (tensor<2x4x2x8xf32>) -> tensor<2x4x2x1x8xf32>
-    %v76 = "stablehlo.dot_general"(%v75, %v74) {dot_dimension_numbers = #stablehlo.dot<lhs_batching_dimensions = [0, 2], rhs_batching_dimensions = [0, 2], lhs_contracting_dimensions = [4], rhs_contracting_dimensions = [3]>} : (tensor<2x4x2x1x8xf32>, tensor<2x4x2x8xf32>) -> tensor<2x2x4x1x4xf32>
-    %v77 = "stablehlo.constant"() {value = dense<5.0e1> : tensor<f32>} : () -> tensor<f32>
-    %v78 = "stablehlo.broadcast_in_dim"(%v77) {broadcast_dimensions = array<i64>} : (tensor<f32>) -> tensor<2x2x4x1x4xf32>
-    %v79 = "stablehlo.divide"(%v76, %v78) : (tensor<2x2x4x1x4xf32>, tensor<2x2x4x1x4xf32>) -> tensor<2x2x4x1x4xf32>
-    %v80 = "stablehlo.tanh"(%v79) : (tensor<2x2x4x1x4xf32>) -> tensor<2x2x4x1x4xf32>
-    %v81 = "stablehlo.constant"() {value = dense<5.0e1> : tensor<f32>} : () -> tensor<f32>
-    %v82 = "stablehlo.broadcast_in_dim"(%v81) {broadcast_dimensions = array<i64>} : (tensor<f32>) -> tensor<2x2x4x1x4xf32>
-    %v83 = "stablehlo.multiply"(%v80, %v82) : (tensor<2x2x4x1x4xf32>, tensor<2x2x4x1x4xf32>) -> tensor<2x2x4x1x4xf32>
-    %v84 = "stablehlo.broadcast_in_dim"(%v14) {broadcast_dimensions = array<i64: 0, 2, 4>} : (tensor<2x4x4xi1>) -> tensor<2x2x4x1x4xi1>
-    %v85 = "stablehlo.constant"() {value = dense<-2.3819763e38> : tensor<2x2x4x1x4xf32>} : () -> tensor<2x2x4x1x4xf32>
-    %v86 = "stablehlo.select"(%v84, %v83, %v85) : (tensor<2x2x4x1x4xi1>, tensor<2x2x4x1x4xf32>, tensor<2x2x4x1x4xf32>) -> tensor<2x2x4x1x4xf32>
-    %v87_max_init = "stablehlo.constant"() {value = dense<0xFF800000> : tensor<f32>} : () -> tensor<f32>
-    %v87_max = "stablehlo.reduce"(%v86, %v87_max_init) ({
-      ^bb0(%v87_max_c_a: tensor<f32>, %v87_max_c_b: tensor<f32>):
-        %v87_max_c_r = "stablehlo.maximum"(%v87_max_c_a, %v87_max_c_b) : (tensor<f32>, tensor<f32>) -> tensor<f32>
-        "stablehlo.return"(%v87_max_c_r) : (tensor<f32>) -> ()
+    %v75 = "stablehlo.transpose"(%v74) {permutation = array<i64: 0, 2, 1, 3>} : (tensor<2x4x2x8xf32>) -> tensor<2x2x4x8xf32>
+    %v76 = "stablehlo.transpose"(%v21) {permutation = array<i64: 0, 2, 1, 3>} : (tensor<2x4x2x8xf32>) -> tensor<2x2x4x8xf32>
+    %v77 = "stablehlo.reshape"(%v49) : (tensor<2x4x2x8xf32>) -> tensor<2x4x2x1x8xf32>
+    %v78 = "stablehlo.dot_general"(%v77, %v75) {dot_dimension_numbers = #stablehlo.dot<lhs_batching_dimensions = [0, 2], rhs_batching_dimensions = [0, 1], lhs_contracting_dimensions = [4], rhs_contracting_dimensions = [3]>} : (tensor<2x4x2x1x8xf32>, tensor<2x2x4x8xf32>) -> tensor<2x2x4x1x4xf32>
+    %v79 = "stablehlo.constant"() {value = dense<5.0e1> : tensor<f32>} : () -> tensor<f32>
+    %v80 = "stablehlo.broadcast_in_dim"(%v79) {broadcast_dimensions = array<i64>} : (tensor<f32>) -> tensor<2x2x4x1x4xf32>
+    %v81 = "stablehlo.divide"(%v78, %v80) : (tensor<2x2x4x1x4xf32>, tensor<2x2x4x1x4xf32>) -> tensor<2x2x4x1x4xf32>
+    %v82 = "stablehlo.tanh"(%v81) : (tensor<2x2x4x1x4xf32>) -> tensor<2x2x4x1x4xf32>
+    %v83 = "stablehlo.constant"() {value = dense<5.0e1> : tensor<f32>} : () -> tensor<f32>
+    %v84 = "stablehlo.broadcast_in_dim"(%v83) {broadcast_dimensions = array<i64>} : (tensor<f32>) -> tensor<2x2x4x1x4xf32>
+    %v85 = "stablehlo.multiply"(%v82, %v84) : (tensor<2x2x4x1x4xf32>, tensor<2x2x4x1x4xf32>) -> tensor<2x2x4x1x4xf32>
+    %v86 = "stablehlo.broadcast_in_dim"(%v14) {broadcast_dimensions = array<i64: 0, 2, 4>} : (tensor<2x4x4xi1>) -> tensor<2x2x4x1x4xi1>
+    %v87 = "stablehlo.constant"() {value = dense<-2.3819763e38> : tensor<2x2x4x1x4xf32>} : () -> tensor<2x2x4x1x4xf32>
+    %v88 = "stablehlo.select"(%v86, %v85, %v87) : (tensor<2x2x4x1x4xi1>, tensor<2x2x4x1x4xf32>, tensor<2x2x4x1x4xf32>) -> tensor<2x2x4x1x4xf32>
+    %v89_max_init = "stablehlo.constant"() {value = dense<0xFF800000> : tensor<f32>} : () -> tensor<f32>
+    %v89_max = "stablehlo.reduce"(%v88, %v89_max_init) ({
+      ^bb0(%v89_max_c_a: tensor<f32>, %v89_max_c_b: tensor<f32>):
+        %v89_max_c_r = "stablehlo.maximum"(%v89_max_c_a, %v89_max_c_b) : (tensor<f32>, tensor<f32>) -> tensor<f32>
+        "stablehlo.return"(%v89_max_c_r) : (tensor<f32>) -> ()
     }) {dimensions = array<i64: 4>} : (tensor<2x2x4x1x4xf32>, tensor<f32>) -> tensor<2x2x4x1xf32>
-    %v87_maxb = "stablehlo.broadcast_in_dim"(%v87_max) {broadcast_dimensions = array<i64: 0, 1, 2, 3>} : (tensor<2x2x4x1xf32>) -> tensor<2x2x4x1x4xf32>
-    %v87_shift = "stablehlo.subtract"(%v86, %v87_maxb) : (tensor<2x2x4x1x4xf32>, tensor<2x2x4x1x4xf32>) -> tensor<2x2x4x1x4xf32>
-    %v87_exp = "stablehlo.exponential"(%v87_shift) : (tensor<2x2x4x1x4xf32>) -> tensor<2x2x4x1x4xf32>
-    %v87_sum_init = "stablehlo.constant"() {value = dense<0.0e0> : tensor<f32>} : () -> tensor<f32>
-    %v87_sum = "stablehlo.reduce"(%v87_exp, %v87_sum_init) ({
-      ^bb0(%v87_sum_c_a: tensor<f32>, %v87_sum_c_b: tensor<f32>):
-        %v87_sum_c_r = "stablehlo.add"(%v87_sum_c_a, %v87_sum_c_b) : (tensor<f32>, tensor<f32>) -> tensor<f32>
-        "stablehlo.return"(%v87_sum_c_r) : (tensor<f32>) -> ()
+    %v89_maxb = "stablehlo.broadcast_in_dim"(%v89_max) {broadcast_dimensions = array<i64: 0, 1, 2, 3>} : (tensor<2x2x4x1xf32>) -> tensor<2x2x4x1x4xf32>
+    %v89_shift = "stablehlo.subtract"(%v88, %v89_maxb) : (tensor<2x2x4x1x4xf32>, tensor<2x2x4x1x4xf32>) -> tensor<2x2x4x1x4xf32>
+    %v89_exp = "stablehlo.exponential"(%v89_shift) : (tensor<2x2x4x1x4xf32>) -> tensor<2x2x4x1x4xf32>
+    %v89_sum_init = "stablehlo.constant"() {value = dense<0.0e0> : tensor<f32>} : () -> tensor<f32>
+    %v89_sum = "stablehlo.reduce"(%v89_exp, %v89_sum_init) ({
+      ^bb0(%v89_sum_c_a: tensor<f32>, %v89_sum_c_b: tensor<f32>):
+        %v89_sum_c_r = "stablehlo.add"(%v89_sum_c_a, %v89_sum_c_b) : (tensor<f32>, tensor<f32>) -> tensor<f32>
+        "stablehlo.return"(%v89_sum_c_r) : (tensor<f32>) -> ()
     }) {dimensions = array<i64: 4>} : (tensor<2x2x4x1x4xf32>, tensor<f32>) -> tensor<2x2x4x1xf32>
-    %v87_sumb = "stablehlo.broadcast_in_dim"(%v87_sum) {broadcast_dimensions = array<i64: 0, 1, 2, 3>} : (tensor<2x2x4x1xf32>) -> tensor<2x2x4x1x4xf32>
-    %v87 = "stablehlo.divide"(%v87_exp, %v87_sumb) : (tensor<2x2x4x1x4xf32>, tensor<2x2x4x1x4xf32>) -> tensor<2x2x4x1x4xf32>
-    %v88 = "stablehlo.dot_general"(%v87, %v21) {dot_dimension_numbers = #stablehlo.dot<lhs_batching_dimensions = [0, 1], rhs_batching_dimensions = [0, 2], lhs_contracting_dimensions = [4], rhs_contracting_dimensions = [1]>} : (tensor<2x2x4x1x4xf32>, tensor<2x4x2x8xf32>) -> tensor<2x2x4x1x8xf32>
-    %v89 = "stablehlo.transpose"(%v88) {permutation = array<i64: 0, 2, 1, 3, 4>} : (tensor<2x2x4x1x8xf32>) -> tensor<2x4x2x1x8xf32>
-    %v90 = "stablehlo.reshape"(%v89) : (tensor<2x4x2x1x8xf32>) -> tensor<2x4x2x8xf32>
-    %v91 = "stablehlo.dot_general"(%v90, %v4) {dot_dimension_numbers = #stablehlo.dot<lhs_contracting_dimensions = [2, 3], rhs_contracting_dimensions = [0, 1]>} : (tensor<2x4x2x8xf32>, tensor<2x8x16xf32>) -> tensor<2x4x16xf32>
-    return %v91 : tensor<2x4x16xf32>
+    %v89_sumb = "stablehlo.broadcast_in_dim"(%v89_sum) {broadcast_dimensions = array<i64: 0, 1, 2, 3>} : (tensor<2x2x4x1xf32>) -> tensor<2x2x4x1x4xf32>
+    %v89 = "stablehlo.divide"(%v89_exp, %v89_sumb) : (tensor<2x2x4x1x4xf32>, tensor<2x2x4x1x4xf32>) -> tensor<2x2x4x1x4xf32>
+    %v90 = "stablehlo.dot_general"(%v89, %v76) {dot_dimension_numbers = #stablehlo.dot<lhs_batching_dimensions = [0, 1], rhs_batching_dimensions = [0, 1], lhs_contracting_dimensions = [4], rhs_contracting_dimensions = [2]>} : (tensor<2x2x4x1x4xf32>, tensor<2x2x4x8xf32>) -> tensor<2x2x4x1x8xf32>
+    %v91 = "stablehlo.transpose"(%v90) {permutation = array<i64: 0, 2, 1, 3, 4>} : (tensor<2x2x4x1x8xf32>) -> tensor<2x4x2x1x8xf32>
+    %v92 = "stablehlo.reshape"(%v91) : (tensor<2x4x2x1x8xf32>) -> tensor<2x4x2x8xf32>
+    %v93 = "stablehlo.dot_general"(%v92, %v4) {dot_dimension_numbers = #stablehlo.dot<lhs_contracting_dimensions = [2, 3], rhs_contracting_dimensions = [0, 1]>} : (tensor<2x4x2x8xf32>, tensor<2x8x16xf32>) -> tensor<2x4x16xf32>
+    return %v93 : tensor<2x4x16xf32>
   }
 }

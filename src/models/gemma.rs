@@ -238,6 +238,19 @@ pub struct GemmaWeights {
 }
 
 impl GemmaWeights {
+    /// The same weights with each q projection stored [D, N, H], transposed once here: inside a
+    /// decode loop XLA otherwise copies every layer's [N, D, H] q weight on every step.
+    pub fn for_decoding(mut self) -> GemmaWeights {
+        for layer in &mut self.layers {
+            let a = &mut layer.attention;
+            if !a.q_model_dim_first {
+                a.q = a.q.transpose(&[1, 0, 2]);
+                a.q_model_dim_first = true;
+            }
+        }
+        self
+    }
+
     /// Builds from tensors in `param_specs` order.
     pub fn from_tensors(cfg: &GemmaConfig, tensors: &[Tensor]) -> GemmaWeights {
         let mut it = tensors.iter().cloned();
@@ -255,6 +268,7 @@ impl GemmaWeights {
                     pre_attention_norm,
                     attention: AttentionWeights {
                         q,
+                        q_model_dim_first: false,
                         kv,
                         out,
                         q_norm,
@@ -299,8 +313,13 @@ pub struct KvCache {
 pub const EMPTY_SLOT: f64 = 1_073_741_824.0;
 
 impl KvCache {
+    /// One layer's keys (or values): [B, K, S, H], batch axes first as attention reads them.
+    pub fn layer_shape(cfg: &GemmaConfig, batch: i64, slots: i64) -> Shape {
+        Shape::new(cfg.dtype, &[batch, cfg.num_kv_heads, slots, cfg.head_dim])
+    }
+
     pub fn empty(g: &Graph, cfg: &GemmaConfig, batch: i64, slots: i64) -> KvCache {
-        let kv = Shape::new(cfg.dtype, &[batch, slots, cfg.num_kv_heads, cfg.head_dim]);
+        let kv = Self::layer_shape(cfg, batch, slots);
         KvCache {
             layers: (0..cfg.num_layers)
                 .map(|_| LayerCache {

@@ -65,8 +65,11 @@ pub struct AttentionConfig {
 
 /// Weights of one attention layer, in Tunix's layout.
 pub struct AttentionWeights {
-    /// [N, D, H]
+    /// [N, D, H] (Tunix's layout), or [D, N, H] when `q_model_dim_first`.
     pub q: Tensor,
+    /// q is stored [D, N, H]: the projection contracts its leading axis, so a loop that reads it
+    /// every step (decoding) needs no copy of it (see `GemmaWeights::for_decoding`).
+    pub q_model_dim_first: bool,
     /// [2, K, D, H] (keys, values)
     pub kv: Tensor,
     /// [N, H, D]
@@ -86,20 +89,20 @@ pub fn project_qkv(
     w: &AttentionWeights,
     cfg: &AttentionConfig,
 ) -> (Tensor, Tensor, Tensor) {
-    // BTD,NDH->BTNH (and BTD,KDH->BTKH for keys and values)
-    let project = |weight: &Tensor| {
+    // BTD,NDH->BTNH (and BTD,KDH->BTKH for keys and values; BTD,DNH->BTNH for a q stored D first)
+    let project = |weight: &Tensor, contract: i64| {
         x.dot_general(
             weight,
             DotDims {
                 lhs_contract: vec![2],
-                rhs_contract: vec![1],
+                rhs_contract: vec![contract],
                 ..Default::default()
             },
         )
     };
-    let q = project(&w.q);
-    let k = project(&w.kv.narrow(0, 0, 1).reshape(&w.kv.dims()[1..]));
-    let v = project(&w.kv.narrow(0, 1, 1).reshape(&w.kv.dims()[1..]));
+    let q = project(&w.q, if w.q_model_dim_first { 0 } else { 1 });
+    let k = project(&w.kv.narrow(0, 0, 1).reshape(&w.kv.dims()[1..]), 1);
+    let v = project(&w.kv.narrow(0, 1, 1).reshape(&w.kv.dims()[1..]), 1);
     let q = match &w.q_norm {
         Some(s) => rms_norm(&q, s, cfg.rms_eps),
         None => q,
@@ -113,19 +116,21 @@ pub fn project_qkv(
     (q, k, v)
 }
 
-/// Grouped-query attention of q [B, T, N, H] over k, v [B, S, K, H] with mask [B, T, S];
-/// softmax in f32. Returns [B, T, N, H].
+/// Grouped-query attention of q [B, T, N, H] over k, v [B, K, S, H] with mask [B, T, S];
+/// softmax in f32. Returns [B, T, N, H]. Keys and values are laid out with their batch axes
+/// (B, K) leading, as the batched matmuls read them: with [B, S, K, H], XLA copied every layer's
+/// whole key cache into that order on every decode step.
 pub fn attend(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor, cfg: &AttentionConfig) -> Tensor {
     let (b, t, n, h) = (q.dim(0), q.dim(1), q.dim(2), q.dim(3));
-    let (s, kh) = (k.dim(1), k.dim(2));
+    let (kh, s) = (k.dim(1), k.dim(2));
     let groups = n / kh;
     let q = q.reshape(&[b, t, kh, groups, h]);
-    // BTKGH,BSKH->BKTGS (batch B,K; then T,G; then S)
+    // BTKGH,BKSH->BKTGS (batch B,K; then T,G; then S)
     let logits = q.dot_general(
         k,
         DotDims {
             lhs_batch: vec![0, 2],
-            rhs_batch: vec![0, 2],
+            rhs_batch: vec![0, 1],
             lhs_contract: vec![4],
             rhs_contract: vec![3],
         },
@@ -138,14 +143,14 @@ pub fn attend(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor, cfg: &Attention
     let mask = mask.broadcast_in_dim(&[b, kh, t, groups, s], &[0, 2, 4]);
     let logits = mask.select(&logits, &logits.scalar_fill(MASK_VALUE));
     let probs = logits.convert(ElementType::F32).softmax(-1).convert(q.ty());
-    // BKTGS,BSKH->BKTGH
+    // BKTGS,BKSH->BKTGH
     let encoded = probs.dot_general(
         v,
         DotDims {
             lhs_batch: vec![0, 1],
-            rhs_batch: vec![0, 2],
+            rhs_batch: vec![0, 1],
             lhs_contract: vec![4],
-            rhs_contract: vec![1],
+            rhs_contract: vec![2],
         },
     );
     // → B,T,K,G,H → B,T,N,H
@@ -156,7 +161,7 @@ pub fn attend(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor, cfg: &Attention
 pub enum KeyValues<'a> {
     /// Only this call's own tokens (a full sequence, no cache).
     Own,
-    /// A cache of S slots [B, S, K, H] that this call's keys and values are written into at
+    /// A cache of S slots [B, K, S, H] that this call's keys and values are written into at
     /// slot `start`; attention then reads the whole cache.
     Cache {
         cache: &'a LayerCache,
@@ -164,7 +169,7 @@ pub enum KeyValues<'a> {
     },
 }
 
-/// One layer's key and value cache, [B, S, K, H] each.
+/// One layer's key and value cache, [B, K, S, H] each.
 #[derive(Clone)]
 pub struct LayerCache {
     pub keys: Tensor,
@@ -182,11 +187,13 @@ pub fn attention_over(
     kv: KeyValues,
 ) -> (Tensor, Option<LayerCache>) {
     let (q, k, v) = project_qkv(x, positions, w, cfg);
+    // BTKH -> BKTH: only this call's tokens move, never the cache.
+    let (k, v) = (k.transpose(&[0, 2, 1, 3]), v.transpose(&[0, 2, 1, 3]));
     let (keys, values, cache) = match kv {
         KeyValues::Own => (k, v, None),
         KeyValues::Cache { cache, start } => {
             let zero = start.scalar_like(0.0);
-            let at = [zero.clone(), start.clone(), zero.clone(), zero];
+            let at = [zero.clone(), zero.clone(), start.clone(), zero];
             let written = LayerCache {
                 keys: cache.keys.dynamic_update_slice(&k, &at),
                 values: cache.values.dynamic_update_slice(&v, &at),

@@ -181,10 +181,7 @@ pub struct DecodeOutputs<T> {
 
 fn decode_state_parameters(g: &Graph, cfg: &GemmaConfig, bucket: &Bucket) -> DecodeState<Tensor> {
     let b = bucket.batch;
-    let kv = Shape::new(
-        cfg.dtype,
-        &[b, bucket.slots, cfg.num_kv_heads, cfg.head_dim],
-    );
+    let kv = KvCache::layer_shape(cfg, b, bucket.slots);
     let mut cache: Vec<Tensor> = (0..2 * cfg.num_layers)
         .map(|i| g.parameter(&format!("cache{i}"), kv.clone()))
         .collect();
@@ -245,6 +242,7 @@ fn decode_step(
 pub fn decode(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32]) -> Module {
     let g = Graph::new("decode");
     let (w, _) = GemmaWeights::parameters(&g, cfg);
+    let w = w.for_decoding();
     let b = bucket.batch;
     let state = decode_state_parameters(&g, cfg, bucket);
     let knobs = knob_parameters(&g);
