@@ -274,12 +274,7 @@ impl Client {
         program: &[u8],
         options: &CompileOptions,
     ) -> Result<LoadedExecutable> {
-        let format = "mlir";
-        let mut prog = ffi::PJRT_Program::new();
-        prog.code = program.as_ptr() as *mut _;
-        prog.code_size = program.len();
-        prog.format = format.as_ptr() as *const _;
-        prog.format_size = format.len();
+        let prog = ffi::PJRT_Program::mlir(program);
         let opts = options.to_bytes();
         let mut args = ffi::PJRT_Client_Compile_Args::new();
         args.client = self.inner.raw;

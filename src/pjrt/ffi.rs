@@ -192,6 +192,19 @@ pub struct PJRT_Program {
 }
 impl ArgsStruct for PJRT_Program {}
 
+impl PJRT_Program {
+    /// StableHLO text (or bytecode) in `code`, which must outlive every call given this struct.
+    pub fn mlir(code: &[u8]) -> PJRT_Program {
+        const FORMAT: &str = "mlir";
+        let mut program = PJRT_Program::new();
+        program.code = code.as_ptr() as *mut _;
+        program.code_size = code.len();
+        program.format = FORMAT.as_ptr() as *const _;
+        program.format_size = FORMAT.len();
+        program
+    }
+}
+
 args!(PJRT_Client_Compile_Args {
     client: *mut PJRT_Client,
     program: *const PJRT_Program,

@@ -88,17 +88,13 @@ impl Topology {
 
     /// Compiles StableHLO text for this topology.
     pub fn compile(&self, program: &str, options: &CompileOptions) -> Result<CompiledProgram> {
-        let format = "mlir";
         // libtpu 0.0.17 parses past `code_size` up to a NUL (seen: "custom op 'ls' is unknown"
         // one line after the end of the text), so the text carries a terminator it is not told of.
         let mut code = Vec::with_capacity(program.len() + 1);
         code.extend_from_slice(program.as_bytes());
         code.push(0);
-        let mut prog = ffi::PJRT_Program::new();
-        prog.code = code.as_ptr() as *mut _;
+        let mut prog = ffi::PJRT_Program::mlir(&code);
         prog.code_size = program.len();
-        prog.format = format.as_ptr() as *const _;
-        prog.format_size = format.len();
         let opts = options.to_bytes();
         let mut args = ffi::PJRT_Compile_Args::new();
         args.topology = self.raw;
