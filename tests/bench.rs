@@ -104,6 +104,36 @@ fn bench_generate_and_graph_and_runtime_write_their_rows() {
             "decode, batch 2"
         ]
     );
+    // The same in bf16 (our weights and activations; the reference stays f32).
+    let bf16 = rows_of(
+        &[
+            "bench",
+            "generate",
+            "--model",
+            model.to_str().unwrap(),
+            "--batches",
+            "2",
+            "--steps",
+            "4",
+            "--no-tunix",
+            "--dtype",
+            "bf16",
+        ],
+        &json,
+    );
+    // Prefill, decode, and the log-prob gap of bf16 decoding to an f32 pass over its tokens:
+    // rounding makes it non-zero, and on a tiny random model it stays far below a nat.
+    assert_eq!(bf16.len(), 3, "{bf16:?}");
+    assert!(bf16.iter().all(|r| r["ours"].as_f64().unwrap() > 0.0));
+    let gap = bf16[2]["ours"].as_f64().unwrap();
+    assert!(
+        bf16[2]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("log-prob gap")
+            && gap < 0.5,
+        "{bf16:?}"
+    );
     for r in rows
         .iter()
         .filter(|r| r["name"].as_str().unwrap().starts_with("decode"))

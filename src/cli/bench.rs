@@ -77,6 +77,9 @@ pub enum BenchCommand {
         /// Skip the Tunix side.
         #[arg(long)]
         no_tunix: bool,
+        /// Our weights and activations (Tunix's sampler stays f32, the reference to beat).
+        #[arg(long, value_enum, default_value_t = grpo_xla::models::DType::F32)]
+        dtype: grpo_xla::models::DType,
         /// Also write the rows as JSON (name, ours, tunix, unit, ratio, bound_fraction).
         #[arg(long)]
         json: Option<std::path::PathBuf>,
@@ -104,8 +107,17 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             batches,
             steps,
             no_tunix,
+            dtype,
             json,
-        } => super::bench_generate::run(&device, &model, &batches, steps, !no_tunix, json.as_ref()),
+        } => super::bench_generate::run(
+            &device,
+            &model,
+            &batches,
+            steps,
+            dtype,
+            !no_tunix,
+            json.as_ref(),
+        ),
         BenchCommand::Graph {
             device,
             layers,

@@ -59,6 +59,69 @@ fn memory_bandwidth() -> f64 {
     2.0 * (n * 8) as f64 / best
 }
 
+/// Mean and largest |log p| difference per token between greedy decoding with `low` (our bf16)
+/// and an f32 forward pass over the same prompt and tokens: what rollouts in that dtype add to
+/// the learner's f32 ratio.
+fn logp_gap(
+    client: &grpo_xla::pjrt::Client,
+    model: &Path,
+    low: &LoadedModel,
+    ids: &[u32],
+    steps: usize,
+) -> Result<(f64, f64)> {
+    use grpo_xla::grpo::programs::{Geometry, LogProbsProgram, Sequences, Trainable};
+    use grpo_xla::rollout::{Generator, SamplingParams};
+    let on = Placement::single(client.clone());
+    let mut generator = Generator::new(
+        on.clone(),
+        low.config.clone(),
+        &low.params,
+        low.tokenizer.clone(),
+    )?
+    .with_stop_tokens(vec![]);
+    let sampling = SamplingParams {
+        max_new_tokens: steps,
+        ..Default::default()
+    };
+    let completion = generator
+        .generate(&[ids.to_vec()], 1, &sampling, steps, |_| {})?
+        .remove(0);
+    let reference = LoadedModel::from_dir(model, DType::F32)?;
+    let (t, n) = (
+        grpo_xla::rollout::generator::prompt_bucket(ids.len()),
+        completion.tokens.len(),
+    );
+    let pad = t as usize - ids.len();
+    let tokens: Vec<i32> = std::iter::repeat_n(0, pad)
+        .chain(ids.iter().chain(&completion.tokens).map(|&i| i as i32))
+        .collect();
+    let valid: Vec<i32> = std::iter::repeat_n(0, pad)
+        .chain(std::iter::repeat_n(1, ids.len() + n))
+        .collect();
+    let geo = Geometry {
+        batch: 1,
+        prompt_len: t,
+        completion_len: n as i64,
+    };
+    let program = LogProbsProgram::compile(client, &reference.config, geo, &Trainable::Full, 1.0)?;
+    let weights = on.upload_all(&reference.params)?;
+    let seq = Sequences {
+        tokens: on.put(&tokens, &[1, t + n as i64])?,
+        valid: on.put(&valid, &[1, t + n as i64])?,
+    };
+    let f32_logps = program
+        .run(&weights.iter().collect::<Vec<_>>(), &seq)?
+        .to_vec::<f32>()?;
+    let gaps: Vec<f64> = completion
+        .logps
+        .iter()
+        .zip(&f32_logps)
+        .map(|(a, b)| (*a as f64 - *b as f64).abs())
+        .collect();
+    let mean = gaps.iter().sum::<f64>() / gaps.len().max(1) as f64;
+    Ok((mean, gaps.iter().copied().fold(0.0, f64::max)))
+}
+
 /// Our best-of-3 prefill seconds and decode seconds per step at batch `b` (greedy, `steps`
 /// decode steps after a prompt of `ids` left-padded to `t`).
 fn time_ours(
@@ -123,12 +186,19 @@ pub fn run(
     model: &Path,
     batches: &[i64],
     steps: i64,
+    dtype: DType,
     with_tunix: bool,
     json_out: Option<&std::path::PathBuf>,
 ) -> Result<()> {
-    let loaded = LoadedModel::from_dir(model, DType::F32)?;
+    let loaded = LoadedModel::from_dir(model, dtype)?;
     let cfg = loaded.config.clone();
     let client = device.client()?;
+    let prompt = "Question: A farmer has 12 cows and buys 30 more. How many cows?";
+    let ids = loaded.tokenizer.encode(prompt)?;
+    let gap = match dtype {
+        DType::F32 => None,
+        _ => Some(logp_gap(&client, model, &loaded, &ids, steps as usize)?),
+    };
     let on = Placement::single(client.clone());
     let params: Vec<Arc<Buffer>> = on
         .upload_all(&loaded.params)?
@@ -136,8 +206,6 @@ pub fn run(
         .map(Arc::new)
         .collect();
     drop(loaded.params);
-    let prompt = "Question: A farmer has 12 cows and buys 30 more. How many cows?";
-    let ids = loaded.tokenizer.encode(prompt)?;
     let t = grpo_xla::rollout::generator::prompt_bucket(ids.len());
     let mut ours = vec![];
     for &b in batches {
@@ -170,6 +238,11 @@ pub fn run(
     println!("| batch | prefill tok/s ours | prefill tok/s tunix | ratio | decode tok/s ours | decode tok/s tunix | ratio | decode bound min(memory, compute) |");
     println!("|------:|-------------------:|--------------------:|------:|------------------:|-------------------:|------:|----------------------------------:|");
     let mut json_rows = vec![];
+    // Rows say when our side is not in Tunix's dtype (its sampler runs f32).
+    let note = match dtype {
+        DType::F32 => String::new(),
+        other => format!(" (ours {}, tunix f32)", format!("{other:?}").to_lowercase()),
+    };
     for (i, (b, pre_s, dec_s)) in ours.iter().enumerate() {
         let prefill_ours = (*b * ids.len() as i64) as f64 / pre_s;
         let decode_ours = *b as f64 / dec_s;
@@ -191,7 +264,7 @@ pub fn run(
             bound(*b)
         );
         json_rows.push(BenchRow::new(
-            &format!("prefill, batch {b}"),
+            &format!("prefill, batch {b}{note}"),
             prefill_ours,
             prefill_tunix,
             "tok/s",
@@ -199,7 +272,7 @@ pub fn run(
         ));
         json_rows.push(
             BenchRow::new(
-                &format!("decode, batch {b}"),
+                &format!("decode, batch {b}{note}"),
                 decode_ours,
                 decode_tunix,
                 "tok/s",
@@ -207,6 +280,19 @@ pub fn run(
             )
             .with_bound(decode_ours / bound(*b)),
         );
+    }
+    if let Some((mean, max)) = gap {
+        println!(
+            "log-prob gap of {:?} decoding to an f32 forward pass over the same {steps} greedy tokens: mean {mean:.2e}, largest {max:.2e} nats per token",
+            dtype
+        );
+        json_rows.push(BenchRow::new(
+            &format!("log-prob gap to f32 per token, mean{note}"),
+            mean,
+            None,
+            "nats",
+            false,
+        ));
     }
     if let Some(path) = json_out {
         BenchRow::write_json(&json_rows, path)?;
