@@ -34,11 +34,15 @@ fn libtpu(version: &str) -> Option<PathBuf> {
     Some(path)
 }
 
-/// The smoke config with an SFT phase, LoRA and μ = 2, so every kind of program is planned.
+/// The smoke config with an SFT phase, LoRA, μ = 2 and bf16 rollouts, so every kind of program
+/// is planned.
 fn every_program_config(dir: &std::path::Path) -> TrainConfig {
     let smoke = std::fs::read_to_string("configs/smoke.yaml").unwrap();
     let extra = "sft:\n  data: data/reasoning_train.jsonl\n  steps: 2\n  batch_size: 2\n  max_prompt_length: 32\n  max_target_length: 16\n  learning_rate: 1.0e-3\nlora:\n  rank: 4\n  alpha: 8\n";
-    let text = smoke.replace("grpo:\n", "grpo:\n  num_iterations: 2\n") + extra;
+    let text = smoke
+        .replace("grpo:\n", "grpo:\n  num_iterations: 2\n")
+        .replace("rollout:\n", "rollout:\n  dtype: bf16\n")
+        + extra;
     let path = dir.join("every_program.yaml");
     std::fs::write(&path, text).unwrap();
     TrainConfig::load(&path).unwrap()
@@ -60,6 +64,7 @@ fn every_program_of_a_run_compiles_for_a_v5e_8_with_no_tpu() {
             "grpo/reference_log_probs",
             "grpo/policy_log_probs",
             "grpo/merge_lora",
+            "rollout/cast_weights",
             "rollout/prefill",
             "rollout/decode"
         ]

@@ -487,3 +487,79 @@ fn plot_draws_a_png_and_summarises_the_reward() {
         png.len()
     );
 }
+
+/// `rollout.dtype: bf16` with an f32 LoRA learner: the weights handed to the rollout are cast on
+/// the device, bit-equal to rounding the f32 weights to bf16 on the host, and the run trains
+/// (finite losses, checkpoints of f32 weights).
+#[test]
+fn bf16_rollouts_cast_the_learners_weights_exactly_and_train() {
+    use grpo_xla::graph::{HostArray, Placement};
+    use grpo_xla::models::gemma::{random_params, Family, GemmaConfig};
+    use grpo_xla::pjrt::platforms::Platform;
+    use grpo_xla::pjrt::ElementType;
+    use grpo_xla::rollout::programs::CastProgram;
+    use std::sync::Arc;
+
+    let cfg = GemmaConfig::tiny(Family::Gemma3);
+    let params = random_params(&cfg, 3);
+    let client = Platform::Cpu.client(None, Some(1)).unwrap();
+    let on = Placement::single(client.clone());
+    let weights: Vec<Arc<_>> = on
+        .upload_all(&params)
+        .unwrap()
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    let cast = CastProgram::compile(&client, &cfg, ElementType::BF16).unwrap();
+    let out = cast.run(&weights).unwrap();
+    assert_eq!(out.len(), params.len());
+    for (host, device) in params.iter().zip(&out) {
+        let device = HostArray::download(device).unwrap();
+        assert_eq!(device.ty, ElementType::BF16);
+        let rounded: Vec<u16> = host
+            .to_f64()
+            .iter()
+            .map(|&x| half::bf16::from_f32(x as f32).to_bits())
+            .collect();
+        let got: Vec<u16> = device
+            .bytes
+            .chunks(2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]))
+            .collect();
+        assert_eq!(got, rounded, "a weight cast to bf16 on the device");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let config = smoke_with(dir.path(), |t| {
+        t.replace("rollout:\n", "rollout:\n  dtype: bf16\n")
+            .replace("optimizer:", "lora:\n  rank: 4\n  alpha: 8\noptimizer:")
+            .replace("steps: 4", "steps: 2")
+    });
+    let out = grpo_xla(&[
+        "train",
+        "--config",
+        path(&config),
+        "--output-dir",
+        path(&run),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = metrics
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines
+        .iter()
+        .all(|m| m["loss"].as_f64().unwrap().is_finite()));
+    let state = state_of(&run, 2);
+    assert!(
+        state.iter().all(|(_, a)| a.ty == ElementType::F32),
+        "the learner stays f32"
+    );
+}

@@ -187,6 +187,23 @@ impl Generator {
         &self.params
     }
 
+    pub fn placement(&self) -> &Placement {
+        &self.placement
+    }
+
+    /// The same model in another dtype, with weights already in it (compiled programs are
+    /// dropped: they were built for the old dtype).
+    pub fn with_dtype(
+        mut self,
+        dtype: crate::pjrt::ElementType,
+        params: Vec<Arc<Buffer>>,
+    ) -> Generator {
+        self.cfg.dtype = dtype;
+        self.params = params;
+        self.programs.clear();
+        self
+    }
+
     /// Generates with other weights from now on (the trainer's current policy).
     pub fn set_params(&mut self, params: Vec<Arc<Buffer>>) {
         self.params = params;

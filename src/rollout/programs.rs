@@ -291,6 +291,33 @@ pub fn decode(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32]) -> Module {
         .expect("the decode program is well-formed")
 }
 
+/// Every weight of a model converted to another dtype on the device (bf16 rollouts of an f32
+/// learner).
+pub struct CastProgram {
+    exe: Arc<LoadedExecutable>,
+}
+
+impl CastProgram {
+    pub fn build(cfg: &GemmaConfig, to: ElementType) -> Module {
+        let g = Graph::new("cast_weights");
+        let (_, weights) = GemmaWeights::parameters(&g, cfg);
+        let cast: Vec<Tensor> = weights.iter().map(|w| w.convert(to)).collect();
+        g.build(&cast).expect("the cast program is well-formed")
+    }
+
+    pub fn compile(client: &Client, cfg: &GemmaConfig, to: ElementType) -> Result<CastProgram> {
+        Ok(CastProgram {
+            exe: Self::build(cfg, to).compile(client)?,
+        })
+    }
+
+    /// The weights in `param_specs` order, converted.
+    pub fn run(&self, weights: &[Arc<Buffer>]) -> Result<Vec<Arc<Buffer>>> {
+        let args: Vec<Arg> = weights.iter().map(|w| Arg::Borrow(w)).collect();
+        Ok(self.exe.execute(args)?.into_iter().map(Arc::new).collect())
+    }
+}
+
 /// The compiled pair for one bucket, called with named inputs.
 pub struct GenerationPrograms {
     prefill: Arc<LoadedExecutable>,

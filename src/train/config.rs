@@ -132,6 +132,10 @@ pub struct RolloutSection {
     pub top_p: f32,
     #[serde(default = "answer_end")]
     pub stop_strings: Vec<String>,
+    /// The rollouts' weights and activations (default: the model's). bf16 halves the bytes a
+    /// decode step reads; the learner stays in the model's dtype.
+    #[serde(default)]
+    pub dtype: Option<crate::models::DType>,
 }
 
 fn one_f32() -> f32 {

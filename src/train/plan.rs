@@ -9,7 +9,7 @@ use crate::graph::Module;
 use crate::grpo::programs::{LogProbsProgram, Loss, MergeProgram, TrainStepProgram, Trainable};
 use crate::models::gemma::GemmaConfig;
 use crate::rollout::generator::{prompt_bucket, sampling_bucket};
-use crate::rollout::programs::{decode, prefill};
+use crate::rollout::programs::{decode, prefill, CastProgram};
 
 use super::config::TrainConfig;
 use super::learner::LearnerSpec;
@@ -79,8 +79,9 @@ pub struct ProgramPlan {
 }
 
 /// Builds every program `cfg` compiles for a model of shape `model`: the SFT step (and the
-/// LoRA merge for its checkpoints), then GRPO's train step, log-prob programs, merge, and the
-/// rollout's prefill and decode for the largest prompt bucket. A judge model is not included.
+/// LoRA merge for its checkpoints), then GRPO's train step, log-prob programs, merge, the cast
+/// to the rollout's dtype when it differs, and the rollout's prefill and decode for the largest
+/// prompt bucket. A judge model is not included.
 pub fn plan(cfg: &TrainConfig, model: &GemmaConfig) -> ProgramPlan {
     let mut programs = vec![];
     let sft = cfg.sft.as_ref().map(|section| {
@@ -92,7 +93,18 @@ pub fn plan(cfg: &TrainConfig, model: &GemmaConfig) -> ProgramPlan {
     });
 
     let spec = grpo_spec(cfg, model);
-    let grpo = Resident::of(model, &spec.trainable);
+    let mut grpo = Resident::of(model, &spec.trainable);
+    // Rollouts in another dtype sample from a cast copy of every weight.
+    let mut rollout_model = model.clone();
+    if let Some(dtype) = cfg.rollout.dtype {
+        rollout_model.dtype = dtype.element_type();
+    }
+    let rollout_weights =
+        rollout_model.num_params() as u64 * rollout_model.dtype.size_in_bytes() as u64;
+    let cast = rollout_model.dtype != model.dtype;
+    if cast {
+        grpo.rollout_copy += rollout_weights;
+    }
     let phase = grpo.base + grpo.optimizer_state + grpo.rollout_copy;
     learner_programs("grpo", model, &spec, &grpo, phase, &mut programs);
 
@@ -102,14 +114,22 @@ pub fn plan(cfg: &TrainConfig, model: &GemmaConfig) -> ProgramPlan {
     let bucket = sampling_bucket(rows, longest, &sampling, sampling.max_new_tokens);
     // The stop tokens are constants in the programs; their values do not change the shapes.
     let stops = [1u32, 106];
+    if cast {
+        programs.push(PlannedProgram {
+            name: "rollout/cast_weights".to_string(),
+            module: CastProgram::build(model, rollout_model.dtype),
+            resident_args: grpo.base,
+            phase_resident: phase,
+        });
+    }
     for (name, module) in [
-        ("rollout/prefill", prefill(model, &bucket, &stops)),
-        ("rollout/decode", decode(model, &bucket, &stops)),
+        ("rollout/prefill", prefill(&rollout_model, &bucket, &stops)),
+        ("rollout/decode", decode(&rollout_model, &bucket, &stops)),
     ] {
         programs.push(PlannedProgram {
             name: name.to_string(),
             module,
-            resident_args: grpo.base,
+            resident_args: rollout_weights,
             phase_resident: phase,
         });
     }

@@ -287,7 +287,10 @@ fn sampling_stages(
     let r = &cfg.rollout;
     let sampling = rollout_sampling(cfg);
     let prompt_tokens = prompt_bucket(r.max_prompt_length) as usize;
-    let rollout = RolloutStage::new(generator, sampling, r.num_generations, prompt_tokens);
+    let mut rollout = RolloutStage::new(generator, sampling, r.num_generations, prompt_tokens);
+    if let Some(dtype) = r.dtype {
+        rollout = rollout.in_dtype(dtype.element_type())?;
+    }
     let judge = match cfg.judge() {
         Some(j) => Some(Judge::new(j, placement, model, base.to_vec())?),
         None => None,
@@ -407,7 +410,7 @@ fn grpo_phase(
         let prompt_ids = rollout.encode(&examples)?;
         let (mut stages, mut clock) = (StageSeconds::default(), Lap::start());
         if let Some(weights) = learner.policy_weights(state.step > first_step)? {
-            rollout.sync_weights(weights);
+            rollout.sync_weights(weights)?;
         }
         let samples = rollout.run(&prompt_ids, state.step)?;
         stages.rollout = clock.lap();
