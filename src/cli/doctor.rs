@@ -44,6 +44,32 @@ pub fn run() -> Result<()> {
             detail,
         });
     }
+    // Optional too: the pinned libtpu builds that `compile-check` compiles TPU programs with.
+    let mut libtpu: Vec<String> = std::fs::read_dir(home::root().join("plugins"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("libtpu.so").is_file())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .map(|n| n.trim_start_matches("libtpu-").to_string())
+        })
+        .collect();
+    libtpu.sort();
+    checks.push(Check {
+        name: "libtpu (AOT)",
+        ok: true,
+        detail: if libtpu.is_empty() {
+            "not installed (optional): scripts/get-libtpu.sh 0.0.17 0.0.52".to_string()
+        } else {
+            format!(
+                "versions {} in {}",
+                libtpu.join(", "),
+                home::root().join("plugins").display()
+            )
+        },
+    });
     match home::reference_python().and_then(|python| {
         let out = std::process::Command::new(&python)
             .args(["-c", "import jax, jaxlib; print(jax.__version__)"])
