@@ -1,6 +1,10 @@
 //! Every benchmark runs on a tiny model (without the Tunix side) and writes its rows as JSON
 //! (`--json`: name, ours, tunix, unit, ratio, bound_fraction, reference).
 
+mod common;
+
+use common::assert_success;
+
 use std::process::Command;
 
 #[test]
@@ -28,11 +32,7 @@ fn bench_train_runs_on_a_tiny_model_and_writes_json_rows() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("SFT step, full, 4 x (64 + 32) tokens"),

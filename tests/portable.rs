@@ -2,6 +2,10 @@
 //! tests): the shipped binary needs no glibc newer than 2.31, and its wheel, installed into a
 //! fresh venv, puts a working `grpo-xla` on PATH.
 
+mod common;
+
+use common::assert_success;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -27,11 +31,7 @@ fn binary_from_wheel(dir: &Path) -> PathBuf {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
@@ -83,20 +83,12 @@ fn the_wheel_puts_a_working_grpo_xla_on_path_in_a_fresh_venv() {
         .args(["install", "-q", "--no-index", wheel().to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let out = Command::new(venv.join("bin/grpo-xla"))
         .arg("devices")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.to_lowercase().contains("cpu"), "{stdout}");
 }
@@ -111,11 +103,7 @@ fn kaggle_stage_writes_a_dataset_folder_and_a_kernel_folder() {
         .env("KAGGLE_USER", "someone")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let read = |p: &str| -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
     };

@@ -2,6 +2,10 @@
 //! regenerated from committed results, the numbers in the writeup, model card and notebook are the
 //! evaluation's, and the links between them agree.
 
+mod common;
+
+use common::assert_success;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -69,11 +73,7 @@ fn the_media_are_drawn_from_committed_results() {
         .arg(dir.path())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     for name in ["cover", "pipeline", "curves", "samples", "speed"] {
         let path = dir.path().join(format!("{name}.png"));
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

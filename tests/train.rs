@@ -1,6 +1,10 @@
 //! The trainer end to end on the smoke config (a tiny random Gemma 3, 4 steps): metrics and
 //! checkpoints, exact resume, SIGINT, the NaN stop, and errors for bad configs and data.
 
+mod common;
+
+use common::{assert_success, metrics_of};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -45,16 +49,8 @@ fn smoke_run_writes_metrics_and_checkpoints() {
         "--output-dir",
         path(&run),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
-    let lines: Vec<serde_json::Value> = metrics
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    assert_success(&out);
+    let lines = metrics_of(&run);
     assert_eq!(lines.len(), 4);
     for (i, m) in lines.iter().enumerate() {
         assert_eq!(m["step"], i + 1);
@@ -117,11 +113,7 @@ fn resume_is_exact() {
         "--output-dir",
         path(&straight),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let out = grpo_xla(&[
         "train",
         "--config",
@@ -131,11 +123,7 @@ fn resume_is_exact() {
         "--max-steps",
         "2",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(!split.join("checkpoints/step_000004").exists());
     let out = grpo_xla(&[
         "train",
@@ -145,11 +133,7 @@ fn resume_is_exact() {
         path(&split),
         "--resume",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     assert!(String::from_utf8_lossy(&out.stderr).contains("resuming from"));
     let (a, b) = (state_of(&straight, 4), state_of(&split, 4));
     assert_eq!(a.len(), b.len());
@@ -160,12 +144,8 @@ fn resume_is_exact() {
             "{na} differs between 4 straight steps and 2 + resume + 2"
         );
     }
-    let m = |run: &Path| {
-        std::fs::read_to_string(run.join("metrics.jsonl"))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["loss"].clone())
-            .collect::<Vec<_>>()
+    let m = |run: &Path| -> Vec<serde_json::Value> {
+        metrics_of(run).iter().map(|l| l["loss"].clone()).collect()
     };
     assert_eq!(m(&straight), m(&split), "the losses differ");
 }
@@ -321,11 +301,7 @@ fn a_checkpoint_loads_in_tunix_with_the_same_logits() {
         "--output-dir",
         path(&run),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let model = run.join("checkpoints/step_000004/model");
     let cfg = grpo_xla::models::hf::read_config(&model).unwrap();
     let params = grpo_xla::models::hf::load_params(&model, &cfg).unwrap();
@@ -376,19 +352,8 @@ fn an_llm_judge_that_cannot_score_is_counted_not_fatal() {
             .replace("steps: 4", "steps: 2")
     });
     let out = grpo_xla(&["train", "--config", path(&cfg), "--output-dir", path(&run)]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let last: serde_json::Value = serde_json::from_str(
-        std::fs::read_to_string(run.join("metrics.jsonl"))
-            .unwrap()
-            .lines()
-            .last()
-            .unwrap(),
-    )
-    .unwrap();
+    assert_success(&out);
+    let last = metrics_of(&run).pop().unwrap();
     let failures = last["judge_parse_failures"].as_u64().unwrap();
     assert!(failures > 0 && failures <= 16, "{last}");
     assert!(
@@ -408,11 +373,7 @@ fn lora_training_writes_adapters_and_a_merged_model() {
             .replace("learning_rate: 0.001", "learning_rate: 0.05")
     });
     let out = grpo_xla(&["train", "--config", path(&cfg), "--output-dir", path(&run)]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let ckpt = run.join("checkpoints/step_000004");
     let adapters = read_arrays(&ckpt.join("lora.safetensors")).unwrap();
     // Six targets per layer (q, kv, attn_vec, gate, up, down), an A and a B each, 6 layers.
@@ -464,17 +425,9 @@ fn plot_draws_a_png_and_summarises_the_reward() {
         "--output-dir",
         path(&run),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let out = grpo_xla(&["plot", path(&run)]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("4 steps; mean reward of the first 2"),
@@ -543,16 +496,8 @@ fn bf16_rollouts_cast_the_learners_weights_exactly_and_train() {
         "--output-dir",
         path(&run),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
-    let lines: Vec<serde_json::Value> = metrics
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    assert_success(&out);
+    let lines = metrics_of(&run);
     assert_eq!(lines.len(), 2);
     assert!(lines
         .iter()

@@ -12,6 +12,24 @@ pub fn cpu_client(n: usize) -> Client {
     }
 }
 
+/// Fails with the command's stderr when it did not exit 0.
+pub fn assert_success(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A run's metrics.jsonl, one JSON object per step.
+pub fn metrics_of(run: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 /// Largest |a - b| / max(|b|, floor) over two slices of equal length.
 pub fn max_rel_err(a: &[f64], b: &[f64], floor: f64) -> f64 {
     assert_eq!(a.len(), b.len(), "length mismatch");
