@@ -154,19 +154,17 @@ fn merged_by_program(
     params: &[HostArray],
     ab: &[HostArray],
 ) -> Vec<HostArray> {
-    let client = cpu_client(1);
-    let program = MergeProgram::compile(&client, cfg, &lora_config(), specs).unwrap();
-    let base: Vec<std::sync::Arc<_>> = params
-        .iter()
-        .map(|p| std::sync::Arc::new(p.upload(&client, 0).unwrap()))
-        .collect();
-    let adapters: Vec<_> = ab.iter().map(|a| a.upload(&client, 0).unwrap()).collect();
-    program
-        .run(&base, &adapters)
+    let on = grpo_xla::graph::Placement::single(cpu_client(1));
+    let program = MergeProgram::compile(&on, cfg, &lora_config(), specs, cfg.dtype).unwrap();
+    let base: Vec<std::sync::Arc<_>> = on
+        .replicate_all(params)
         .unwrap()
-        .iter()
-        .map(|b| HostArray::download(b).unwrap())
-        .collect()
+        .into_iter()
+        .map(std::sync::Arc::new)
+        .collect();
+    let adapters = on.replicate_all(ab).unwrap();
+    let merged = program.run(&base, &adapters).unwrap();
+    on.download_all(&merged).unwrap()
 }
 
 #[test]

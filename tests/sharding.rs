@@ -242,7 +242,7 @@ fn gspmd_strings_follow_the_mesh() {
         "{devices=[1,4,2]<=[2,4]T(1,0) last_tile_dim_replicate}"
     );
     let both = Sharding {
-        dims: vec![Some("data".into()), Some("model".into())],
+        dims: vec![vec!["data".into()], vec!["model".into()]],
     };
     assert_eq!(both.gspmd(&mesh), "{devices=[2,4]<=[8]}");
     assert_eq!(Sharding::replicated(2).gspmd(&mesh), "{replicated}");

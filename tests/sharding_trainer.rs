@@ -9,7 +9,7 @@
 mod common;
 
 use common::{cpu_client, values};
-use grpo_xla::graph::{HostArray, Mesh, Module};
+use grpo_xla::graph::{HostArray, Layout, Module};
 use grpo_xla::grpo::lora::{self, LoraConfig};
 use grpo_xla::grpo::objective::{Aggregation, KlEstimator, ObjectiveConfig};
 use grpo_xla::grpo::optimizer::AdamWConfig;
@@ -175,10 +175,11 @@ fn train_step_matches_one_device(trainable: Trainable, n: usize) {
     args.extend(batch(geo));
     let per_row: Vec<bool> = (0..args.len()).map(|i| i >= state_args).collect();
 
-    let single = TrainStepProgram::build(&cfg, geo, &trainable, &loss, &optimizer, None);
+    let single =
+        TrainStepProgram::build(&cfg, geo, &trainable, &loss, &optimizer, &Layout::single());
     let want = run_on(&single, 1, &args, &per_row).remove(0);
-    let mesh = Mesh::new(&[("data", n as i64)]);
-    let split = TrainStepProgram::build(&cfg, geo, &trainable, &loss, &optimizer, Some(&mesh));
+    let layout = Layout::new(n as i64, 1);
+    let split = TrainStepProgram::build(&cfg, geo, &trainable, &loss, &optimizer, &layout);
     assert!(
         split.text.contains("sdy.sharding"),
         "the batch is annotated"
@@ -230,10 +231,9 @@ fn completion_log_probs_split_by_rows() {
     let n_params = args.len();
     args.extend(batch(geo).into_iter().take(2));
     let per_row: Vec<bool> = (0..args.len()).map(|i| i >= n_params).collect();
-    let single = LogProbsProgram::build(&cfg, geo, &Trainable::Full, 1.0, None);
+    let single = LogProbsProgram::build(&cfg, geo, &Trainable::Full, 1.0, &Layout::single());
     let want = run_on(&single, 1, &args, &per_row).remove(0).remove(0);
-    let mesh = Mesh::new(&[("data", 2)]);
-    let split = LogProbsProgram::build(&cfg, geo, &Trainable::Full, 1.0, Some(&mesh));
+    let split = LogProbsProgram::build(&cfg, geo, &Trainable::Full, 1.0, &Layout::new(2, 1));
     let got = run_on(&split, 2, &args, &per_row);
     for (d, outputs) in got.iter().enumerate() {
         let err = relative_error(&outputs[0], &rows(&want, d, 2));

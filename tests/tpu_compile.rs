@@ -53,7 +53,7 @@ fn every_program_of_a_run_compiles_for_a_v5e_8_with_no_tpu() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = every_program_config(dir.path());
     let model = GemmaConfig::preset(cfg.model.preset.as_deref().unwrap()).unwrap();
-    let planned = plan(&cfg, &model);
+    let planned = plan(&cfg, &model, &grpo_xla::graph::Layout::single());
     let names: Vec<&str> = planned.programs.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(
         names,

@@ -446,7 +446,7 @@ fn plot_draws_a_png_and_summarises_the_reward() {
 /// (finite losses, checkpoints of f32 weights).
 #[test]
 fn bf16_rollouts_cast_the_learners_weights_exactly_and_train() {
-    use grpo_xla::graph::{HostArray, Placement};
+    use grpo_xla::graph::Placement;
     use grpo_xla::models::gemma::{random_params, Family, GemmaConfig};
     use grpo_xla::pjrt::platforms::Platform;
     use grpo_xla::pjrt::ElementType;
@@ -458,16 +458,16 @@ fn bf16_rollouts_cast_the_learners_weights_exactly_and_train() {
     let client = Platform::Cpu.client(None, Some(1)).unwrap();
     let on = Placement::single(client.clone());
     let weights: Vec<Arc<_>> = on
-        .upload_all(&params)
+        .replicate_all(&params)
         .unwrap()
         .into_iter()
         .map(Arc::new)
         .collect();
-    let cast = CastProgram::compile(&client, &cfg, ElementType::BF16).unwrap();
+    let cast = CastProgram::compile(&on, &cfg, ElementType::BF16).unwrap();
     let out = cast.run(&weights).unwrap();
     assert_eq!(out.len(), params.len());
     for (host, device) in params.iter().zip(&out) {
-        let device = HostArray::download(device).unwrap();
+        let device = on.download(device).unwrap();
         assert_eq!(device.ty, ElementType::BF16);
         let rounded: Vec<u16> = host
             .to_f64()

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use common::cpu_client;
 use grpo_xla::data::Example;
-use grpo_xla::graph::{HostArray, Placement};
+use grpo_xla::graph::Placement;
 use grpo_xla::grpo::objective::{Aggregation, KlEstimator, ObjectiveConfig};
 use grpo_xla::grpo::optimizer::AdamWConfig;
 use grpo_xla::grpo::programs::{Geometry, Loss, Trainable};
@@ -55,7 +55,7 @@ fn the_trainers_packed_batch_gives_tunixs_reference_logps_loss_and_metrics() {
     };
     let placement = Placement::single(cpu_client(1));
     let base: Vec<_> = placement
-        .upload_all(&model.params)
+        .replicate_all(&model.params)
         .unwrap()
         .into_iter()
         .map(Arc::new)
@@ -142,10 +142,11 @@ fn the_trainers_packed_batch_gives_tunixs_reference_logps_loss_and_metrics() {
         geo,
         iterations: 1,
         seed: 0,
+        rollout_dtype: cfg.dtype,
     };
-    let mut learner = Learner::new(placement, &model, base, spec, None).unwrap();
+    let mut learner = Learner::new(placement.clone(), &model, spec, None).unwrap();
     let batch = learner.prepare(&packed).unwrap();
-    let ref_logps = HostArray::download(&batch.ref_logps).unwrap().to_f64();
+    let ref_logps = placement.download(&batch.ref_logps).unwrap().to_f64();
     learner.update(&batch).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (base_dir, policy_dir) = (dir.path().join("base"), dir.path().join("policy"));

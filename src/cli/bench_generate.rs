@@ -5,9 +5,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Result;
-use grpo_xla::graph::Placement;
+use grpo_xla::graph::{DeviceArray, Placement};
 use grpo_xla::models::{DType, LoadedModel};
-use grpo_xla::pjrt::Buffer;
 use grpo_xla::rollout::programs::{Bucket, GenerationPrograms, Knobs, PrefillInputs};
 use grpo_xla::rollout::sampling::SamplerShape;
 use serde_json::json;
@@ -103,8 +102,8 @@ fn logp_gap(
         prompt_len: t,
         completion_len: n as i64,
     };
-    let program = LogProbsProgram::compile(client, &reference.config, geo, &Trainable::Full, 1.0)?;
-    let weights = on.upload_all(&reference.params)?;
+    let program = LogProbsProgram::compile(&on, &reference.config, geo, &Trainable::Full, 1.0)?;
+    let weights = on.replicate_all(&reference.params)?;
     let seq = Sequences {
         tokens: on.put(&tokens, &[1, t + n as i64])?,
         valid: on.put(&valid, &[1, t + n as i64])?,
@@ -127,7 +126,7 @@ fn logp_gap(
 fn time_ours(
     client: &grpo_xla::pjrt::Client,
     cfg: &grpo_xla::models::gemma::GemmaConfig,
-    params: &[Arc<Buffer>],
+    params: &[Arc<DeviceArray>],
     ids: &[u32],
     t: i64,
     b: i64,
@@ -146,7 +145,7 @@ fn time_ours(
         },
     };
     eprintln!("batch {b}: compiling ...");
-    let programs = GenerationPrograms::compile(client, cfg, &bucket, &[])?;
+    let programs = GenerationPrograms::compile(&on, cfg, &bucket, &[])?;
     let mut tokens = vec![0i32; (b * t) as usize];
     let mut valid = vec![0i32; (b * t) as usize];
     for r in 0..b as usize {
@@ -200,8 +199,8 @@ pub fn run(
         _ => Some(logp_gap(&client, model, &loaded, &ids, steps as usize)?),
     };
     let on = Placement::single(client.clone());
-    let params: Vec<Arc<Buffer>> = on
-        .upload_all(&loaded.params)?
+    let params: Vec<Arc<DeviceArray>> = on
+        .replicate_all(&loaded.params)?
         .into_iter()
         .map(Arc::new)
         .collect();

@@ -147,7 +147,7 @@ pub fn run(args: &CompileCheckArgs) -> Result<()> {
             args.topology
         ),
     };
-    let planned = plan(&cfg, &model);
+    let planned = plan(&cfg, &model, &grpo_xla::graph::Layout::single());
     if let Some(dir) = &args.dump {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         for p in &planned.programs {

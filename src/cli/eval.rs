@@ -68,7 +68,7 @@ struct Scores {
 fn evaluate(model: &Path, setup: &Setup, args: &EvalArgs) -> Result<Scores> {
     let model = LoadedModel::from_dir(model, DType::F32)?;
     let tokenizer = model.tokenizer.clone();
-    let placement = Placement::single(args.device.client()?);
+    let placement = Placement::data_parallel(args.device.client()?);
     let mut generator = Generator::new(placement, model.config, &model.params, model.tokenizer)?;
     let (data, _) = load_jsonl(&args.data, BadLines::Abort)?;
     let data: Vec<_> = data.into_iter().take(args.limit).collect();

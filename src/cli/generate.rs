@@ -54,7 +54,7 @@ pub struct GenerateArgs {
 pub fn run(args: &GenerateArgs) -> Result<()> {
     let model = LoadedModel::from_dir(&args.model, args.dtype)?;
     let tokenizer = model.tokenizer.clone();
-    let placement = Placement::single(args.device.client()?);
+    let placement = Placement::data_parallel(args.device.client()?);
     let mut generator = Generator::new(placement, model.config, &model.params, model.tokenizer)?;
     let sampling = SamplingParams {
         temperature: args.temperature,

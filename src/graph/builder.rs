@@ -174,6 +174,16 @@ impl Graph {
         }
     }
 
+    /// Annotates every parameter not yet laid out as a copy on every device, so the
+    /// partitioner cannot choose a split the caller does not know about.
+    pub fn replicate_unplaced_parameters(&self) {
+        let mut inner = self.0.borrow_mut();
+        let Inner { params, nodes, .. } = &mut *inner;
+        for p in params.iter_mut().filter(|p| p.sharding.is_none()) {
+            p.sharding = Some(Sharding::replicated(nodes[p.node].outputs[0].dims.len()));
+        }
+    }
+
     /// Lets result `output` reuse this parameter's buffer (the caller donates it).
     pub fn donate_parameter(&self, param: &Tensor, output: usize) {
         let mut inner = self.0.borrow_mut();

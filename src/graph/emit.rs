@@ -46,6 +46,10 @@ pub struct Module {
     pub result_shapes: Vec<Shape>,
     pub num_partitions: usize,
     pub shardy: bool,
+    /// How each parameter is laid out over the mesh (None: replicated, or one device).
+    pub param_shardings: Vec<Option<super::Sharding>>,
+    /// How each result is laid out (None: replicated, or one device).
+    pub result_shardings: Vec<Option<super::Sharding>>,
 }
 
 impl Module {
@@ -184,6 +188,10 @@ impl Graph {
             result_shapes: results.iter().map(|t| t.shape()).collect(),
             num_partitions,
             shardy: options.shardy,
+            param_shardings: inner.params.iter().map(|p| p.sharding.clone()).collect(),
+            result_shardings: (0..results.len())
+                .map(|i| result_shardings.get(i).cloned().flatten())
+                .collect(),
         })
     }
 }

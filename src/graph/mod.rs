@@ -16,6 +16,6 @@ pub use builder::{Graph, GraphError, Tensor, Value};
 pub use emit::{EmitOptions, Module};
 pub use exec::HostArray;
 pub use ops::{BinaryOp, Cmp, DotDims, GatherDims, Literal, Op, ReduceKind, ScatterDims, UnaryOp};
-pub use placement::Placement;
+pub use placement::{DeviceArray, In, Layout, Placement, Program};
 pub use shape::Shape;
 pub use sharding::{Mesh, Sharding};

@@ -19,7 +19,7 @@ impl Mesh {
         self.axes.iter().map(|(_, s)| s).product()
     }
 
-    fn axis_size(&self, name: &str) -> Option<i64> {
+    pub fn axis_size(&self, name: &str) -> Option<i64> {
         self.axes.iter().find(|(n, _)| n == name).map(|(_, s)| *s)
     }
 
@@ -35,24 +35,34 @@ impl Mesh {
     }
 }
 
-/// For each tensor dimension, the mesh axis it is split over (None: whole on every device).
+/// For each tensor dimension, the mesh axes it is split over, major first (empty: whole on
+/// every device). A dimension split over `["data", "fsdp"]` has data × fsdp parts.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Sharding {
-    pub dims: Vec<Option<String>>,
+    pub dims: Vec<Vec<String>>,
 }
 
 impl Sharding {
     pub fn replicated(rank: usize) -> Sharding {
         Sharding {
-            dims: vec![None; rank],
+            dims: vec![vec![]; rank],
         }
     }
 
     /// Split dimension `dim` over mesh axis `axis`, everything else replicated.
     pub fn split(rank: usize, dim: usize, axis: &str) -> Sharding {
-        let mut dims = vec![None; rank];
-        dims[dim] = Some(axis.to_string());
+        Sharding::split_over(rank, dim, &[axis])
+    }
+
+    /// Split dimension `dim` over several mesh axes (major first), everything else replicated.
+    pub fn split_over(rank: usize, dim: usize, axes: &[&str]) -> Sharding {
+        let mut dims = vec![vec![]; rank];
+        dims[dim] = axes.iter().map(|a| a.to_string()).collect();
         Sharding { dims }
+    }
+
+    pub fn is_replicated(&self) -> bool {
+        self.dims.iter().all(|d| d.is_empty())
     }
 
     /// `#sdy.sharding<@mesh, [{"x"}, {}]>`
@@ -60,9 +70,9 @@ impl Sharding {
         let dims: Vec<String> = self
             .dims
             .iter()
-            .map(|d| match d {
-                Some(axis) => format!("{{\"{axis}\"}}"),
-                None => "{}".to_string(),
+            .map(|axes| {
+                let quoted: Vec<String> = axes.iter().map(|a| format!("\"{a}\"")).collect();
+                format!("{{{}}}", quoted.join(", "))
             })
             .collect();
         format!("#sdy.sharding<@mesh, [{}]>", dims.join(", "))
@@ -70,13 +80,13 @@ impl Sharding {
 
     /// The GSPMD string, e.g. `{devices=[4,1]<=[4]}`, with unused mesh axes replicated.
     pub fn gspmd(&self, mesh: &Mesh) -> String {
-        if self.dims.iter().all(|d| d.is_none()) {
+        if self.is_replicated() {
             return "{replicated}".to_string();
         }
         let tiles: Vec<i64> = self
             .dims
             .iter()
-            .map(|d| d.as_ref().and_then(|a| mesh.axis_size(a)).unwrap_or(1))
+            .map(|axes| axes.iter().filter_map(|a| mesh.axis_size(a)).product())
             .collect();
         let used: i64 = tiles.iter().product();
         let total = mesh.num_devices();
@@ -111,6 +121,46 @@ impl Sharding {
         }
     }
 
+    /// Where device `device`'s part starts and how long it is, per dimension of `dims`.
+    fn ranges(&self, mesh: &Mesh, dims: &[i64], device: i64) -> Result<Vec<(i64, i64)>, PjrtError> {
+        if self.dims.len() != dims.len() {
+            return Err(PjrtError::Usage(format!(
+                "a sharding of rank {} for an array of rank {}",
+                self.dims.len(),
+                dims.len()
+            )));
+        }
+        let coords = mesh.coordinates(device);
+        let mut ranges = vec![];
+        for (d, axes) in self.dims.iter().enumerate() {
+            // The part's index along this dimension: the axes' coordinates, major first.
+            let (mut parts, mut index) = (1, 0);
+            for a in axes {
+                let i = mesh
+                    .axes
+                    .iter()
+                    .position(|(n, _)| n == a)
+                    .ok_or_else(|| PjrtError::Usage(format!("no mesh axis {a}")))?;
+                parts *= mesh.axes[i].1;
+                index = index * mesh.axes[i].1 + coords[i];
+            }
+            if dims[d] % parts != 0 {
+                return Err(PjrtError::Usage(format!(
+                    "dimension {d} of size {} does not split {parts} ways",
+                    dims[d]
+                )));
+            }
+            let len = dims[d] / parts;
+            ranges.push((index * len, len));
+        }
+        Ok(ranges)
+    }
+
+    /// The dims of each device's part of an array of `dims`.
+    pub fn shard_dims(&self, mesh: &Mesh, dims: &[i64]) -> Result<Vec<i64>, PjrtError> {
+        Ok(self.ranges(mesh, dims, 0)?.iter().map(|r| r.1).collect())
+    }
+
     /// The part of a host array (row-major, `dims`) that device `device` holds.
     pub fn shard<T: Element>(
         &self,
@@ -119,45 +169,80 @@ impl Sharding {
         dims: &[i64],
         device: i64,
     ) -> Result<(Vec<T>, Vec<i64>), PjrtError> {
-        let coords = mesh.coordinates(device);
-        let mut ranges = vec![];
-        for (d, axis) in self.dims.iter().enumerate() {
-            match axis {
-                None => ranges.push((0, dims[d])),
-                Some(a) => {
-                    let i = mesh
-                        .axes
-                        .iter()
-                        .position(|(n, _)| n == a)
-                        .ok_or_else(|| PjrtError::Usage(format!("no mesh axis {a}")))?;
-                    let parts = mesh.axes[i].1;
-                    if dims[d] % parts != 0 {
-                        return Err(PjrtError::Usage(format!(
-                            "dimension {d} of size {} does not split {parts} ways",
-                            dims[d]
-                        )));
-                    }
-                    let len = dims[d] / parts;
-                    ranges.push((coords[i] * len, len));
-                }
-            }
+        let ranges = self.ranges(mesh, dims, device)?;
+        let mut out = Vec::with_capacity(ranges.iter().map(|r| r.1).product::<i64>() as usize);
+        for (start, len) in runs(dims, &ranges) {
+            out.extend_from_slice(&data[start..start + len]);
         }
-        let shard_dims: Vec<i64> = ranges.iter().map(|r| r.1).collect();
-        let mut out = Vec::with_capacity(shard_dims.iter().product::<i64>() as usize);
-        let strides: Vec<i64> = (0..dims.len())
-            .map(|d| dims[d + 1..].iter().product())
-            .collect();
-        let count: i64 = shard_dims.iter().product();
-        for flat in 0..count {
-            let mut rest = flat;
-            let mut offset = 0;
-            for d in (0..dims.len()).rev() {
-                let i = rest % shard_dims[d];
-                rest /= shard_dims[d];
-                offset += (ranges[d].0 + i) * strides[d];
-            }
-            out.push(data[offset as usize]);
-        }
-        Ok((out, shard_dims))
+        Ok((out, ranges.iter().map(|r| r.1).collect()))
     }
+
+    /// `shard` on raw bytes, `elem` bytes per element.
+    pub fn shard_bytes(
+        &self,
+        mesh: &Mesh,
+        whole: &[u8],
+        dims: &[i64],
+        elem: usize,
+        device: i64,
+    ) -> Result<(Vec<u8>, Vec<i64>), PjrtError> {
+        let ranges = self.ranges(mesh, dims, device)?;
+        let mut out = vec![];
+        for (start, len) in runs(dims, &ranges) {
+            out.extend_from_slice(&whole[start * elem..(start + len) * elem]);
+        }
+        Ok((out, ranges.iter().map(|r| r.1).collect()))
+    }
+
+    /// The inverse of `shard_bytes`: writes device `device`'s part into the whole array.
+    pub fn place_bytes(
+        &self,
+        mesh: &Mesh,
+        whole: &mut [u8],
+        dims: &[i64],
+        part: &[u8],
+        elem: usize,
+        device: i64,
+    ) -> Result<(), PjrtError> {
+        let ranges = self.ranges(mesh, dims, device)?;
+        let mut at = 0;
+        for (start, len) in runs(dims, &ranges) {
+            whole[start * elem..(start + len) * elem]
+                .copy_from_slice(&part[at * elem..(at + len) * elem]);
+            at += len;
+        }
+        Ok(())
+    }
+}
+
+/// The block of an array of `dims` given by (start, len) per dimension, as contiguous runs
+/// (start element, length) in row-major order.
+fn runs(dims: &[i64], ranges: &[(i64, i64)]) -> Vec<(usize, usize)> {
+    // Trailing dimensions taken whole are contiguous with the last partial one.
+    let mut inner = dims.len();
+    let mut run = 1;
+    while inner > 0 {
+        let d = inner - 1;
+        run *= ranges[d].1;
+        inner = d;
+        if ranges[d] != (0, dims[d]) {
+            break;
+        }
+    }
+    let strides: Vec<i64> = (0..dims.len())
+        .map(|d| dims[d + 1..].iter().product())
+        .collect();
+    let base: i64 = (inner..dims.len()).map(|d| ranges[d].0 * strides[d]).sum();
+    let outer: i64 = ranges[..inner].iter().map(|r| r.1).product();
+    (0..outer)
+        .map(|flat| {
+            let mut rest = flat;
+            let mut offset = base;
+            for d in (0..inner).rev() {
+                offset += (ranges[d].0 + rest % ranges[d].1) * strides[d];
+                rest /= ranges[d].1;
+            }
+            (offset as usize, run as usize)
+        })
+        .collect()
 }

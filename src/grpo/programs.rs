@@ -6,9 +6,12 @@
 
 use std::sync::Arc;
 
-use crate::graph::{EmitOptions, Graph, Mesh, Module, Shape, Sharding, Tensor};
+use crate::graph::{
+    DeviceArray, EmitOptions, Graph, In, Layout, Module, Placement, Program, Shape, Sharding,
+    Tensor,
+};
 use crate::models::gemma::{hidden_states, logits, GemmaConfig, GemmaWeights};
-use crate::pjrt::{Arg, Buffer, Client, ElementType, LoadedExecutable, Result};
+use crate::pjrt::{ElementType, Result};
 
 use super::lora::{self, LoraConfig, LoraSpec};
 use super::objective::{
@@ -90,38 +93,49 @@ impl Trainable {
     }
 }
 
-/// How a program's batch is laid out over devices: `None` runs on one device; a mesh with a
-/// `data` axis splits every batch input and per-row output along it (weights replicated).
-pub type DataParallel<'a> = Option<&'a Mesh>;
-
-fn shard_batch(g: &Graph, mesh: DataParallel, batch_inputs: &[&Tensor]) {
-    if let Some(mesh) = mesh {
+/// Annotates parameters with how `layout` places them (nothing on one device).
+pub(crate) fn place(
+    g: &Graph,
+    layout: &Layout,
+    params: &[&Tensor],
+    rule: impl Fn(&Tensor) -> Sharding,
+) {
+    if let Some(mesh) = layout.program_mesh() {
         g.set_mesh(mesh.clone());
-        for t in batch_inputs {
-            g.shard_parameter(t, Sharding::split(t.rank(), 0, "data"));
+        for t in params {
+            g.shard_parameter(t, rule(t));
         }
     }
 }
 
-fn finish(g: &Graph, results: &[Tensor], per_row: &[bool], mesh: DataParallel) -> Module {
-    let module = match mesh {
+/// Batch inputs: rows split over every device.
+fn place_batch(g: &Graph, layout: &Layout, batch: &[&Tensor]) {
+    place(g, layout, batch, |t| layout.batch(t.rank()));
+}
+
+/// Trainable (or frozen) weights and optimizer moments: split over `fsdp`.
+fn place_weights(g: &Graph, layout: &Layout, weights: &[Tensor]) {
+    let refs: Vec<&Tensor> = weights.iter().collect();
+    place(g, layout, &refs, |t| layout.weight(&t.dims()));
+}
+
+/// Emits `results`, each laid out as `shardings` says when the layout has several devices.
+pub(crate) fn finish(
+    g: &Graph,
+    results: &[Tensor],
+    shardings: Vec<Sharding>,
+    layout: &Layout,
+) -> Module {
+    let module = match layout.program_mesh() {
         None => g.build(results),
-        Some(_) => {
-            let shardings: Vec<Option<Sharding>> = results
-                .iter()
-                .zip(per_row)
-                .map(|(r, &row)| {
-                    Some(if row {
-                        Sharding::split(r.rank(), 0, "data")
-                    } else {
-                        Sharding::replicated(r.rank())
-                    })
-                })
-                .collect();
+        Some(mesh) => {
+            g.set_mesh(mesh.clone());
+            g.replicate_unplaced_parameters();
             let options = EmitOptions {
                 shardy: true,
                 ..Default::default()
             };
+            let shardings: Vec<Option<Sharding>> = shardings.into_iter().map(Some).collect();
             g.build_sharded(results, &shardings, &options)
         }
     };
@@ -166,7 +180,7 @@ fn declare_sequences(g: &Graph, geo: Geometry) -> Sequences<Tensor> {
 /// Completion log-probs under some weights: the frozen base (the reference policy), or the
 /// current policy (base + adapters with LoRA, or the fully trained weights).
 pub struct LogProbsProgram {
-    exe: Arc<LoadedExecutable>,
+    program: Program,
 }
 
 impl LogProbsProgram {
@@ -176,67 +190,95 @@ impl LogProbsProgram {
         geo: Geometry,
         weights: &Trainable,
         temperature: f64,
-        mesh: DataParallel,
+        layout: &Layout,
     ) -> Module {
         let g = Graph::new("completion_log_probs");
-        let (_, _, w) = weights.declare(&g, cfg);
+        let (frozen, trained, w) = weights.declare(&g, cfg);
+        place_weights(&g, layout, &frozen);
+        place_weights(&g, layout, &trained);
         let seq = declare_sequences(&g, geo);
-        shard_batch(&g, mesh, &[&seq.tokens, &seq.valid]);
+        place_batch(&g, layout, &[&seq.tokens, &seq.valid]);
         let w = GemmaWeights::from_tensors(cfg, &w);
         let (logp, _) = completion_log_probs(cfg, &w, &seq.tokens, &seq.valid, geo, temperature);
-        finish(&g, &[logp], &[true], mesh)
+        finish(&g, &[logp], vec![layout.batch(2)], layout)
     }
 
     pub fn compile(
-        client: &Client,
+        on: &Placement,
         cfg: &GemmaConfig,
         geo: Geometry,
         weights: &Trainable,
         temperature: f64,
     ) -> Result<LogProbsProgram> {
-        let exe = Self::build(cfg, geo, weights, temperature, None).compile(client)?;
-        Ok(LogProbsProgram { exe })
+        let module = Self::build(cfg, geo, weights, temperature, on.layout());
+        Ok(LogProbsProgram {
+            program: on.compile(&module)?,
+        })
     }
 
     /// `weights`: the frozen tensors then the trainable ones, as `Trainable::declare` orders them.
-    pub fn run(&self, weights: &[&Buffer], seq: &Sequences<Buffer>) -> Result<Buffer> {
-        let mut args: Vec<Arg> = weights.iter().map(|w| Arg::Borrow(w)).collect();
-        args.extend([Arg::Borrow(&seq.tokens), Arg::Borrow(&seq.valid)]);
-        Ok(self.exe.execute(args)?.remove(0))
+    pub fn run(
+        &self,
+        weights: &[&DeviceArray],
+        seq: &Sequences<DeviceArray>,
+    ) -> Result<DeviceArray> {
+        let mut args: Vec<In> = weights.iter().map(|w| In::Borrow(w)).collect();
+        args.extend([In::Borrow(&seq.tokens), In::Borrow(&seq.valid)]);
+        Ok(self.program.run(args)?.remove(0))
     }
 }
 
 /// The adapted weights W + (α/r)·A·B, one output per `LoraSpec`, for rollouts and checkpoints.
 pub struct MergeProgram {
-    exe: Arc<LoadedExecutable>,
+    program: Program,
 }
 
 impl MergeProgram {
-    pub fn build(cfg: &GemmaConfig, lc: &LoraConfig, specs: &[LoraSpec]) -> Module {
-        let g = Graph::new("merge_lora");
-        let (_, base) = GemmaWeights::parameters(&g, cfg);
-        let ab = lora::parameters(&g, specs);
-        let merged = lora::merged(&base, &ab, specs, lc);
-        let outputs: Vec<Tensor> = specs.iter().map(|s| merged[s.param].clone()).collect();
-        finish(&g, &outputs, &vec![false; outputs.len()], None)
-    }
-
-    pub fn compile(
-        client: &Client,
+    /// The learner's base weights and adapters (split over `fsdp`) → the adapted weights, one
+    /// per `LoraSpec`, in `to` and replicated on every device (for rollouts and checkpoints).
+    pub fn build(
         cfg: &GemmaConfig,
         lc: &LoraConfig,
         specs: &[LoraSpec],
+        to: ElementType,
+        layout: &Layout,
+    ) -> Module {
+        let g = Graph::new("merge_lora");
+        let (_, base) = GemmaWeights::parameters(&g, cfg);
+        let ab = lora::parameters(&g, specs);
+        place_weights(&g, layout, &base);
+        place_weights(&g, layout, &ab);
+        let merged = lora::merged(&base, &ab, specs, lc);
+        let outputs: Vec<Tensor> = specs.iter().map(|s| merged[s.param].convert(to)).collect();
+        let shardings = outputs
+            .iter()
+            .map(|m| Sharding::replicated(m.rank()))
+            .collect();
+        finish(&g, &outputs, shardings, layout)
+    }
+
+    pub fn compile(
+        on: &Placement,
+        cfg: &GemmaConfig,
+        lc: &LoraConfig,
+        specs: &[LoraSpec],
+        to: ElementType,
     ) -> Result<MergeProgram> {
+        let module = Self::build(cfg, lc, specs, to, on.layout());
         Ok(MergeProgram {
-            exe: Self::build(cfg, lc, specs).compile(client)?,
+            program: on.compile(&module)?,
         })
     }
 
     /// base weights, adapters (A, B per spec) → the adapted weights, in `specs` order.
-    pub fn run(&self, base: &[Arc<Buffer>], adapters: &[Buffer]) -> Result<Vec<Buffer>> {
-        let mut args: Vec<Arg> = base.iter().map(|b| Arg::Borrow(b)).collect();
-        args.extend(adapters.iter().map(Arg::Borrow));
-        self.exe.execute(args)
+    pub fn run(
+        &self,
+        base: &[Arc<DeviceArray>],
+        adapters: &[DeviceArray],
+    ) -> Result<Vec<DeviceArray>> {
+        let mut args: Vec<In> = base.iter().map(|b| In::Borrow(b)).collect();
+        args.extend(adapters.iter().map(In::Borrow));
+        self.program.run(args)
     }
 }
 
@@ -274,17 +316,17 @@ pub struct SftBatch<T> {
 
 /// A batch the train step reads: its arrays in program order.
 pub trait StepBatch {
-    fn buffers(&self) -> Vec<&Buffer>;
+    fn buffers(&self) -> Vec<&DeviceArray>;
 }
 
-impl StepBatch for GrpoBatch<Buffer> {
-    fn buffers(&self) -> Vec<&Buffer> {
+impl StepBatch for GrpoBatch<DeviceArray> {
+    fn buffers(&self) -> Vec<&DeviceArray> {
         self.arrays().to_vec()
     }
 }
 
-impl StepBatch for SftBatch<Buffer> {
-    fn buffers(&self) -> Vec<&Buffer> {
+impl StepBatch for SftBatch<DeviceArray> {
+    fn buffers(&self) -> Vec<&DeviceArray> {
         vec![&self.seq.tokens, &self.seq.valid, &self.target_mask]
     }
 }
@@ -393,7 +435,7 @@ fn grpo_loss(
     objective: &ObjectiveConfig,
     temperature: f64,
     use_old_logps: bool,
-    mesh: DataParallel,
+    layout: &Layout,
 ) -> LossTerms {
     let (b, c) = (geo.batch, geo.completion_len);
     let batch = GrpoBatch {
@@ -403,7 +445,7 @@ fn grpo_loss(
         old_logps: g.parameter("old_logps", Shape::f32(&[b, c])),
         ref_logps: g.parameter("ref_logps", Shape::f32(&[b, c])),
     };
-    shard_batch(g, mesh, &batch.arrays());
+    place_batch(g, layout, &batch.arrays());
     let (logp, entropy) = completion_log_probs(
         cfg,
         w,
@@ -456,15 +498,15 @@ fn sft_loss(
     cfg: &GemmaConfig,
     w: &GemmaWeights,
     geo: Geometry,
-    mesh: DataParallel,
+    layout: &Layout,
 ) -> LossTerms {
     let batch = SftBatch {
         seq: declare_sequences(g, geo),
         target_mask: g.parameter("target_mask", Shape::f32(&[geo.batch, geo.completion_len])),
     };
-    shard_batch(
+    place_batch(
         g,
-        mesh,
+        layout,
         &[&batch.seq.tokens, &batch.seq.valid, &batch.target_mask],
     );
     let (loss, entropy) = target_cross_entropy(cfg, w, &batch.seq, &batch.target_mask, geo);
@@ -480,20 +522,20 @@ fn sft_loss(
 /// One train step's inputs: the frozen weights (LoRA's base; none for full fine-tuning), the
 /// state it updates (donated) and the batch.
 pub struct TrainStepInputs<'a> {
-    pub frozen: &'a [Arc<Buffer>],
-    pub state: OptState<Buffer>,
+    pub frozen: &'a [Arc<DeviceArray>],
+    pub state: OptState<DeviceArray>,
     /// A `GrpoBatch` for `Loss::Grpo`, an `SftBatch` for `Loss::Sft`.
     pub batch: &'a dyn StepBatch,
 }
 
 pub struct TrainStepOutputs {
-    pub state: OptState<Buffer>,
+    pub state: OptState<DeviceArray>,
     pub metrics: StepMetrics,
 }
 
 /// Forward, loss, backward and AdamW (warmup-cosine, global-norm clipping) in one program.
 pub struct TrainStepProgram {
-    exe: Arc<LoadedExecutable>,
+    program: Program,
     trainable_count: usize,
 }
 
@@ -504,14 +546,15 @@ impl TrainStepProgram {
         trainable: &Trainable,
         loss: &Loss,
         optimizer: &AdamWConfig,
-        mesh: DataParallel,
+        layout: &Layout,
     ) -> Module {
         let name = match loss {
             Loss::Grpo { .. } => "grpo_train_step",
             Loss::Sft => "sft_train_step",
         };
         let g = Graph::new(name);
-        let (_, params, weights) = trainable.declare(&g, cfg);
+        let (frozen, params, weights) = trainable.declare(&g, cfg);
+        place_weights(&g, layout, &frozen);
         let names = trainable.names(cfg);
         let moments = |prefix: &str| -> Vec<Tensor> {
             params
@@ -528,6 +571,7 @@ impl TrainStepProgram {
         };
         let n = state.params.len();
         let state_tensors = state.into_vec();
+        place_weights(&g, layout, &state_tensors[..3 * n]);
         for (k, p) in state_tensors.iter().enumerate() {
             g.donate_parameter(p, k);
         }
@@ -546,9 +590,9 @@ impl TrainStepProgram {
                 objective,
                 *temperature,
                 *use_old_logps,
-                mesh,
+                layout,
             ),
-            Loss::Sft => sft_loss(&g, cfg, &w, geo, mesh),
+            Loss::Sft => sft_loss(&g, cfg, &w, geo, layout),
         };
         let grads = g
             .grad(&obj.loss, &state.params)
@@ -576,20 +620,28 @@ impl TrainStepProgram {
             update.grad_norm,
             update.lr,
         ]);
-        let per_row = vec![false; results.len()];
-        finish(&g, &results, &per_row, mesh)
+        let shardings = results
+            .iter()
+            .enumerate()
+            .map(|(i, r)| match i < 3 * n {
+                true => layout.weight(&r.dims()),
+                false => Sharding::replicated(r.rank()),
+            })
+            .collect();
+        finish(&g, &results, shardings, layout)
     }
 
     pub fn compile(
-        client: &Client,
+        on: &Placement,
         cfg: &GemmaConfig,
         geo: Geometry,
         trainable: &Trainable,
         loss: &Loss,
         optimizer: &AdamWConfig,
     ) -> Result<TrainStepProgram> {
+        let module = Self::build(cfg, geo, trainable, loss, optimizer, on.layout());
         Ok(TrainStepProgram {
-            exe: Self::build(cfg, geo, trainable, loss, optimizer, None).compile(client)?,
+            program: on.compile(&module)?,
             trainable_count: trainable.shapes(cfg).len(),
         })
     }
@@ -600,10 +652,10 @@ impl TrainStepProgram {
             state,
             batch,
         } = inputs;
-        let mut args: Vec<Arg> = frozen.iter().map(|b| Arg::Borrow(b)).collect();
-        args.extend(state.into_vec().into_iter().map(Arg::Donate));
-        args.extend(batch.buffers().into_iter().map(Arg::Borrow));
-        let mut out = self.exe.execute(args)?;
+        let mut args: Vec<In> = frozen.iter().map(|b| In::Borrow(b)).collect();
+        args.extend(state.into_vec().into_iter().map(In::Donate));
+        args.extend(batch.buffers().into_iter().map(In::Borrow));
+        let mut out = self.program.run(args)?;
         let state = OptState::from_vec(&mut out, self.trainable_count);
         let values: Vec<f32> = out
             .iter()

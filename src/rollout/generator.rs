@@ -9,10 +9,9 @@ use anyhow::Result;
 use super::programs::{Bucket, GenerationPrograms, Knobs, PrefillInputs};
 use super::sampling::SamplerShape;
 use super::stop::first_stop;
-use crate::graph::{HostArray, Placement};
+use crate::graph::{DeviceArray, HostArray, Placement};
 use crate::models::gemma::GemmaConfig;
 use crate::models::tokenizer::TextTokenizer;
-use crate::pjrt::Buffer;
 
 #[derive(Clone, Debug)]
 pub struct SamplingParams {
@@ -61,7 +60,7 @@ pub struct Completion {
 pub struct Generator {
     placement: Placement,
     cfg: GemmaConfig,
-    params: Vec<Arc<Buffer>>,
+    params: Vec<Arc<DeviceArray>>,
     tokenizer: Arc<TextTokenizer>,
     /// Tokens that end a completion (the tokenizer's, unless overridden).
     stops: Vec<u32>,
@@ -143,7 +142,7 @@ impl Rows {
 }
 
 impl Generator {
-    /// Uploads `params` through `placement`.
+    /// Copies `params` to every device of `placement`.
     pub fn new(
         placement: Placement,
         cfg: GemmaConfig,
@@ -151,18 +150,18 @@ impl Generator {
         tokenizer: Arc<TextTokenizer>,
     ) -> Result<Generator> {
         let params = placement
-            .upload_all(params)?
+            .replicate_all(params)?
             .into_iter()
             .map(Arc::new)
             .collect();
         Ok(Generator::with_params(placement, cfg, params, tokenizer))
     }
 
-    /// Uses already-uploaded parameters (e.g. the trainer's current policy).
+    /// Uses parameters already on every device (e.g. the trainer's current policy).
     pub fn with_params(
         placement: Placement,
         cfg: GemmaConfig,
-        params: Vec<Arc<Buffer>>,
+        params: Vec<Arc<DeviceArray>>,
         tokenizer: Arc<TextTokenizer>,
     ) -> Generator {
         Generator {
@@ -183,7 +182,7 @@ impl Generator {
         self
     }
 
-    pub fn params(&self) -> &[Arc<Buffer>] {
+    pub fn params(&self) -> &[Arc<DeviceArray>] {
         &self.params
     }
 
@@ -196,7 +195,7 @@ impl Generator {
     pub fn with_dtype(
         mut self,
         dtype: crate::pjrt::ElementType,
-        params: Vec<Arc<Buffer>>,
+        params: Vec<Arc<DeviceArray>>,
     ) -> Generator {
         self.cfg.dtype = dtype;
         self.params = params;
@@ -205,7 +204,7 @@ impl Generator {
     }
 
     /// Generates with other weights from now on (the trainer's current policy).
-    pub fn set_params(&mut self, params: Vec<Arc<Buffer>>) {
+    pub fn set_params(&mut self, params: Vec<Arc<DeviceArray>>) {
         self.params = params;
     }
 
@@ -222,7 +221,7 @@ impl Generator {
             return Ok(p.clone());
         }
         let programs = Arc::new(GenerationPrograms::compile(
-            self.placement.client(),
+            &self.placement,
             &self.cfg,
             &bucket,
             &self.stops,
@@ -237,7 +236,7 @@ impl Generator {
         rows: &[&Vec<u32>],
         t: i64,
         seed: u64,
-    ) -> Result<PrefillInputs<Buffer>> {
+    ) -> Result<PrefillInputs<DeviceArray>> {
         let b = rows.len() as i64;
         let mut prompt = vec![0i32; (b * t) as usize];
         let mut valid = vec![0i32; (b * t) as usize];
@@ -251,8 +250,8 @@ impl Generator {
         }
         let on = &self.placement;
         Ok(PrefillInputs {
-            prompt: on.put(&prompt, &[b, t])?,
-            valid: on.put(&valid, &[b, t])?,
+            prompt: on.put_rows(&prompt, &[b, t])?,
+            valid: on.put_rows(&valid, &[b, t])?,
             rng: on.put(&[seed, 0x9e37_79b9_7f4a_7c15u64], &[2])?,
         })
     }
@@ -271,11 +270,16 @@ impl Generator {
     ) -> Result<Vec<Completion>> {
         anyhow::ensure!(!prompts.is_empty() && samples > 0, "nothing to generate");
         anyhow::ensure!(sp.max_new_tokens > 0, "max_new_tokens must be at least 1");
-        let rows: Vec<(usize, &Vec<u32>)> = prompts
+        let mut rows: Vec<(usize, &Vec<u32>)> = prompts
             .iter()
             .enumerate()
             .flat_map(|(i, p)| std::iter::repeat_n((i, p), samples))
             .collect();
+        let wanted = rows.len();
+        // Rows are split over the devices: pad with copies of the last row, dropped at the end.
+        let multiple = self.placement.layout().batch_multiple();
+        let last = rows[wanted - 1];
+        rows.resize(wanted.div_ceil(multiple) * multiple, last);
         let b = rows.len();
         let longest = rows.iter().map(|(_, p)| p.len()).max().unwrap_or(1);
         let bucket = sampling_bucket(b, longest, sp, chunk);
@@ -290,11 +294,12 @@ impl Generator {
         let limit = on.put(&[sp.max_new_tokens as i32], &[])?;
 
         let (mut state, first_logp) = programs.prefill(&self.params, &inputs, &knobs)?;
-        let first = state.token.to_vec::<i32>()?;
+        let rows_of = |a: &DeviceArray| on.download(a);
+        let first = rows_of(&state.token)?.to_vec::<i32>();
         let mut out = Rows {
             tokens: first.iter().map(|&x| vec![x as u32]).collect(),
-            logps: first_logp
-                .to_vec::<f32>()?
+            logps: rows_of(&first_logp)?
+                .to_vec::<f32>()
                 .iter()
                 .map(|&x| vec![x])
                 .collect(),
@@ -304,7 +309,7 @@ impl Generator {
         loop {
             out.scan_stop_strings(&sp.stop_strings, &self.tokenizer);
             on_chunk(&out.visible());
-            let done = state.done.to_vec::<i32>()?;
+            let done = rows_of(&state.done)?.to_vec::<i32>();
             let step = state.step.to_scalar::<i32>()?;
             let finished = done
                 .iter()
@@ -317,16 +322,16 @@ impl Generator {
             state = chunk.state;
             let produced = (state.step.to_scalar::<i32>()? - step) as usize;
             out.push_chunk(
-                &chunk.tokens.to_vec::<i32>()?,
-                &chunk.logps.to_vec::<f32>()?,
+                &rows_of(&chunk.tokens)?.to_vec::<i32>(),
+                &rows_of(&chunk.logps)?.to_vec::<f32>(),
                 bucket.chunk as usize,
                 produced,
             );
         }
-        let lengths = state.lengths.to_vec::<i32>()?;
-        let done = state.done.to_vec::<i32>()?;
+        let lengths = rows_of(&state.lengths)?.to_vec::<i32>();
+        let done = rows_of(&state.done)?.to_vec::<i32>();
         let stops = &self.stops;
-        Ok(rows
+        Ok(rows[..wanted]
             .iter()
             .enumerate()
             .map(|(r, (prompt_index, _))| {

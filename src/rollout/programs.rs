@@ -6,11 +6,14 @@
 
 use std::sync::Arc;
 
-use crate::graph::{Graph, Module, Shape, Tensor};
+use crate::graph::{
+    DeviceArray, Graph, In, Layout, Module, Placement, Program, Shape, Sharding, Tensor,
+};
+use crate::grpo::programs::{finish, place};
 use crate::models::gemma::{
     embed, forward_cached, logits, positions_from_mask, GemmaConfig, GemmaWeights, KvCache,
 };
-use crate::pjrt::{Arg, Buffer, Client, ElementType, LoadedExecutable, Result};
+use crate::pjrt::{ElementType, Result};
 
 use super::sampling::{sample, SamplerShape};
 
@@ -90,6 +93,23 @@ impl<T> DecodeState<T> {
     }
 }
 
+impl DecodeState<Sharding> {
+    /// How the state is laid out: rows split over the devices; the step and rng replicated.
+    fn layout(layout: &Layout, cfg: &GemmaConfig) -> DecodeState<Sharding> {
+        let mut cache = vec![layout.batch(4); 2 * cfg.num_layers];
+        cache.push(layout.batch(2));
+        DecodeState {
+            cache,
+            step: Sharding::replicated(0),
+            token: layout.batch(1),
+            position: layout.batch(1),
+            rng: Sharding::replicated(1),
+            done: layout.batch(1),
+            lengths: layout.batch(1),
+        }
+    }
+}
+
 /// Sampling values that may change without recompiling.
 pub struct Knobs<T> {
     /// f32 scalar.
@@ -123,7 +143,7 @@ pub struct PrefillInputs<T> {
 }
 
 /// Prefill: params, prompt, valid, rng, knobs → decode state, first token's log-prob [B].
-pub fn prefill(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32]) -> Module {
+pub fn prefill(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32], layout: &Layout) -> Module {
     let g = Graph::new("prefill");
     let (w, _) = GemmaWeights::parameters(&g, cfg);
     let (b, t) = (bucket.batch, bucket.prompt_len);
@@ -132,6 +152,9 @@ pub fn prefill(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32]) -> Module {
         valid: g.parameter("valid", Shape::i32(&[b, t])),
         rng: g.parameter("rng", Shape::new(ElementType::U64, &[2])),
     };
+    place(&g, layout, &[&inputs.prompt, &inputs.valid], |t| {
+        layout.batch(t.rank())
+    });
     let knobs = knob_parameters(&g);
     let (positions, key_positions) = positions_from_mask(&inputs.valid);
     let cache = KvCache::empty(&g, cfg, b, bucket.slots);
@@ -167,8 +190,9 @@ pub fn prefill(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32]) -> Module {
     };
     let mut results = state.into_vec();
     results.push(logp);
-    g.build(&results)
-        .expect("the prefill program is well-formed")
+    let mut shardings = DecodeState::layout(layout, cfg).into_vec();
+    shardings.push(layout.batch(1));
+    finish(&g, &results, shardings, layout)
 }
 
 /// What a decode call returns: the state to pass on, and the chunk's tokens and log-probs
@@ -239,12 +263,16 @@ fn decode_step(
 }
 
 /// Decode: params, state, knobs, limit (i32: stop after this many tokens in total) → outputs.
-pub fn decode(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32]) -> Module {
+pub fn decode(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32], layout: &Layout) -> Module {
     let g = Graph::new("decode");
     let (w, _) = GemmaWeights::parameters(&g, cfg);
     let w = w.for_decoding();
     let b = bucket.batch;
     let state = decode_state_parameters(&g, cfg, bucket);
+    let state_layout = DecodeState::layout(layout, cfg).into_vec();
+    for (t, s) in state.to_vec().iter().zip(&state_layout) {
+        place(&g, layout, &[t], |_| s.clone());
+    }
     let knobs = knob_parameters(&g);
     let limit = g.parameter("limit", Shape::i32(&[]));
     let state = state.into_vec();
@@ -287,54 +315,64 @@ pub fn decode(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32]) -> Module {
     );
     let mut results = out[..n].to_vec();
     results.extend([out[n + 1].clone(), out[n + 2].clone()]);
-    g.build(&results)
-        .expect("the decode program is well-formed")
+    let mut shardings = state_layout;
+    shardings.extend([layout.batch(2), layout.batch(2)]);
+    finish(&g, &results, shardings, layout)
 }
 
-/// Every weight of a model converted to another dtype on the device (bf16 rollouts of an f32
-/// learner).
+/// Every weight of a model handed from the learner to the rollouts on the device: from the
+/// learner's layout (split over `fsdp`) to a copy on every device, converted to the rollout's
+/// dtype (bf16 rollouts of an f32 learner). Full fine-tuning needs the copy anyway: the train
+/// step donates its weights.
 pub struct CastProgram {
-    exe: Arc<LoadedExecutable>,
+    program: Program,
 }
 
 impl CastProgram {
-    pub fn build(cfg: &GemmaConfig, to: ElementType) -> Module {
+    pub fn build(cfg: &GemmaConfig, to: ElementType, layout: &Layout) -> Module {
         let g = Graph::new("cast_weights");
         let (_, weights) = GemmaWeights::parameters(&g, cfg);
+        let refs: Vec<&Tensor> = weights.iter().collect();
+        place(&g, layout, &refs, |t| layout.weight(&t.dims()));
         let cast: Vec<Tensor> = weights.iter().map(|w| w.convert(to)).collect();
-        g.build(&cast).expect("the cast program is well-formed")
+        let shardings = cast
+            .iter()
+            .map(|c| Sharding::replicated(c.rank()))
+            .collect();
+        finish(&g, &cast, shardings, layout)
     }
 
-    pub fn compile(client: &Client, cfg: &GemmaConfig, to: ElementType) -> Result<CastProgram> {
+    pub fn compile(on: &Placement, cfg: &GemmaConfig, to: ElementType) -> Result<CastProgram> {
         Ok(CastProgram {
-            exe: Self::build(cfg, to).compile(client)?,
+            program: on.compile(&Self::build(cfg, to, on.layout()))?,
         })
     }
 
-    /// The weights in `param_specs` order, converted.
-    pub fn run(&self, weights: &[Arc<Buffer>]) -> Result<Vec<Arc<Buffer>>> {
-        let args: Vec<Arg> = weights.iter().map(|w| Arg::Borrow(w)).collect();
-        Ok(self.exe.execute(args)?.into_iter().map(Arc::new).collect())
+    /// The weights in `param_specs` order, converted and on every device.
+    pub fn run<W: AsRef<DeviceArray>>(&self, weights: &[W]) -> Result<Vec<Arc<DeviceArray>>> {
+        let args: Vec<In> = weights.iter().map(|w| In::Borrow(w.as_ref())).collect();
+        Ok(self.program.run(args)?.into_iter().map(Arc::new).collect())
     }
 }
 
 /// The compiled pair for one bucket, called with named inputs.
 pub struct GenerationPrograms {
-    prefill: Arc<LoadedExecutable>,
-    decode: Arc<LoadedExecutable>,
+    prefill: Program,
+    decode: Program,
     cache_len: usize,
 }
 
 impl GenerationPrograms {
     pub fn compile(
-        client: &Client,
+        on: &Placement,
         cfg: &GemmaConfig,
         bucket: &Bucket,
         stops: &[u32],
     ) -> Result<GenerationPrograms> {
+        let layout = on.layout();
         Ok(GenerationPrograms {
-            prefill: prefill(cfg, bucket, stops).compile(client)?,
-            decode: decode(cfg, bucket, stops).compile(client)?,
+            prefill: on.compile(&prefill(cfg, bucket, stops, layout))?,
+            decode: on.compile(&decode(cfg, bucket, stops, layout))?,
             cache_len: KvCache::tensor_count(cfg),
         })
     }
@@ -342,11 +380,11 @@ impl GenerationPrograms {
     /// Returns the decode state and the first token's log-prob [B].
     pub fn prefill(
         &self,
-        params: &[Arc<Buffer>],
-        inputs: &PrefillInputs<Buffer>,
-        knobs: &Knobs<Buffer>,
-    ) -> Result<(DecodeState<Buffer>, Buffer)> {
-        let mut args: Vec<Arg> = params.iter().map(|p| Arg::Borrow(p)).collect();
+        params: &[Arc<DeviceArray>],
+        inputs: &PrefillInputs<DeviceArray>,
+        knobs: &Knobs<DeviceArray>,
+    ) -> Result<(DecodeState<DeviceArray>, DeviceArray)> {
+        let mut args: Vec<In> = params.iter().map(|p| In::Borrow(p)).collect();
         args.extend(
             [
                 &inputs.prompt,
@@ -355,9 +393,9 @@ impl GenerationPrograms {
                 &knobs.temperature,
                 &knobs.top_p,
             ]
-            .map(Arg::Borrow),
+            .map(In::Borrow),
         );
-        let mut out = self.prefill.execute(args)?;
+        let mut out = self.prefill.run(args)?;
         let state = DecodeState::from_vec(&mut out, self.cache_len);
         let first_logp = out.pop().expect("prefill returns the first log-prob");
         Ok((state, first_logp))
@@ -366,15 +404,15 @@ impl GenerationPrograms {
     /// Up to `chunk` more tokens; `limit` (i32 scalar) caps the total generated.
     pub fn decode(
         &self,
-        params: &[Arc<Buffer>],
-        state: DecodeState<Buffer>,
-        knobs: &Knobs<Buffer>,
-        limit: &Buffer,
-    ) -> Result<DecodeOutputs<Buffer>> {
-        let mut args: Vec<Arg> = params.iter().map(|p| Arg::Borrow(p)).collect();
-        args.extend(state.into_vec().into_iter().map(Arg::Donate));
-        args.extend([&knobs.temperature, &knobs.top_p, limit].map(Arg::Borrow));
-        let mut out = self.decode.execute(args)?;
+        params: &[Arc<DeviceArray>],
+        state: DecodeState<DeviceArray>,
+        knobs: &Knobs<DeviceArray>,
+        limit: &DeviceArray,
+    ) -> Result<DecodeOutputs<DeviceArray>> {
+        let mut args: Vec<In> = params.iter().map(|p| In::Borrow(p)).collect();
+        args.extend(state.into_vec().into_iter().map(In::Donate));
+        args.extend([&knobs.temperature, &knobs.top_p, limit].map(In::Borrow));
+        let mut out = self.decode.run(args)?;
         let state = DecodeState::from_vec(&mut out, self.cache_len);
         let mut rest = out.into_iter();
         let (tokens, logps) = (rest.next(), rest.next());

@@ -47,7 +47,12 @@ pub fn sample(
         let drop = before.gt(&top_p.broadcast_to(&before.dims()));
         keep_logp = drop.select(&keep_logp.scalar_fill(f32::MIN as f64), &keep_logp);
     }
-    let (rng, noise) = g.gumbel(rng, Shape::f32(&keep_logp.dims()));
+    // The state moves on by a fixed stride (2^40 counters, more than any draw uses) instead of
+    // by the draw's size, so the stream does not depend on the batch: rows added to fill a
+    // batch split over more devices leave the real rows' samples as they were.
+    let (_, noise) = g.gumbel(rng, Shape::f32(&keep_logp.dims()));
+    let stride = g.iota(Shape::new(ElementType::U64, &[2]), 0) * (1u64 << 40) as f64;
+    let rng = rng + &stride;
     let choice = (&keep_logp + &noise).argmax(-1);
     let token = cand_ids.take_along_last(&choice).convert(ElementType::S32);
     let logp = log_probs.take_along_last(&token);

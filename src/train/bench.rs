@@ -2,7 +2,6 @@
 //! learner (LoRA or full, its optimizer and batch geometry) on one batch of its own data.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -50,12 +49,7 @@ pub fn time_sft(config: &Path, client: Client, steps: usize) -> Result<SftTiming
     let batch = pack_examples(&model.tokenizer, &examples, spec.geo)?;
     let placement = Placement::single(client);
     let started = Instant::now();
-    let base: Vec<_> = placement
-        .upload_all(&model.params)?
-        .into_iter()
-        .map(Arc::new)
-        .collect();
-    let mut learner = Learner::new(placement, &model, base, spec, None)?;
+    let mut learner = Learner::new(placement, &model, spec, None)?;
     let compile_s = started.elapsed().as_secs_f64();
     let uploaded = learner.prepare_sft(&batch)?;
     let first_loss = learner.update(&uploaded)?.loss as f64;

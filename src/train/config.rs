@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::data::BadLines;
+use crate::graph::Layout;
 use crate::grpo::advantages::Estimator;
 use crate::grpo::lora::LoraConfig;
 use crate::grpo::objective::{Aggregation, KlEstimator};
@@ -50,6 +51,39 @@ pub struct TrainConfig {
     #[serde(default)]
     pub sft: Option<SftSection>,
     pub training: TrainingSection,
+    /// How the devices are arranged (absent: every device on `data`).
+    #[serde(default)]
+    pub mesh: MeshSection,
+}
+
+/// The device mesh: `data` splits every batch (rollouts and the learner's), `fsdp` splits the
+/// batch too and the trainable weights and optimizer state along with it. Their product must
+/// be the number of devices; give one and the other is what is left.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeshSection {
+    #[serde(default)]
+    pub data: Option<usize>,
+    #[serde(default)]
+    pub fsdp: Option<usize>,
+}
+
+impl MeshSection {
+    /// The layout over `devices` devices, or what is wrong with the section for that count.
+    pub fn layout(&self, devices: usize) -> anyhow::Result<Layout> {
+        let (data, fsdp) = match (self.data, self.fsdp) {
+            (None, None) => (devices, 1),
+            (Some(d), None) if d > 0 && devices % d == 0 => (d, devices / d),
+            (None, Some(f)) if f > 0 && devices % f == 0 => (devices / f, f),
+            (Some(d), Some(f)) if d * f == devices => (d, f),
+            _ => anyhow::bail!(
+                "mesh: data={} × fsdp={} does not make the {devices} devices of this run (set one of them, or both so that they multiply to {devices})",
+                self.data.map_or("-".to_string(), |d| d.to_string()),
+                self.fsdp.map_or("-".to_string(), |f| f.to_string()),
+            ),
+        };
+        Ok(Layout::new(data as i64, fsdp as i64))
+    }
 }
 
 /// The supervised phase: `steps` updates of cross-entropy on worked examples rendered as

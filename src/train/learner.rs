@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 
 use super::packing::TrainExample;
-use crate::graph::{HostArray, Placement};
+use crate::graph::{DeviceArray, HostArray, Placement};
 use crate::grpo::lora;
 use crate::grpo::optimizer::AdamWConfig;
 use crate::grpo::programs::{
@@ -17,7 +17,8 @@ use crate::grpo::programs::{
 };
 use crate::models::gemma::GemmaConfig;
 use crate::models::LoadedModel;
-use crate::pjrt::Buffer;
+use crate::pjrt::ElementType;
+use crate::rollout::programs::CastProgram;
 
 /// What a learner is asked to be.
 pub struct LearnerSpec {
@@ -29,6 +30,8 @@ pub struct LearnerSpec {
     pub iterations: usize,
     /// Seeds the LoRA A matrices.
     pub seed: u64,
+    /// The dtype rollouts sample in (the weights handed over are converted to it).
+    pub rollout_dtype: ElementType,
 }
 
 /// Everything a checkpoint holds of the learner, on the host.
@@ -41,22 +44,52 @@ pub struct LearnerSnapshot {
     pub merged: Vec<HostArray>,
 }
 
+/// Bytes one device holds for the learner and the rollouts between programs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResidentBytes {
+    /// The frozen base weights (LoRA's W and the reference policy).
+    pub base: usize,
+    /// The trained tensors, both Adam moments and the step.
+    pub optimizer_state: usize,
+    /// The rollouts' own copy of the base weights (0 when they share the learner's).
+    pub rollout_base: usize,
+}
+
+impl std::fmt::Display for ResidentBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mib = |b: usize| b as f64 / (1 << 20) as f64;
+        write!(
+            f,
+            "base weights {:.1} MiB, trained weights + AdamW {:.1} MiB, rollout copy {:.1} MiB",
+            mib(self.base),
+            mib(self.optimizer_state),
+            mib(self.rollout_base)
+        )
+    }
+}
+
 pub struct Learner {
     placement: Placement,
     model: GemmaConfig,
     spec: LearnerSpec,
     names: Vec<String>,
-    /// The frozen base weights: the reference policy, and LoRA's W.
-    base: Vec<Arc<Buffer>>,
+    /// The frozen base weights: the reference policy, and LoRA's W (split over `fsdp`).
+    base: Vec<Arc<DeviceArray>>,
+    /// The base weights as rollouts read them: on every device, in the rollout dtype (the
+    /// same arrays as `base` when that is already so).
+    rollout_base: Vec<Arc<DeviceArray>>,
     /// Always present between calls (moved into each donated update).
-    state: Option<OptState<Buffer>>,
+    state: Option<OptState<DeviceArray>>,
     train_step: TrainStepProgram,
     /// GRPO: the completion log-probs program (the reference policy's, and full fine-tuning's
     /// current policy's).
     reference: Option<LogProbsProgram>,
     /// GRPO with LoRA and μ > 1: the current policy (base + adapters).
     policy: Option<LogProbsProgram>,
-    merge: Option<MergeProgram>,
+    /// LoRA: the adapted matrices in the model's dtype (checkpoints) and in the rollout's.
+    merge: Option<(MergeProgram, Option<MergeProgram>)>,
+    /// The weights into the rollouts' layout and dtype (full fine-tuning; LoRA's base once).
+    handover: Option<CastProgram>,
 }
 
 /// The trainable tensors' starting values: the base weights, or fresh adapters.
@@ -72,19 +105,28 @@ fn initial_params(model: &LoadedModel, spec: &LearnerSpec) -> Vec<HostArray> {
 }
 
 impl Learner {
-    /// Compiles the learner's programs and uploads its state: fresh, or `resume`'s arrays
-    /// (`param.*`, `mu.*`, `nu.*`) after `updates` updates.
+    /// Compiles the learner's programs and uploads the model and its state: fresh, or
+    /// `resume`'s arrays (`param.*`, `mu.*`, `nu.*`) after `updates` updates.
     pub fn new(
         placement: Placement,
         model: &LoadedModel,
-        base: Vec<Arc<Buffer>>,
         spec: LearnerSpec,
         resume: Option<(&[(String, HostArray)], usize)>,
     ) -> Result<Learner> {
         let cfg = &model.config;
-        let client = placement.client();
+        let on = &placement;
+        let layout = placement.layout();
+        if spec.geo.batch as usize % layout.batch_multiple() != 0 {
+            anyhow::bail!(
+                "a batch of {} rows does not split over {} devices (mesh data={} × fsdp={}): make it a multiple",
+                spec.geo.batch,
+                layout.num_devices(),
+                layout.data(),
+                layout.fsdp()
+            );
+        }
         let train_step = TrainStepProgram::compile(
-            client,
+            on,
             cfg,
             spec.geo,
             &spec.trainable,
@@ -98,7 +140,7 @@ impl Learner {
                 ..
             } => {
                 let logps = |weights: &Trainable| {
-                    LogProbsProgram::compile(client, cfg, spec.geo, weights, *temperature)
+                    LogProbsProgram::compile(on, cfg, spec.geo, weights, *temperature)
                 };
                 let policy = match &spec.trainable {
                     Trainable::Lora(..) if *use_old_logps => Some(logps(&spec.trainable)?),
@@ -109,8 +151,31 @@ impl Learner {
             Loss::Sft => (None, None),
         };
         let merge = match &spec.trainable {
-            Trainable::Lora(lc, specs) => Some(MergeProgram::compile(client, cfg, lc, specs)?),
+            Trainable::Lora(lc, specs) => {
+                let merge = |to| MergeProgram::compile(on, cfg, lc, specs, to);
+                let for_rollout = match spec.rollout_dtype == cfg.dtype {
+                    true => None,
+                    false => Some(merge(spec.rollout_dtype)?),
+                };
+                Some((merge(cfg.dtype)?, for_rollout))
+            }
             Trainable::Full => None,
+        };
+        let base: Vec<Arc<DeviceArray>> = placement
+            .upload_weights(&model.params)?
+            .into_iter()
+            .map(Arc::new)
+            .collect();
+        // Rollouts read every weight on every device in their dtype: the base arrays serve
+        // as they are when the learner keeps them whole and in that dtype.
+        let shared = layout.fsdp() == 1 && spec.rollout_dtype == cfg.dtype;
+        let handover = match (&spec.trainable, shared) {
+            (Trainable::Lora(..), true) => None,
+            _ => Some(CastProgram::compile(on, cfg, spec.rollout_dtype)?),
+        };
+        let rollout_base = match (&handover, shared) {
+            (Some(cast), false) => cast.run(&base)?,
+            _ => base.clone(),
         };
         let names = spec.trainable.names(cfg);
         let shapes = spec.trainable.shapes(cfg);
@@ -144,9 +209,9 @@ impl Learner {
             }
         };
         let state = OptState {
-            params: placement.upload_all(&params)?,
-            mu: placement.upload_all(&mu)?,
-            nu: placement.upload_all(&nu)?,
+            params: placement.upload_weights(&params)?,
+            mu: placement.upload_weights(&mu)?,
+            nu: placement.upload_weights(&nu)?,
             step: placement.put(&[updates as i32], &[])?,
         };
         Ok(Learner {
@@ -155,15 +220,42 @@ impl Learner {
             spec,
             names,
             base,
+            rollout_base,
             state: Some(state),
             train_step,
             reference,
             policy,
             merge,
+            handover,
         })
     }
 
-    fn state(&self) -> &OptState<Buffer> {
+    /// What one device holds between programs (every device holds the same).
+    pub fn resident_per_device(&self) -> ResidentBytes {
+        let bytes = |arrays: &[Arc<DeviceArray>]| -> usize {
+            arrays.iter().map(|a| a.bytes_per_device()).sum()
+        };
+        let state = self.state();
+        let optimizer_state = [&state.params, &state.mu, &state.nu]
+            .iter()
+            .flat_map(|list| list.iter())
+            .map(|a| a.bytes_per_device())
+            .sum::<usize>()
+            + state.step.bytes_per_device();
+        let shared = Arc::ptr_eq(&self.base[0], &self.rollout_base[0]);
+        ResidentBytes {
+            base: bytes(&self.base),
+            optimizer_state,
+            rollout_base: if shared { 0 } else { bytes(&self.rollout_base) },
+        }
+    }
+
+    /// The base model as rollouts read it (every weight on every device, rollout dtype).
+    pub fn rollout_base(&self) -> Vec<Arc<DeviceArray>> {
+        self.rollout_base.clone()
+    }
+
+    fn state(&self) -> &OptState<DeviceArray> {
         self.state
             .as_ref()
             .expect("the learner's state is present between calls")
@@ -180,14 +272,14 @@ impl Learner {
     }
 
     /// Completion log-probs under the frozen base model (the KL anchor).
-    pub fn reference_logps(&self, seq: &Sequences<Buffer>) -> Result<Buffer> {
-        let base: Vec<&Buffer> = self.base.iter().map(|b| b.as_ref()).collect();
+    pub fn reference_logps(&self, seq: &Sequences<DeviceArray>) -> Result<DeviceArray> {
+        let base: Vec<&DeviceArray> = self.base.iter().map(|b| b.as_ref()).collect();
         Ok(self.reference()?.run(&base, seq)?)
     }
 
     /// Completion log-probs under the current policy before this batch's updates (needed when
     /// μ > 1; zeros otherwise, which the loss then ignores).
-    pub fn old_logps(&self, seq: &Sequences<Buffer>) -> Result<Buffer> {
+    pub fn old_logps(&self, seq: &Sequences<DeviceArray>) -> Result<DeviceArray> {
         let use_old_logps = matches!(
             self.spec.loss,
             Loss::Grpo {
@@ -199,10 +291,12 @@ impl Learner {
         match (use_old_logps, &self.policy) {
             (false, _) => {
                 let (b, c) = (self.spec.geo.batch, self.spec.geo.completion_len);
-                Ok(self.placement.put(&vec![0f32; (b * c) as usize], &[b, c])?)
+                Ok(self
+                    .placement
+                    .put_rows(&vec![0f32; (b * c) as usize], &[b, c])?)
             }
             (true, Some(policy)) => {
-                let weights: Vec<&Buffer> =
+                let weights: Vec<&DeviceArray> =
                     self.base.iter().map(|b| b.as_ref()).chain(params).collect();
                 Ok(policy.run(&weights, seq)?)
             }
@@ -211,7 +305,7 @@ impl Learner {
     }
 
     /// The packed batch with its reference and old log-probs, on the device (GRPO).
-    pub fn prepare(&self, packed: &TrainExample) -> Result<GrpoBatch<Buffer>> {
+    pub fn prepare(&self, packed: &TrainExample) -> Result<GrpoBatch<DeviceArray>> {
         let (seq, completion_mask, advantages) = packed.upload(&self.placement)?;
         let ref_logps = self.reference_logps(&seq)?;
         let old_logps = self.old_logps(&seq)?;
@@ -225,7 +319,7 @@ impl Learner {
     }
 
     /// The packed batch on the device, its completions as the targets (SFT).
-    pub fn prepare_sft(&self, packed: &TrainExample) -> Result<SftBatch<Buffer>> {
+    pub fn prepare_sft(&self, packed: &TrainExample) -> Result<SftBatch<DeviceArray>> {
         let (seq, target_mask, _) = packed.upload(&self.placement)?;
         Ok(SftBatch { seq, target_mask })
     }
@@ -234,7 +328,7 @@ impl Learner {
     pub fn update(&mut self, batch: &dyn StepBatch) -> Result<StepMetrics> {
         let mut metrics = StepMetrics::default();
         for _ in 0..self.spec.iterations {
-            let frozen: &[Arc<Buffer>] = if self.is_lora() { &self.base } else { &[] };
+            let frozen: &[Arc<DeviceArray>] = if self.is_lora() { &self.base } else { &[] };
             let out = self.train_step.run(TrainStepInputs {
                 frozen,
                 state: self.state.take().expect("state present"),
@@ -246,48 +340,53 @@ impl Learner {
         Ok(metrics)
     }
 
-    /// LoRA: the base weights with each adapted one replaced by W + (α/r)·A·B, on the device.
-    fn merged_weights(&self) -> Result<Option<Vec<Arc<Buffer>>>> {
-        let (Some(merge), Trainable::Lora(_, specs)) = (&self.merge, &self.spec.trainable) else {
+    /// LoRA: the weights with each adapted one replaced by W + (α/r)·A·B, on the devices:
+    /// `base` with the adapted matrices in the model's dtype, or `rollout_base` with them as
+    /// rollouts read them.
+    fn merged_weights(&self, for_rollout: bool) -> Result<Option<Vec<Arc<DeviceArray>>>> {
+        let (Some((merge, merge_rollout)), Trainable::Lora(_, specs)) =
+            (&self.merge, &self.spec.trainable)
+        else {
             return Ok(None);
         };
-        let adapted = merge.run(&self.base, &self.state().params)?;
-        let mut weights = self.base.clone();
+        let (program, base) = match (for_rollout, merge_rollout) {
+            (false, _) => (merge, &self.base),
+            (true, Some(m)) => (m, &self.rollout_base),
+            (true, None) => (merge, &self.rollout_base),
+        };
+        let adapted = program.run(&self.base, &self.state().params)?;
+        let mut weights = base.clone();
         for (s, w) in specs.iter().zip(adapted) {
             weights[s.param] = Arc::new(w);
         }
         Ok(Some(weights))
     }
 
-    /// The current policy's weights for the rollout stage, or None while they are still the
-    /// base weights (full fine-tuning before its first update).
-    pub fn policy_weights(&self, updated: bool) -> Result<Option<Vec<Arc<Buffer>>>> {
-        if let Some(merged) = self.merged_weights()? {
+    /// The current policy's weights for the rollout stage, on the device in the rollouts'
+    /// layout and dtype, or None while they are still `rollout_base` (full fine-tuning before
+    /// its first update).
+    pub fn policy_weights(&self, updated: bool) -> Result<Option<Vec<Arc<DeviceArray>>>> {
+        if let Some(merged) = self.merged_weights(true)? {
             return Ok(Some(merged));
         }
         if !updated {
             return Ok(None);
         }
         // The train step donates its parameters, so rollouts get their own copy.
-        let host = Placement::download_all(&self.state().params)?;
-        Ok(Some(
-            self.placement
-                .upload_all(&host)?
-                .into_iter()
-                .map(Arc::new)
-                .collect(),
-        ))
+        let handover = self.handover.as_ref().expect("full fine-tuning hands over");
+        Ok(Some(handover.run(&self.state().params)?))
     }
 
     /// Everything a checkpoint needs, downloaded.
     pub fn snapshot(&self) -> Result<LearnerSnapshot> {
         let state = self.state();
-        let params = Placement::download_all(&state.params)?;
+        let on = &self.placement;
+        let params = on.download_all(&state.params)?;
         let mut training_state = vec![];
         for (prefix, arrays) in [
             ("param.", params.clone()),
-            ("mu.", Placement::download_all(&state.mu)?),
-            ("nu.", Placement::download_all(&state.nu)?),
+            ("mu.", on.download_all(&state.mu)?),
+            ("nu.", on.download_all(&state.nu)?),
         ] {
             training_state.extend(
                 self.names
@@ -301,11 +400,8 @@ impl Learner {
             Trainable::Lora(_, specs) => Some(lora::export(specs, &params)),
             Trainable::Full => None,
         };
-        let merged = match self.merged_weights()? {
-            Some(weights) => weights
-                .iter()
-                .map(|w| HostArray::download(w))
-                .collect::<Result<_, _>>()?,
+        let merged = match self.merged_weights(false)? {
+            Some(weights) => on.download_all(&weights)?,
             None => params,
         };
         Ok(LearnerSnapshot {

@@ -5,9 +5,8 @@
 
 use anyhow::Result;
 
-use crate::graph::Placement;
+use crate::graph::{DeviceArray, Placement};
 use crate::grpo::programs::{Geometry, Sequences};
-use crate::pjrt::Buffer;
 use crate::rollout::Completion;
 
 /// One training batch on the host.
@@ -90,16 +89,19 @@ impl TrainExample {
         })
     }
 
-    /// The sequences, completion mask and advantages on the device.
-    pub fn upload(&self, on: &Placement) -> Result<(Sequences<Buffer>, Buffer, Buffer)> {
+    /// The sequences, completion mask and advantages on the devices, rows split over them.
+    pub fn upload(
+        &self,
+        on: &Placement,
+    ) -> Result<(Sequences<DeviceArray>, DeviceArray, DeviceArray)> {
         let (b, t, c) = (self.geo.batch, self.geo.seq_len(), self.geo.completion_len);
         Ok((
             Sequences {
-                tokens: on.put(&self.tokens, &[b, t])?,
-                valid: on.put(&self.valid, &[b, t])?,
+                tokens: on.put_rows(&self.tokens, &[b, t])?,
+                valid: on.put_rows(&self.valid, &[b, t])?,
             },
-            on.put(&self.completion_mask, &[b, c])?,
-            on.put(&self.advantages, &[b])?,
+            on.put_rows(&self.completion_mask, &[b, c])?,
+            on.put_rows(&self.advantages, &[b])?,
         ))
     }
 }

@@ -5,7 +5,7 @@
 //! The shapes come from the functions the trainer itself calls (`sft_spec`, `grpo_spec`,
 //! `rollout_sampling`, `sampling_bucket`), so the plan cannot drift from what a run compiles.
 
-use crate::graph::Module;
+use crate::graph::{Layout, Module};
 use crate::grpo::programs::{LogProbsProgram, Loss, MergeProgram, TrainStepProgram, Trainable};
 use crate::models::gemma::GemmaConfig;
 use crate::rollout::generator::{prompt_bucket, sampling_bucket};
@@ -68,6 +68,18 @@ impl Resident {
             rollout_copy,
         }
     }
+
+    /// What one device holds under `layout`: weights and optimizer state split over `fsdp`
+    /// (to within the tensors that do not divide), the rollout's copy whole on every device.
+    fn per_device(self, layout: &Layout) -> Resident {
+        let fsdp = layout.fsdp() as u64;
+        Resident {
+            base: self.base.div_ceil(fsdp),
+            optimizer_state: self.optimizer_state.div_ceil(fsdp),
+            trained: self.trained.div_ceil(fsdp),
+            rollout_copy: self.rollout_copy,
+        }
+    }
 }
 
 /// The whole run's programs in the order a run meets them.
@@ -81,19 +93,20 @@ pub struct ProgramPlan {
 /// Builds every program `cfg` compiles for a model of shape `model`: the SFT step (and the
 /// LoRA merge for its checkpoints), then GRPO's train step, log-prob programs, merge, the cast
 /// to the rollout's dtype when it differs, and the rollout's prefill and decode for the largest
-/// prompt bucket. A judge model is not included.
-pub fn plan(cfg: &TrainConfig, model: &GemmaConfig) -> ProgramPlan {
+/// prompt bucket, all laid out over `layout`'s devices. Resident bytes are per device. A judge
+/// model is not included.
+pub fn plan(cfg: &TrainConfig, model: &GemmaConfig, layout: &Layout) -> ProgramPlan {
     let mut programs = vec![];
     let sft = cfg.sft.as_ref().map(|section| {
         let spec = sft_spec(cfg, section, model);
-        let resident = Resident::of(model, &spec.trainable);
+        let resident = Resident::of(model, &spec.trainable).per_device(layout);
         let phase = resident.base + resident.optimizer_state;
-        learner_programs("sft", model, &spec, &resident, phase, &mut programs);
+        learner_programs("sft", model, &spec, &resident, phase, layout, &mut programs);
         resident
     });
 
     let spec = grpo_spec(cfg, model);
-    let mut grpo = Resident::of(model, &spec.trainable);
+    let mut grpo = Resident::of(model, &spec.trainable).per_device(layout);
     // Rollouts in another dtype sample from a cast copy of every weight.
     let mut rollout_model = model.clone();
     if let Some(dtype) = cfg.rollout.dtype {
@@ -101,12 +114,14 @@ pub fn plan(cfg: &TrainConfig, model: &GemmaConfig) -> ProgramPlan {
     }
     let rollout_weights =
         rollout_model.num_params() as u64 * rollout_model.dtype.size_in_bytes() as u64;
-    let cast = rollout_model.dtype != model.dtype;
+    // The learner hands every weight over through the cast program unless rollouts can read
+    // its own arrays (one dtype, weights whole on every device); LoRA then copies its base once.
+    let cast = rollout_model.dtype != model.dtype || layout.fsdp() > 1;
     if cast {
         grpo.rollout_copy += rollout_weights;
     }
     let phase = grpo.base + grpo.optimizer_state + grpo.rollout_copy;
-    learner_programs("grpo", model, &spec, &grpo, phase, &mut programs);
+    learner_programs("grpo", model, &spec, &grpo, phase, layout, &mut programs);
 
     let sampling = rollout_sampling(cfg);
     let rows = cfg.training.prompts_per_step * cfg.rollout.num_generations;
@@ -117,14 +132,20 @@ pub fn plan(cfg: &TrainConfig, model: &GemmaConfig) -> ProgramPlan {
     if cast {
         programs.push(PlannedProgram {
             name: "rollout/cast_weights".to_string(),
-            module: CastProgram::build(model, rollout_model.dtype),
+            module: CastProgram::build(model, rollout_model.dtype, layout),
             resident_args: grpo.base,
             phase_resident: phase,
         });
     }
     for (name, module) in [
-        ("rollout/prefill", prefill(&rollout_model, &bucket, &stops)),
-        ("rollout/decode", decode(&rollout_model, &bucket, &stops)),
+        (
+            "rollout/prefill",
+            prefill(&rollout_model, &bucket, &stops, layout),
+        ),
+        (
+            "rollout/decode",
+            decode(&rollout_model, &bucket, &stops, layout),
+        ),
     ] {
         programs.push(PlannedProgram {
             name: name.to_string(),
@@ -147,6 +168,7 @@ fn learner_programs(
     spec: &LearnerSpec,
     resident: &Resident,
     phase: u64,
+    layout: &Layout,
     out: &mut Vec<PlannedProgram>,
 ) {
     let mut push = |name: &str, module: Module, resident_args: u64| {
@@ -169,7 +191,7 @@ fn learner_programs(
             &spec.trainable,
             &spec.loss,
             &spec.optimizer,
-            None,
+            layout,
         ),
         frozen + resident.optimizer_state,
     );
@@ -181,13 +203,13 @@ fn learner_programs(
     {
         push(
             "reference_log_probs",
-            LogProbsProgram::build(model, spec.geo, &Trainable::Full, *temperature, None),
+            LogProbsProgram::build(model, spec.geo, &Trainable::Full, *temperature, layout),
             resident.base,
         );
         if *use_old_logps && matches!(spec.trainable, Trainable::Lora(..)) {
             push(
                 "policy_log_probs",
-                LogProbsProgram::build(model, spec.geo, &spec.trainable, *temperature, None),
+                LogProbsProgram::build(model, spec.geo, &spec.trainable, *temperature, layout),
                 resident.base + resident.trained,
             );
         }
@@ -195,7 +217,7 @@ fn learner_programs(
     if let Trainable::Lora(lc, specs) = &spec.trainable {
         push(
             "merge_lora",
-            MergeProgram::build(model, lc, specs),
+            MergeProgram::build(model, lc, specs, model.dtype, layout),
             resident.base + resident.trained,
         );
     }

@@ -7,9 +7,8 @@ use std::time::Instant;
 use anyhow::Result;
 
 use crate::data::{prompt_text, Example};
+use crate::graph::DeviceArray;
 use crate::models::tokenizer::TextTokenizer;
-use crate::pjrt::{Buffer, ElementType};
-use crate::rollout::programs::CastProgram;
 use crate::rollout::{Completion, Generator, SamplingParams};
 
 /// Keeps BOS and the last `max - 1` tokens (the end holds the question and the turn marker).
@@ -30,8 +29,6 @@ pub struct Rollout {
 
 pub struct RolloutStage {
     generator: Generator,
-    /// Casts the learner's weights to the rollout's dtype when they differ.
-    cast: Option<CastProgram>,
     sampling: SamplingParams,
     num_generations: usize,
     max_prompt_tokens: usize,
@@ -47,7 +44,6 @@ impl RolloutStage {
     ) -> RolloutStage {
         RolloutStage {
             generator,
-            cast: None,
             sampling,
             num_generations,
             max_prompt_tokens,
@@ -77,28 +73,10 @@ impl RolloutStage {
             .collect()
     }
 
-    /// Samples in `dtype` from now on: the weights handed over are cast on the device first
-    /// (the current ones included).
-    pub fn in_dtype(mut self, dtype: ElementType) -> Result<RolloutStage> {
-        let cfg = self.generator.config().clone();
-        if cfg.dtype == dtype {
-            return Ok(self);
-        }
-        let cast = CastProgram::compile(self.generator.placement().client(), &cfg, dtype)?;
-        let weights = cast.run(self.generator.params())?;
-        self.generator = self.generator.with_dtype(dtype, weights);
-        self.cast = Some(cast);
-        Ok(self)
-    }
-
-    /// Samples with these weights from now on (the learner's current policy).
-    pub fn sync_weights(&mut self, weights: Vec<Arc<Buffer>>) -> Result<()> {
-        let weights = match &self.cast {
-            Some(cast) => cast.run(&weights)?,
-            None => weights,
-        };
+    /// Samples with these weights from now on (the learner's current policy, already in the
+    /// rollouts' layout and dtype).
+    pub fn sync_weights(&mut self, weights: Vec<Arc<DeviceArray>>) {
         self.generator.set_params(weights);
-        Ok(())
     }
 
     /// G completions per prompt, consecutive per prompt, sampled with the seed of `step`.

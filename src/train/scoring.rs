@@ -5,9 +5,9 @@ use anyhow::{Context, Result};
 
 use super::rollout::truncate_keeping_bos;
 use crate::data::Example;
-use crate::graph::Placement;
+use crate::graph::{DeviceArray, Placement};
+use crate::models::gemma::GemmaConfig;
 use crate::models::{DType, LoadedModel};
-use crate::pjrt::Buffer;
 use crate::rewards::judge::{fill, parse_score, JudgeConfig};
 use crate::rewards::{score_all, WeightedReward};
 use crate::rollout::{Generator, SamplingParams};
@@ -32,7 +32,8 @@ impl Judge {
         config: &JudgeConfig,
         placement: &Placement,
         policy: &LoadedModel,
-        policy_base: Vec<Arc<Buffer>>,
+        policy_config: &GemmaConfig,
+        policy_base: Vec<Arc<DeviceArray>>,
     ) -> Result<Judge> {
         let template = std::fs::read_to_string(&config.template)
             .with_context(|| format!("reading the judge template {}", config.template.display()))?;
@@ -43,7 +44,7 @@ impl Judge {
             }
             None => Generator::with_params(
                 placement.clone(),
-                policy.config.clone(),
+                policy_config.clone(),
                 policy_base,
                 policy.tokenizer.clone(),
             ),

@@ -3,7 +3,6 @@
 //! learner, optimizer, checkpoints and metrics as GRPO. Its result is written to
 //! `<run>/sft_model/`, where the GRPO phase starts from.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -91,18 +90,13 @@ pub(super) fn sft_phase(
         geo.prompt_len,
         geo.completion_len
     );
-    let base: Vec<_> = placement
-        .upload_all(&model.params)?
-        .into_iter()
-        .map(Arc::new)
-        .collect();
     let mut learner = Learner::new(
         placement.clone(),
         model,
-        base,
         spec,
         resumed.as_deref().map(|a| (a, state.step)),
     )?;
+    eprintln!("per device: {}", learner.resident_per_device());
     let mut prompts = PromptStream::new(&data, cfg.training.seed, cfg.data.shuffle, state);
     let mut log = MetricsLog::open(&session.run, sft.steps + cfg.training.steps, state.step)?;
     let tokenizer = &model.tokenizer;

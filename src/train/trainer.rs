@@ -6,7 +6,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -30,7 +29,7 @@ use crate::grpo::programs::{Geometry, Loss, StepMetrics, Trainable};
 use crate::models::gemma::GemmaConfig;
 use crate::models::hf::{load_params, save_params};
 use crate::models::LoadedModel;
-use crate::pjrt::{Buffer, Client};
+use crate::pjrt::Client;
 use crate::rollout::generator::prompt_bucket;
 use crate::rollout::{Generator, SamplingParams};
 
@@ -118,6 +117,7 @@ pub(crate) fn grpo_spec(cfg: &TrainConfig, model: &GemmaConfig) -> LearnerSpec {
         geo,
         iterations: grpo.num_iterations,
         seed: cfg.training.seed,
+        rollout_dtype: rollout_model(cfg, model).dtype,
     }
 }
 
@@ -134,6 +134,7 @@ pub(crate) fn sft_spec(cfg: &TrainConfig, sft: &SftSection, model: &GemmaConfig)
         },
         iterations: 1,
         seed: cfg.training.seed,
+        rollout_dtype: model.dtype,
     }
 }
 
@@ -270,29 +271,42 @@ fn starting_point(run: &Path, resume: bool) -> Result<(TrainState, Option<NamedA
     }
 }
 
+/// The model as rollouts run it: in `rollout.dtype` when the config sets one.
+pub(crate) fn rollout_model(cfg: &TrainConfig, model: &GemmaConfig) -> GemmaConfig {
+    let mut rollout = model.clone();
+    if let Some(dtype) = cfg.rollout.dtype {
+        rollout.dtype = dtype.element_type();
+    }
+    rollout
+}
+
 /// The rollout stage (sampling from the base weights until the learner hands over its own) and
 /// the scorer (rewards, and the judge when configured) of a config.
 fn sampling_stages(
     cfg: &TrainConfig,
     placement: &Placement,
     model: &LoadedModel,
-    base: &[Arc<Buffer>],
+    learner: &Learner,
 ) -> Result<(RolloutStage, Scorer)> {
+    let rollout_config = rollout_model(cfg, &model.config);
     let generator = Generator::with_params(
         placement.clone(),
-        model.config.clone(),
-        base.to_vec(),
+        rollout_config.clone(),
+        learner.rollout_base(),
         model.tokenizer.clone(),
     );
     let r = &cfg.rollout;
     let sampling = rollout_sampling(cfg);
     let prompt_tokens = prompt_bucket(r.max_prompt_length) as usize;
-    let mut rollout = RolloutStage::new(generator, sampling, r.num_generations, prompt_tokens);
-    if let Some(dtype) = r.dtype {
-        rollout = rollout.in_dtype(dtype.element_type())?;
-    }
+    let rollout = RolloutStage::new(generator, sampling, r.num_generations, prompt_tokens);
     let judge = match cfg.judge() {
-        Some(j) => Some(Judge::new(j, placement, model, base.to_vec())?),
+        Some(j) => Some(Judge::new(
+            j,
+            placement,
+            model,
+            &rollout_config,
+            learner.rollout_base(),
+        )?),
         None => None,
     };
     Ok((rollout, Scorer::new(cfg.rewards().to_vec(), judge)))
@@ -300,6 +314,10 @@ fn sampling_stages(
 
 pub fn train(config_path: &Path, opts: RunOptions, client: Client) -> Result<PathBuf> {
     let cfg = TrainConfig::load(config_path)?;
+    let layout = cfg
+        .mesh
+        .layout(client.devices().len())
+        .with_context(|| format!("{}", config_path.display()))?;
     let run = opts
         .output_dir
         .clone()
@@ -309,7 +327,15 @@ pub fn train(config_path: &Path, opts: RunOptions, client: Client) -> Result<Pat
     STOP.store(false, Ordering::SeqCst);
     let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
 
-    let placement = Placement::single(client);
+    if layout.num_devices() > 1 {
+        eprintln!(
+            "{} devices: mesh data={} × fsdp={}",
+            layout.num_devices(),
+            layout.data(),
+            layout.fsdp()
+        );
+    }
+    let placement = Placement::new(client, layout)?;
     let mut model = load_model(&cfg, config_path)?;
     // A checkpoint holds the merged model in f32, and, fine-tuning it all, the weights and
     // two Adam moments again (LoRA's adapters are small beside it).
@@ -385,21 +411,16 @@ fn grpo_phase(
         geo.prompt_len,
         geo.completion_len
     );
-    let base: Vec<Arc<Buffer>> = placement
-        .upload_all(&model.params)?
-        .into_iter()
-        .map(Arc::new)
-        .collect();
     let g = cfg.rollout.num_generations;
     let updates = (state.step - first_step) * iterations;
     let mut learner = Learner::new(
         placement.clone(),
         model,
-        base.clone(),
         spec,
         resumed.as_deref().map(|a| (a, updates)),
     )?;
-    let (mut rollout, mut scorer) = sampling_stages(cfg, placement, model, &base)?;
+    eprintln!("per device: {}", learner.resident_per_device());
+    let (mut rollout, mut scorer) = sampling_stages(cfg, placement, model, &learner)?;
     let mut prompts = PromptStream::new(&data, cfg.training.seed, cfg.data.shuffle, &state);
     let mut log = MetricsLog::open(&session.run, last_step, state.step)?;
     let grpo = cfg.grpo();
@@ -410,7 +431,7 @@ fn grpo_phase(
         let prompt_ids = rollout.encode(&examples)?;
         let (mut stages, mut clock) = (StageSeconds::default(), Lap::start());
         if let Some(weights) = learner.policy_weights(state.step > first_step)? {
-            rollout.sync_weights(weights)?;
+            rollout.sync_weights(weights);
         }
         let samples = rollout.run(&prompt_ids, state.step)?;
         stages.rollout = clock.lap();

@@ -1,0 +1,414 @@
+//! The trainer on 1, 2, 4 and 8 CPU devices computes what it computes on one: sampled tokens,
+//! losses, metrics, gradients (through their norm and the updates they make), updated weights
+//! and AdamW state, for GRPO and SFT, full fine-tuning and LoRA, with the batch split over
+//! `data` (and `fsdp`) and the weights and optimizer state split over `fsdp`.
+//!
+//! Tolerances. Sampling splits rows only: no sum crosses devices, so tokens are equal exactly
+//! and log-probs to 1e-6. The learner all-reduces its batch sums (and all-gathers `fsdp`
+//! weights) in f32 in another order than one device's sum, and each later update starts from
+//! weights that differ by that rounding: every metric within 1e-4 of its own size (floor 1e-3;
+//! measured up to 1.5e-5), and every updated array (weights, both Adam moments, the merged
+//! model) within 1e-4 of its largest magnitude (measured worst printed, ~2e-5). Adam's eps is
+//! 1e-4 here so that a gradient's last-bit rounding is not amplified into a whole ±lr step.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{assert_success, cpu_client, metrics_of, values};
+use grpo_xla::graph::{HostArray, Layout, Placement};
+use grpo_xla::grpo::lora::{self, LoraConfig};
+use grpo_xla::grpo::objective::{Aggregation, KlEstimator, ObjectiveConfig};
+use grpo_xla::grpo::optimizer::AdamWConfig;
+use grpo_xla::grpo::programs::{Geometry, Loss, StepMetrics, Trainable};
+use grpo_xla::models::gemma::{random_params, Family, GemmaConfig};
+use grpo_xla::models::tokenizer::TextTokenizer;
+use grpo_xla::models::LoadedModel;
+use grpo_xla::rollout::{Completion, Generator, SamplingParams};
+use grpo_xla::train::learner::{Learner, LearnerSnapshot, LearnerSpec};
+use grpo_xla::train::packing::TrainExample;
+
+/// The meshes every test compares with one device: data only, data × fsdp, and eight devices.
+const MESHES: [(i64, i64); 3] = [(2, 1), (2, 2), (2, 4)];
+
+fn model() -> LoadedModel {
+    let config = GemmaConfig::tiny(Family::Gemma3);
+    LoadedModel {
+        params: random_params(&config, 9),
+        config,
+        tokenizer: Arc::new(TextTokenizer::Bytes),
+        tokenizer_dir: None,
+    }
+}
+
+fn placement(data: i64, fsdp: i64) -> Placement {
+    let layout = Layout::new(data, fsdp);
+    Placement::new(cpu_client(layout.num_devices()), layout).unwrap()
+}
+
+fn sampling() -> SamplingParams {
+    SamplingParams {
+        temperature: 1.0,
+        top_k: Some(50),
+        top_p: 1.0,
+        seed: 7,
+        max_new_tokens: 12,
+        stop_strings: vec![],
+    }
+}
+
+fn prompts() -> Vec<Vec<u32>> {
+    vec![
+        vec![2, 70, 71, 72, 73],
+        vec![2, 80, 81],
+        vec![2, 90, 91, 92, 93, 94, 95],
+    ]
+}
+
+fn sample(on: Placement, model: &LoadedModel) -> Vec<Completion> {
+    let mut generator = Generator::new(
+        on,
+        model.config.clone(),
+        &model.params,
+        model.tokenizer.clone(),
+    )
+    .unwrap();
+    // Three prompts × two samples: six rows, padded to eight on four and eight devices.
+    generator
+        .generate(&prompts(), 2, &sampling(), 5, |_| {})
+        .unwrap()
+}
+
+#[test]
+fn sampled_tokens_and_logps_equal_one_devices() {
+    let model = model();
+    let want = sample(placement(1, 1), &model);
+    assert_eq!(want.len(), 6);
+    for (data, fsdp) in MESHES {
+        let got = sample(placement(data, fsdp), &model);
+        assert_eq!(got.len(), want.len(), "mesh {data}×{fsdp}: rows");
+        for (r, (a, b)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(a.tokens, b.tokens, "mesh {data}×{fsdp}: row {r}'s tokens");
+            assert_eq!(a.prompt_index, b.prompt_index);
+            for (x, y) in a.logps.iter().zip(&b.logps) {
+                assert!(
+                    (x - y).abs() <= 1e-6 * y.abs().max(1.0),
+                    "mesh {data}×{fsdp}: row {r}'s log-probs {x} vs {y}"
+                );
+            }
+        }
+    }
+}
+
+fn objective() -> ObjectiveConfig {
+    ObjectiveConfig {
+        epsilon: 0.2,
+        epsilon_high: 0.28,
+        beta: 0.04,
+        kl: KlEstimator::LowVarKl,
+        aggregation: Aggregation::SequenceMeanTokenMean,
+    }
+}
+
+fn spec(trainable: Trainable, loss: Loss, iterations: usize, geo: Geometry) -> LearnerSpec {
+    LearnerSpec {
+        trainable,
+        loss,
+        optimizer: AdamWConfig {
+            peak_lr: 1e-2,
+            b1: 0.9,
+            b2: 0.99,
+            // Well-conditioned: with eps far below the gradients' rounding, Adam turns a 1e-9
+            // gradient into a full ±lr step and one ulp of a near-zero sum into a visible one.
+            eps: 1e-4,
+            weight_decay: 0.1,
+            max_grad_norm: Some(1.0),
+            warmup_steps: 0,
+            decay_steps: 10,
+        },
+        geo,
+        iterations,
+        seed: 3,
+        rollout_dtype: grpo_xla::pjrt::ElementType::F32,
+    }
+}
+
+fn lora(model: &LoadedModel) -> Trainable {
+    let lc: LoraConfig = serde_yaml::from_str("rank: 4\nalpha: 8").unwrap();
+    Trainable::Lora(lc.clone(), lora::specs(&model.config, &lc))
+}
+
+/// Eight rows of varied completions with non-zero advantages.
+fn batch(geo: Geometry) -> TrainExample {
+    let prompts = prompts();
+    let tokens: Vec<Vec<u32>> = (0..8)
+        .map(|r| {
+            values(3 + r % 4, r as u64 + 20)
+                .iter()
+                .map(|v| ((v + 1.0) * 100.0) as u32 + 10)
+                .collect()
+        })
+        .collect();
+    let rows: Vec<(usize, &[u32])> = tokens
+        .iter()
+        .enumerate()
+        .map(|(r, t)| (r % prompts.len(), t.as_slice()))
+        .collect();
+    let advantages = [1.0, -0.5, 0.3, -0.8, 1.3, -1.2, 0.4, -0.1];
+    TrainExample::pack_rows(&prompts, &rows, &advantages, geo).unwrap()
+}
+
+/// Two batches' updates (μ updates each); each update's metrics and the final state.
+fn train(
+    on: Placement,
+    model: &LoadedModel,
+    spec: LearnerSpec,
+) -> (Vec<StepMetrics>, LearnerSnapshot) {
+    let grpo = matches!(spec.loss, Loss::Grpo { .. });
+    let geo = spec.geo;
+    let mut learner = Learner::new(on, model, spec, None).unwrap();
+    let packed = batch(geo);
+    let mut metrics = vec![];
+    for _ in 0..2 {
+        let m = if grpo {
+            learner.update(&learner.prepare(&packed).unwrap()).unwrap()
+        } else {
+            learner
+                .update(&learner.prepare_sft(&packed).unwrap())
+                .unwrap()
+        };
+        metrics.push(m);
+        // The next batch starts from the updated policy (its reference and old log-probs too).
+        let _ = learner.policy_weights(true).unwrap();
+    }
+    (metrics, learner.snapshot().unwrap())
+}
+
+/// Largest |a - b| over the largest |b|.
+fn relative_error(a: &HostArray, b: &HostArray) -> f64 {
+    let (a, b) = (a.to_f64(), b.to_f64());
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().fold(1e-30f64, |m, v| m.max(v.abs()));
+    a.iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+        / scale
+}
+
+fn learner_matches_one_device(
+    trainable: impl Fn(&LoadedModel) -> Trainable,
+    loss: Loss,
+    iterations: usize,
+) {
+    let model = model();
+    let geo = Geometry {
+        batch: 8,
+        prompt_len: 8,
+        completion_len: 6,
+    };
+    let make = || spec(trainable(&model), loss.clone(), iterations, geo);
+    let (want_metrics, want) = train(placement(1, 1), &model, make());
+    assert!(
+        want_metrics
+            .iter()
+            .all(|m| m.loss.abs() > 1e-6 && m.grad_norm > 1e-6),
+        "a loss and gradient that test something: {want_metrics:?}"
+    );
+    for (data, fsdp) in MESHES {
+        let (metrics, got) = train(placement(data, fsdp), &model, make());
+        for (step, (m, w)) in metrics.iter().zip(&want_metrics).enumerate() {
+            for ((name, x), (_, y)) in m.named().iter().zip(w.named()) {
+                let err = (x - y).abs() / y.abs().max(1e-3);
+                assert!(
+                    err <= 1e-4,
+                    "mesh {data}×{fsdp}, update {step}: {name} {x} vs one device's {y}"
+                );
+            }
+        }
+        let mut compared: Vec<(String, &HostArray, &HostArray)> = got
+            .training_state
+            .iter()
+            .zip(&want.training_state)
+            .map(|((name, a), (_, b))| (name.clone(), a, b))
+            .collect();
+        compared.extend(
+            got.merged
+                .iter()
+                .zip(&want.merged)
+                .enumerate()
+                .map(|(i, (a, b))| (format!("merged weight {i}"), a, b)),
+        );
+        let mut worst = (0f64, String::new());
+        for (name, a, b) in compared {
+            let err = relative_error(a, b);
+            if std::env::var("MESH_DEBUG").is_ok() && err > 1e-5 {
+                eprintln!("  {data}x{fsdp} {name}: {err:.2e}");
+            }
+            if err > worst.0 {
+                worst = (err, name);
+            }
+        }
+        eprintln!(
+            "mesh {data}×{fsdp}: worst relative error {:.2e} ({})",
+            worst.0, worst.1
+        );
+        assert!(
+            worst.0 <= 1e-4,
+            "mesh {data}×{fsdp}: {} differs by {:.2e}",
+            worst.1,
+            worst.0
+        );
+    }
+}
+
+fn grpo_loss() -> Loss {
+    Loss::Grpo {
+        objective: objective(),
+        temperature: 0.9,
+        use_old_logps: true,
+    }
+}
+
+#[test]
+fn grpo_full_fine_tuning_on_a_mesh_equals_one_device() {
+    learner_matches_one_device(|_| Trainable::Full, grpo_loss(), 2);
+}
+
+#[test]
+fn grpo_lora_on_a_mesh_equals_one_device() {
+    learner_matches_one_device(lora, grpo_loss(), 2);
+}
+
+#[test]
+fn sft_full_fine_tuning_on_a_mesh_equals_one_device() {
+    learner_matches_one_device(|_| Trainable::Full, Loss::Sft, 1);
+}
+
+#[test]
+fn sft_lora_on_a_mesh_equals_one_device() {
+    learner_matches_one_device(lora, Loss::Sft, 1);
+}
+
+fn grpo_xla(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_grpo-xla"))
+        .args(args)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap()
+}
+
+/// The smoke config as an SFT-then-GRPO LoRA run of 2 + 2 steps on `mesh`.
+fn recipe(dir: &std::path::Path, mesh: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string("configs/smoke.yaml")
+        .unwrap()
+        .replace("  steps: 4\n", "  steps: 2\n")
+        .replace(
+            "rollout:",
+            "sft:\n  data: data/reasoning_train.jsonl\n  steps: 2\n  batch_size: 8\n  max_prompt_length: 40\n  max_target_length: 24\n  learning_rate: 0.01\nlora:\n  rank: 4\n  alpha: 8\nrollout:",
+        );
+    let path = dir.join("config.yaml");
+    std::fs::write(&path, format!("{text}{mesh}")).unwrap();
+    path
+}
+
+/// What a run reports: its metrics, the samples it printed, and its final training state.
+fn run(
+    devices: usize,
+    mesh: &str,
+) -> (
+    Vec<serde_json::Value>,
+    Vec<String>,
+    Vec<(String, HostArray)>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let config = recipe(dir.path(), mesh);
+    let n = devices.to_string();
+    let args = [
+        "train",
+        "--config",
+        config.to_str().unwrap(),
+        "--output-dir",
+        run.to_str().unwrap(),
+        "--num-devices",
+        &n,
+    ];
+    let out = grpo_xla(&args);
+    assert_success(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let samples = stderr
+        .split("--- sample at step")
+        .skip(1)
+        .map(|s| s.split("--- reward").next().unwrap().to_string())
+        .collect();
+    let state = grpo_xla::train::checkpoint::read_arrays(
+        &run.join("checkpoints/step_000004/state.safetensors"),
+    )
+    .unwrap();
+    (metrics_of(&run), samples, state)
+}
+
+#[test]
+fn an_sft_then_grpo_run_on_eight_devices_equals_one_device() {
+    let (want, want_samples, want_state) = run(1, "");
+    assert_eq!(want.len(), 4, "2 SFT + 2 GRPO steps");
+    assert_eq!(want_samples.len(), 1, "the run prints its sample at step 4");
+    for (devices, mesh) in [
+        (8, "mesh:\n  data: 4\n  fsdp: 2\n"),
+        (4, "mesh:\n  fsdp: 4\n"),
+    ] {
+        let (got, samples, state) = run(devices, mesh);
+        assert_eq!(
+            samples, want_samples,
+            "{devices} devices: the sampled completions"
+        );
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            for key in [
+                "loss",
+                "grad_norm",
+                "entropy",
+                "reward_mean",
+                "completion_length_mean",
+            ] {
+                let (Some(x), Some(y)) = (g[key].as_f64(), w[key].as_f64()) else {
+                    continue;
+                };
+                assert!(
+                    (x - y).abs() <= 1e-4 * y.abs().max(1e-3),
+                    "{devices} devices, step {}: {key} {x} vs one device's {y}",
+                    w["step"]
+                );
+            }
+        }
+        for ((name, a), (_, b)) in state.iter().zip(&want_state) {
+            let err = relative_error(a, b);
+            assert!(
+                err <= 1e-4,
+                "{devices} devices: {name} differs by {err:.2e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_mesh_that_does_not_match_the_devices_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = recipe(dir.path(), "mesh:\n  data: 3\n");
+    let out = grpo_xla(&[
+        "train",
+        "--config",
+        config.to_str().unwrap(),
+        "--num-devices",
+        "4",
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("config.yaml")
+            && stderr.contains("mesh: data=3")
+            && stderr.contains("4 devices"),
+        "{stderr}"
+    );
+}
