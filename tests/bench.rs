@@ -175,3 +175,29 @@ fn bench_generate_and_graph_and_runtime_write_their_rows() {
         assert!(r["ratio"].as_f64().unwrap() > 0.0, "{r}");
     }
 }
+
+/// `bench mesh` on the smoke config: one row per device count, timed against one device.
+#[test]
+fn bench_mesh_compares_device_counts_with_one_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("rows.json");
+    let rows = rows_of(
+        &[
+            "bench",
+            "mesh",
+            "--config",
+            "configs/smoke.yaml",
+            "--devices",
+            "2",
+            "--steps",
+            "2",
+        ],
+        &json,
+    );
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let row = &rows[0];
+    assert_eq!(row["name"], "GRPO step per example, 2 devices (8 rows)");
+    assert_eq!(row["reference"], "ours on 1 device");
+    assert!(row["ours"].as_f64().unwrap() > 0.0 && row["tunix"].as_f64().unwrap() > 0.0);
+    assert!(row["ratio"].as_f64().unwrap() > 0.0, "{row}");
+}

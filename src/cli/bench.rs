@@ -63,6 +63,23 @@ pub enum BenchCommand {
         #[arg(long)]
         json: Option<std::path::PathBuf>,
     },
+    /// GRPO steps of a config on several device counts, seconds per example against the same
+    /// run on one device (each count trains in its own process; the SFT phase is skipped).
+    Mesh {
+        #[command(flatten)]
+        device: DeviceArgs,
+        #[arg(long, default_value = "configs/smoke.yaml")]
+        config: std::path::PathBuf,
+        /// Device counts compared with one device.
+        #[arg(long, value_delimiter = ',', default_values_t = vec![2usize, 4, 8])]
+        devices: Vec<usize>,
+        /// GRPO steps per run; the first (compiling) is not timed.
+        #[arg(long, default_value_t = 4)]
+        steps: usize,
+        /// Also write the rows as JSON (name, ours, tunix, unit, ratio, bound_fraction).
+        #[arg(long)]
+        json: Option<std::path::PathBuf>,
+    },
     /// Prefill and decode tokens/s at batch 1, 8, 32, vs Tunix's sampler, and the memory bound.
     Generate {
         #[command(flatten)]
@@ -101,6 +118,13 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             no_tunix,
             json,
         } => super::bench_train::run(&device, &config, steps, !no_tunix, json.as_ref()),
+        BenchCommand::Mesh {
+            device,
+            config,
+            devices,
+            steps,
+            json,
+        } => super::bench_mesh::run(&device, &config, &devices, steps, json.as_ref()),
         BenchCommand::Generate {
             device,
             model,

@@ -9,6 +9,7 @@ use grpo_xla::pjrt::platforms::Platform;
 mod bench;
 mod bench_generate;
 mod bench_graph;
+mod bench_mesh;
 mod bench_train;
 mod compile_check;
 mod devices;

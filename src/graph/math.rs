@@ -261,6 +261,20 @@ impl Tensor {
         )
     }
 
+    /// `take_along_last` by comparison instead of a gather: each row's entries are masked to the
+    /// one at `ids` and summed (exact: the other terms are zeros). Every row stays on the device
+    /// that holds it, so a batch split over devices needs no collective, where the partitioner
+    /// gathers a gather's operand onto every device.
+    #[track_caller]
+    pub fn pick_along_last(&self, ids: &Tensor) -> Tensor {
+        let dims = self.dims();
+        let r = dims.len() as i64;
+        let lead: Vec<i64> = (0..r - 1).collect();
+        let ids = ids.convert(ElementType::S32).broadcast_in_dim(&dims, &lead);
+        let hit = self.graph.iota(Shape::i32(&dims), r - 1).eq(&ids);
+        hit.select(self, &self.zeros_like()).sum(&[r - 1], false)
+    }
+
     /// Adds `updates` into rows `ids` of `self` (the transpose of `take`).
     #[track_caller]
     pub fn index_add_rows(&self, ids: &Tensor, updates: &Tensor) -> Tensor {

@@ -27,7 +27,7 @@ pub fn sample(
     let (b, v) = (logits.dim(0), logits.dim(1));
     if shape.greedy {
         let token = logits.argmax(-1);
-        let logp = logits.log_softmax(-1).take_along_last(&token);
+        let logp = logits.log_softmax(-1).pick_along_last(&token);
         return (rng.clone(), token, logp);
     }
     let scaled = logits / temperature;
@@ -54,7 +54,7 @@ pub fn sample(
     let stride = g.iota(Shape::new(ElementType::U64, &[2]), 0) * (1u64 << 40) as f64;
     let rng = rng + &stride;
     let choice = (&keep_logp + &noise).argmax(-1);
-    let token = cand_ids.take_along_last(&choice).convert(ElementType::S32);
-    let logp = log_probs.take_along_last(&token);
+    let token = cand_ids.pick_along_last(&choice).convert(ElementType::S32);
+    let logp = log_probs.pick_along_last(&token);
     (rng, token, logp)
 }
