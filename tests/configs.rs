@@ -75,7 +75,7 @@ fn each_tpu_recipe_has_a_current_compile_check_report_that_fits() {
         let cfg = TrainConfig::load(&config).unwrap();
         let mut model = GemmaConfig::preset(preset).unwrap();
         model.dtype = cfg.model.dtype.element_type();
-        let planned: Vec<String> = plan(&cfg, &model, &grpo_xla::graph::Layout::single())
+        let planned: Vec<String> = plan(&cfg, &model, &cfg.mesh.layout(8).unwrap())
             .programs
             .iter()
             .map(|p| p.name.clone())

@@ -1,4 +1,5 @@
 //! Every program a training run compiles is accepted by libtpu for a TPU v5e-8 (`v5e:2x4`),
+//! partitioned over its 8 chips on a data × fsdp mesh (4 × 2, so weights are split too),
 //! compiled ahead of time with no TPU present: by the libtpu Kaggle's TPU image pins (0.0.17)
 //! and by the newest one pinned here (0.0.52). `scripts/get-libtpu.sh 0.0.17 0.0.52` installs
 //! them (scripts/test.sh does); GRPO_XLA_SKIP_TPU_COMPILE=1 tells the suite to skip these tests.
@@ -38,7 +39,7 @@ fn libtpu(version: &str) -> Option<PathBuf> {
 /// is planned.
 fn every_program_config(dir: &std::path::Path) -> TrainConfig {
     let smoke = std::fs::read_to_string("configs/smoke.yaml").unwrap();
-    let extra = "sft:\n  data: data/reasoning_train.jsonl\n  steps: 2\n  batch_size: 2\n  max_prompt_length: 32\n  max_target_length: 16\n  learning_rate: 1.0e-3\nlora:\n  rank: 4\n  alpha: 8\n";
+    let extra = "sft:\n  data: data/reasoning_train.jsonl\n  steps: 2\n  batch_size: 8\n  max_prompt_length: 32\n  max_target_length: 16\n  learning_rate: 1.0e-3\nlora:\n  rank: 4\n  alpha: 8\n";
     let text = smoke
         .replace("grpo:\n", "grpo:\n  num_iterations: 2\n")
         .replace("rollout:\n", "rollout:\n  dtype: bf16\n")
@@ -53,7 +54,8 @@ fn every_program_of_a_run_compiles_for_a_v5e_8_with_no_tpu() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = every_program_config(dir.path());
     let model = GemmaConfig::preset(cfg.model.preset.as_deref().unwrap()).unwrap();
-    let planned = plan(&cfg, &model, &grpo_xla::graph::Layout::single());
+    let layout = grpo_xla::graph::Layout::new(4, 2);
+    let planned = plan(&cfg, &model, &layout);
     let names: Vec<&str> = planned.programs.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(
         names,
@@ -81,10 +83,11 @@ fn every_program_of_a_run_compiles_for_a_v5e_8_with_no_tpu() {
         );
         for program in &planned.programs {
             let compiled = topology
-                .compile(&program.module.text, &CompileOptions::default())
+                .compile(&program.module.text, &program.module.compile_options())
                 .unwrap_or_else(|e| panic!("libtpu {version}, {}: {e}", program.name));
             let stats = compiled.memory_stats().unwrap();
-            // The arguments the compiler plans for hold at least the program's parameters
+            assert_eq!(program.module.num_partitions, 8, "{}", program.name);
+            // Each chip's arguments hold at least its eighth of the program's parameters
             // (TPU layouts pad small arrays to tiles, so they may hold more).
             let logical: i64 = program
                 .module
@@ -93,7 +96,7 @@ fn every_program_of_a_run_compiles_for_a_v5e_8_with_no_tpu() {
                 .map(|s| s.element_count() * s.ty.size_in_bytes() as i64)
                 .sum();
             assert!(
-                stats.arguments >= logical && logical > 0,
+                stats.arguments >= logical / 8 && logical > 0,
                 "libtpu {version}, {}: {} argument bytes planned for {logical} bytes of parameters",
                 program.name,
                 stats.arguments

@@ -76,6 +76,9 @@ pub enum BenchCommand {
         /// GRPO steps per run; the first (compiling) is not timed.
         #[arg(long, default_value_t = 4)]
         steps: usize,
+        /// Prompts per step instead of the config's (rows = prompts × num_generations).
+        #[arg(long)]
+        prompts: Option<usize>,
         /// Also write the rows as JSON (name, ours, tunix, unit, ratio, bound_fraction).
         #[arg(long)]
         json: Option<std::path::PathBuf>,
@@ -123,8 +126,9 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             config,
             devices,
             steps,
+            prompts,
             json,
-        } => super::bench_mesh::run(&device, &config, &devices, steps, json.as_ref()),
+        } => super::bench_mesh::run(&device, &config, &devices, steps, prompts, json.as_ref()),
         BenchCommand::Generate {
             device,
             model,
@@ -248,13 +252,18 @@ impl BenchRow {
         );
         println!("|---|---|---:|---:|---:|---:|");
         let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or("-".to_string(), f);
+        // Three decimals, or three significant digits for values below 0.1.
+        let value = |v: f64| match v.abs() {
+            x if x > 0.0 && x < 0.1 => format!("{v:.2e}"),
+            _ => format!("{v:.3}"),
+        };
         for r in rows {
             println!(
-                "| {} | {} | {:.3} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} |",
                 r.name,
                 r.unit,
-                r.ours,
-                opt(r.tunix, &|t| format!("{t:.3}")),
+                value(r.ours),
+                opt(r.tunix, &value),
                 opt(r.ratio(), &|x| format!("{x:.2}x")),
                 opt(r.bound_fraction, &|b| format!("{:.0}%", 100.0 * b)),
             );

@@ -35,7 +35,13 @@ impl Drop for TempDir {
 }
 
 /// The config as a GRPO-only run of `steps` steps on `devices` devices.
-fn config_for(config: &Path, devices: usize, steps: usize, dir: &Path) -> Result<PathBuf> {
+fn config_for(
+    config: &Path,
+    devices: usize,
+    steps: usize,
+    prompts: Option<usize>,
+    dir: &Path,
+) -> Result<PathBuf> {
     let text =
         std::fs::read_to_string(config).with_context(|| format!("reading {}", config.display()))?;
     let mut cfg: Value =
@@ -58,6 +64,9 @@ fn config_for(config: &Path, devices: usize, steps: usize, dir: &Path) -> Result
         .and_then(Value::as_mapping_mut)
         .with_context(|| format!("{} has no training section", config.display()))?;
     training.insert("steps".into(), (steps as u64).into());
+    if let Some(p) = prompts {
+        training.insert("prompts_per_step".into(), (p as u64).into());
+    }
     training.insert("checkpoint_every".into(), 1_000_000u64.into());
     let path = dir.join(format!("config_{devices}.yaml"));
     std::fs::write(&path, serde_yaml::to_string(&cfg)?)?;
@@ -82,10 +91,11 @@ fn seconds_per_step(run: &Path) -> Result<f64> {
     Ok(timed.iter().sum::<f64>() / timed.len() as f64)
 }
 
-fn rows_per_step(config: &Path) -> Result<usize> {
+fn rows_per_step(config: &Path, prompts: Option<usize>) -> Result<usize> {
     let cfg: Value = serde_yaml::from_str(&std::fs::read_to_string(config)?)?;
     let get = |section: &str, key: &str| cfg[section][key].as_u64().unwrap_or(0) as usize;
-    Ok(get("training", "prompts_per_step") * get("rollout", "num_generations"))
+    let prompts = prompts.unwrap_or_else(|| get("training", "prompts_per_step"));
+    Ok(prompts * get("rollout", "num_generations"))
 }
 
 pub fn run(
@@ -93,14 +103,15 @@ pub fn run(
     config: &Path,
     devices: &[usize],
     steps: usize,
+    prompts: Option<usize>,
     json: Option<&PathBuf>,
 ) -> Result<()> {
     let dir = TempDir::new()?;
     let exe = std::env::current_exe()?;
-    let rows = rows_per_step(config)?;
+    let rows = rows_per_step(config, prompts)?;
     let mut timings = vec![];
     for &n in std::iter::once(&1).chain(devices.iter().filter(|&&n| n != 1)) {
-        let cfg = config_for(config, n, steps.max(2), dir.path())?;
+        let cfg = config_for(config, n, steps.max(2), prompts, dir.path())?;
         let run = dir.path().join(format!("run_{n}"));
         eprintln!("{n} device(s): {} GRPO steps ...", steps.max(2));
         let out = Command::new(&exe)

@@ -10,7 +10,7 @@ use clap::Args;
 use grpo_xla::models::gemma::GemmaConfig;
 use grpo_xla::models::hf::read_config;
 use grpo_xla::pjrt::platforms::Platform;
-use grpo_xla::pjrt::{CompileOptions, Plugin, Topology};
+use grpo_xla::pjrt::{Plugin, Topology};
 use grpo_xla::train::config::TrainConfig;
 use grpo_xla::train::plan::{plan, ProgramPlan};
 use serde::Serialize;
@@ -80,9 +80,9 @@ struct Report {
     dtype: String,
     topology: String,
     hbm_bytes: u64,
-    /// The programs are compiled for one chip: the trainer runs on one device until
-    /// data-parallel training lands.
+    /// The chips the programs are partitioned over, and the config's mesh on them.
     chips_used: usize,
+    mesh: String,
     resident_sft: Option<u64>,
     resident_grpo: u64,
     plugins: Vec<PluginReport>,
@@ -100,6 +100,16 @@ impl Report {
         self.largest()
             .is_none_or(|r| r.peak_bytes <= self.hbm_bytes)
     }
+}
+
+/// Chips in a topology such as `v5e:2x4` (the product of the sizes after the colon).
+fn chips_in(topology: &str) -> Result<usize> {
+    let sizes = topology.split(':').nth(1).unwrap_or("1");
+    sizes
+        .split('x')
+        .map(|d| d.trim().parse::<usize>())
+        .product::<Result<usize, _>>()
+        .with_context(|| format!("topology `{topology}`: expected GENERATION:AxB, e.g. v5e:2x4"))
 }
 
 /// HBM per chip of the topology's chip generation.
@@ -147,7 +157,12 @@ pub fn run(args: &CompileCheckArgs) -> Result<()> {
             args.topology
         ),
     };
-    let planned = plan(&cfg, &model, &grpo_xla::graph::Layout::single());
+    let chips = chips_in(&args.topology)?;
+    let layout = cfg
+        .mesh
+        .layout(chips)
+        .with_context(|| format!("{}", args.config.display()))?;
+    let planned = plan(&cfg, &model, &layout);
     if let Some(dir) = &args.dump {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         for p in &planned.programs {
@@ -169,7 +184,8 @@ pub fn run(args: &CompileCheckArgs) -> Result<()> {
         dtype: format!("{:?}", cfg.model.dtype).to_lowercase(),
         topology: args.topology.clone(),
         hbm_bytes: (hbm_gib * GIB) as u64,
-        chips_used: 1,
+        chips_used: layout.num_devices(),
+        mesh: format!("data={} × fsdp={}", layout.data(), layout.fsdp()),
         resident_sft: planned.sft.map(|r| r.base + r.optimizer_state),
         resident_grpo: planned.grpo.base + planned.grpo.optimizer_state + planned.grpo.rollout_copy,
         plugins: vec![],
@@ -236,7 +252,7 @@ fn compile_all(
         progress.set_message(program.name.clone());
         let started = Instant::now();
         let compiled = topology
-            .compile(&program.module.text, &CompileOptions::default())
+            .compile(&program.module.text, &program.module.compile_options())
             .with_context(|| {
                 format!(
                     "{} did not compile {} (it reads StableHLO {stablehlo})",
@@ -292,7 +308,7 @@ fn human(bytes: i64) -> String {
 /// The report as Markdown: what was compiled, by which plugin, and the memory table.
 fn markdown(r: &Report) -> String {
     let mut s = format!(
-        "# compile-check: {}\n\nModel {} ({} parameters, {}), topology `{}`, {} HBM per chip. Programs are compiled for {} chip: the trainer runs on one device until data-parallel training lands.\n\nResident between programs: SFT phase {}, GRPO phase {} (weights, optimizer state, the rollout's copy of the policy).\n",
+        "# compile-check: {}\n\nModel {} ({} parameters, {}), topology `{}`, {} HBM per chip. Programs are partitioned over {} chips (mesh {}); bytes are per chip.\n\nResident between programs: SFT phase {}, GRPO phase {} (weights, optimizer state, the rollout's copy of the policy).\n",
         r.config,
         r.model,
         r.params,
@@ -300,6 +316,7 @@ fn markdown(r: &Report) -> String {
         r.topology,
         human(r.hbm_bytes as i64),
         r.chips_used,
+        r.mesh,
         r.resident_sft.map_or("-".to_string(), |b| human(b as i64)),
         human(r.resident_grpo as i64),
     );
