@@ -315,35 +315,47 @@ fn recipe(dir: &std::path::Path, mesh: &str) -> std::path::PathBuf {
 }
 
 /// What a run reports: its metrics, the samples it printed, and its final training state.
-fn run(
-    devices: usize,
-    mesh: &str,
-) -> (
+type RunResult = (
     Vec<serde_json::Value>,
     Vec<String>,
     Vec<(String, HostArray)>,
-) {
+);
+
+/// What a run reports (its metrics, the samples it printed, its final training state) when it
+/// is trained in sessions of (devices, mesh section, steps to stop after), each resuming the
+/// last.
+fn run_in_sessions(sessions: &[(usize, &str, Option<usize>)]) -> RunResult {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    let config = recipe(dir.path(), mesh);
-    let n = devices.to_string();
-    let args = [
-        "train",
-        "--config",
-        config.to_str().unwrap(),
-        "--output-dir",
-        run.to_str().unwrap(),
-        "--num-devices",
-        &n,
-    ];
-    let out = grpo_xla(&args);
-    assert_success(&out);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let samples = stderr
-        .split("--- sample at step")
-        .skip(1)
-        .map(|s| s.split("--- reward").next().unwrap().to_string())
-        .collect();
+    let mut samples = vec![];
+    for (i, &(devices, mesh, max_steps)) in sessions.iter().enumerate() {
+        let config = recipe(dir.path(), mesh);
+        let (n, max) = (devices.to_string(), max_steps.map(|m| m.to_string()));
+        let mut args = vec![
+            "train",
+            "--config",
+            config.to_str().unwrap(),
+            "--output-dir",
+            run.to_str().unwrap(),
+            "--num-devices",
+            &n,
+        ];
+        if i > 0 {
+            args.push("--resume");
+        }
+        if let Some(m) = &max {
+            args.extend(["--max-steps", m]);
+        }
+        let out = grpo_xla(&args);
+        assert_success(&out);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        samples.extend(
+            stderr
+                .split("--- sample at step")
+                .skip(1)
+                .map(|s| s.split("--- reward").next().unwrap().to_string()),
+        );
+    }
     let state = grpo_xla::train::checkpoint::read_arrays(
         &run.join("checkpoints/step_000004/state.safetensors"),
     )
@@ -351,47 +363,54 @@ fn run(
     (metrics_of(&run), samples, state)
 }
 
+fn run(devices: usize, mesh: &str) -> RunResult {
+    run_in_sessions(&[(devices, mesh, None)])
+}
+
+/// Each metric of each step, and each array of the final state, as one device's.
+fn assert_same_run(what: &str, (got, samples, state): &RunResult, want: &RunResult) {
+    let (want, want_samples, want_state) = want;
+    assert_eq!(samples, want_samples, "{what}: the sampled completions");
+    assert_eq!(got.len(), want.len(), "{what}: steps");
+    for (g, w) in got.iter().zip(want) {
+        for key in [
+            "loss",
+            "grad_norm",
+            "entropy",
+            "reward_mean",
+            "completion_length_mean",
+        ] {
+            let (Some(x), Some(y)) = (g[key].as_f64(), w[key].as_f64()) else {
+                continue;
+            };
+            assert!(
+                (x - y).abs() <= 1e-4 * y.abs().max(1e-3),
+                "{what}, step {}: {key} {x} vs one device's {y}",
+                w["step"]
+            );
+        }
+    }
+    for ((name, a), (_, b)) in state.iter().zip(want_state) {
+        let err = relative_error(a, b);
+        assert!(err <= 1e-4, "{what}: {name} differs by {err:.2e}");
+    }
+}
+
 #[test]
 fn an_sft_then_grpo_run_on_eight_devices_equals_one_device() {
-    let (want, want_samples, want_state) = run(1, "");
-    assert_eq!(want.len(), 4, "2 SFT + 2 GRPO steps");
-    assert_eq!(want_samples.len(), 1, "the run prints its sample at step 4");
+    let want = run(1, "");
+    assert_eq!(want.0.len(), 4, "2 SFT + 2 GRPO steps");
+    assert_eq!(want.1.len(), 1, "the run prints its sample at step 4");
     for (devices, mesh) in [
         (8, "mesh:\n  data: 4\n  fsdp: 2\n"),
         (4, "mesh:\n  fsdp: 4\n"),
     ] {
-        let (got, samples, state) = run(devices, mesh);
-        assert_eq!(
-            samples, want_samples,
-            "{devices} devices: the sampled completions"
-        );
-        assert_eq!(got.len(), want.len());
-        for (g, w) in got.iter().zip(&want) {
-            for key in [
-                "loss",
-                "grad_norm",
-                "entropy",
-                "reward_mean",
-                "completion_length_mean",
-            ] {
-                let (Some(x), Some(y)) = (g[key].as_f64(), w[key].as_f64()) else {
-                    continue;
-                };
-                assert!(
-                    (x - y).abs() <= 1e-4 * y.abs().max(1e-3),
-                    "{devices} devices, step {}: {key} {x} vs one device's {y}",
-                    w["step"]
-                );
-            }
-        }
-        for ((name, a), (_, b)) in state.iter().zip(&want_state) {
-            let err = relative_error(a, b);
-            assert!(
-                err <= 1e-4,
-                "{devices} devices: {name} differs by {err:.2e}"
-            );
-        }
+        assert_same_run(&format!("{devices} devices"), &run(devices, mesh), &want);
     }
+    // Checkpoints hold whole arrays: a run stopped on 8 devices (a TPU v5e-8) resumes on one
+    // (a CPU) and goes on as if it had stayed there.
+    let moved = run_in_sessions(&[(8, "mesh:\n  fsdp: 2\n", Some(3)), (1, "", None)]);
+    assert_same_run("8 devices, then resumed on 1", &moved, &want);
 }
 
 #[test]
