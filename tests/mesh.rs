@@ -15,7 +15,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{assert_success, cpu_client, metrics_of, values};
+use common::{assert_success, cpu_client, metrics_of, relative_error, values};
 use grpo_xla::graph::{HostArray, Layout, Placement};
 use grpo_xla::grpo::lora::{self, LoraConfig};
 use grpo_xla::grpo::objective::{Aggregation, KlEstimator, ObjectiveConfig};
@@ -182,18 +182,6 @@ fn train(
         let _ = learner.policy_weights(true).unwrap();
     }
     (metrics, learner.snapshot().unwrap())
-}
-
-/// Largest |a - b| over the largest |b|.
-fn relative_error(a: &HostArray, b: &HostArray) -> f64 {
-    let (a, b) = (a.to_f64(), b.to_f64());
-    assert_eq!(a.len(), b.len());
-    let scale = b.iter().fold(1e-30f64, |m, v| m.max(v.abs()));
-    a.iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
-        / scale
 }
 
 fn learner_matches_one_device(

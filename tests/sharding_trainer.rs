@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{cpu_client, values};
+use common::{cpu_client, relative_error, values};
 use grpo_xla::graph::{HostArray, Layout, Module};
 use grpo_xla::grpo::lora::{self, LoraConfig};
 use grpo_xla::grpo::objective::{Aggregation, KlEstimator, ObjectiveConfig};
@@ -104,18 +104,6 @@ fn run_on(module: &Module, n: usize, args: &[HostArray], per_row: &[bool]) -> Ve
                 .collect()
         })
         .collect()
-}
-
-/// Largest |a - b| over the largest |b|.
-fn relative_error(a: &HostArray, b: &HostArray) -> f64 {
-    let (a, b) = (a.to_f64(), b.to_f64());
-    assert_eq!(a.len(), b.len());
-    let scale = b.iter().fold(1e-30f64, |m, v| m.max(v.abs()));
-    a.iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
-        / scale
 }
 
 fn train_step_matches_one_device(trainable: Trainable, n: usize) {

@@ -110,6 +110,7 @@ pub fn run(
     let exe = std::env::current_exe()?;
     let rows = rows_per_step(config, prompts)?;
     let mut timings = vec![];
+    let mut held = vec![];
     for &n in std::iter::once(&1).chain(devices.iter().filter(|&&n| n != 1)) {
         let cfg = config_for(config, n, steps.max(2), prompts, dir.path())?;
         let run = dir.path().join(format!("run_{n}"));
@@ -129,6 +130,11 @@ pub fn run(
             );
         }
         timings.push((n, seconds_per_step(&run)? / rows as f64));
+        // The trainer's own account of what each device holds.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        for line in stderr.lines().filter(|l| l.starts_with("per device: ")) {
+            held.push(format!("{n} device(s), {line}"));
+        }
     }
     let one = timings[0].1;
     let table: Vec<BenchRow> = timings
@@ -150,6 +156,10 @@ pub fn run(
         config.display()
     );
     BenchRow::print_table(&table);
+    println!();
+    for line in &held {
+        println!("{line}");
+    }
     if let Some(path) = json {
         BenchRow::write_json(&table, path)?;
     }

@@ -12,7 +12,7 @@ pub fn token_log_probs(logits: &Tensor, targets: &Tensor) -> Tensor {
     logits
         .convert(ElementType::F32)
         .log_softmax(-1)
-        .pick_along_last(targets)
+        .take_along_last(targets)
 }
 
 /// Mean entropy per position of the distributions in `logits` [B, L, V] → [B, L].

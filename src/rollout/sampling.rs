@@ -27,7 +27,9 @@ pub fn sample(
     let (b, v) = (logits.dim(0), logits.dim(1));
     if shape.greedy {
         let token = logits.argmax(-1);
-        let logp = logits.log_softmax(-1).pick_along_last(&token);
+        // The chosen token's log-prob is its row's largest: a reduction, which a batch split
+        // over devices computes where the rows are.
+        let logp = logits.log_softmax(-1).max(&[-1], false);
         return (rng.clone(), token, logp);
     }
     let scaled = logits / temperature;
@@ -55,6 +57,7 @@ pub fn sample(
     let rng = rng + &stride;
     let choice = (&keep_logp + &noise).argmax(-1);
     let token = cand_ids.pick_along_last(&choice).convert(ElementType::S32);
-    let logp = log_probs.pick_along_last(&token);
+    // The candidates' log-probs are the full distribution's (top-p's mask is on a copy).
+    let logp = cand_logp.pick_along_last(&choice);
     (rng, token, logp)
 }

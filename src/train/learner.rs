@@ -104,6 +104,55 @@ fn initial_params(model: &LoadedModel, spec: &LearnerSpec) -> Vec<HostArray> {
     }
 }
 
+/// The trained tensors and both Adam moments to start from, and the updates already done:
+/// fresh (zero moments), or a checkpoint's `param.*`, `mu.*`, `nu.*`, checked against the
+/// model's names and shapes.
+fn starting_state(
+    model: &LoadedModel,
+    spec: &LearnerSpec,
+    resume: Option<(&[(String, HostArray)], usize)>,
+) -> Result<OptState<HostArray>> {
+    let names = spec.trainable.names(&model.config);
+    let shapes = spec.trainable.shapes(&model.config);
+    let Some((arrays, updates)) = resume else {
+        let zeros: Vec<HostArray> = shapes
+            .iter()
+            .map(|d| HostArray::new(&vec![0f32; d.iter().product::<i64>() as usize], d))
+            .collect();
+        return Ok(OptState {
+            params: initial_params(model, spec),
+            mu: zeros.clone(),
+            nu: zeros,
+            step: HostArray::scalar(0i32),
+        });
+    };
+    let find = |prefix: &str| -> Result<Vec<HostArray>> {
+        names
+            .iter()
+            .zip(&shapes)
+            .map(|(n, dims)| {
+                let key = format!("{prefix}.{n}");
+                let (_, a) = arrays
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .with_context(|| format!("the checkpoint has no {key}: it was written by another kind of run (LoRA or not, other targets)"))?;
+                anyhow::ensure!(
+                    &a.dims == dims,
+                    "the checkpoint is of a different model: its {key} is {:?}, this model's is {dims:?}",
+                    a.dims
+                );
+                Ok(a.clone())
+            })
+            .collect()
+    };
+    Ok(OptState {
+        params: find("param")?,
+        mu: find("mu")?,
+        nu: find("nu")?,
+        step: HostArray::scalar(updates as i32),
+    })
+}
+
 impl Learner {
     /// Compiles the learner's programs and uploads the model and its state: fresh, or
     /// `resume`'s arrays (`param.*`, `mu.*`, `nu.*`) after `updates` updates.
@@ -178,41 +227,12 @@ impl Learner {
             _ => base.clone(),
         };
         let names = spec.trainable.names(cfg);
-        let shapes = spec.trainable.shapes(cfg);
-        let zeros: Vec<HostArray> = shapes
-            .iter()
-            .map(|d| HostArray::new(&vec![0f32; d.iter().product::<i64>() as usize], d))
-            .collect();
-        let (params, mu, nu, updates) = match resume {
-            None => (initial_params(model, &spec), zeros.clone(), zeros, 0),
-            Some((arrays, updates)) => {
-                let find = |prefix: &str| -> Result<Vec<HostArray>> {
-                    names
-                        .iter()
-                        .zip(&shapes)
-                        .map(|(n, dims)| {
-                            let key = format!("{prefix}.{n}");
-                            let (_, a) = arrays
-                                .iter()
-                                .find(|(k, _)| *k == key)
-                                .with_context(|| format!("the checkpoint has no {key}: it was written by another kind of run (LoRA or not, other targets)"))?;
-                            anyhow::ensure!(
-                                &a.dims == dims,
-                                "the checkpoint is of a different model: its {key} is {:?}, this model's is {dims:?}",
-                                a.dims
-                            );
-                            Ok(a.clone())
-                        })
-                        .collect()
-                };
-                (find("param")?, find("mu")?, find("nu")?, updates)
-            }
-        };
+        let start = starting_state(model, &spec, resume)?;
         let state = OptState {
-            params: placement.upload_weights(&params)?,
-            mu: placement.upload_weights(&mu)?,
-            nu: placement.upload_weights(&nu)?,
-            step: placement.put(&[updates as i32], &[])?,
+            params: placement.upload_weights(&start.params)?,
+            mu: placement.upload_weights(&start.mu)?,
+            nu: placement.upload_weights(&start.nu)?,
+            step: placement.replicate(&start.step)?,
         };
         Ok(Learner {
             placement,

@@ -39,6 +39,18 @@ pub fn max_rel_err(a: &[f64], b: &[f64], floor: f64) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// Largest |a - b| over the largest |b| of two arrays of the same size.
+pub fn relative_error(a: &grpo_xla::graph::HostArray, b: &grpo_xla::graph::HostArray) -> f64 {
+    let (a, b) = (a.to_f64(), b.to_f64());
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().fold(1e-30f64, |m, v| m.max(v.abs()));
+    a.iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+        / scale
+}
+
 /// Deterministic pseudo-random values in [-1, 1).
 pub fn values(n: usize, seed: u64) -> Vec<f32> {
     let mut state = seed
