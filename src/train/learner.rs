@@ -262,11 +262,19 @@ impl Learner {
             .map(|a| a.bytes_per_device())
             .sum::<usize>()
             + state.step.bytes_per_device();
+        // Full fine-tuning hands rollouts a copy of every weight from its first update on;
+        // LoRA copies its base once, unless rollouts can read the learner's own arrays.
+        let whole_copy = self.model.num_params() as usize * self.spec.rollout_dtype.size_in_bytes();
         let shared = Arc::ptr_eq(&self.base[0], &self.rollout_base[0]);
+        let rollout_base = match (&self.spec.trainable, shared) {
+            (Trainable::Full, _) => whole_copy,
+            (Trainable::Lora(..), true) => 0,
+            (Trainable::Lora(..), false) => bytes(&self.rollout_base),
+        };
         ResidentBytes {
             base: bytes(&self.base),
             optimizer_state,
-            rollout_base: if shared { 0 } else { bytes(&self.rollout_base) },
+            rollout_base,
         }
     }
 
