@@ -21,11 +21,21 @@ pub fn run(args: &DeviceArgs) -> Result<()> {
         }
     }
     println!("devices:          {}", client.devices().len());
+    let mib = |b: i64| format!("{:.1} MiB", b as f64 / (1 << 20) as f64);
     for device in client.devices() {
         println!(
             "  [{}] id={} kind={} {}",
             device.index, device.id, device.kind, device.description
         );
+        match client.device_memory(device.index) {
+            Ok(m) => println!(
+                "      memory: {} in use, peak {}, limit {}",
+                mib(m.in_use),
+                m.peak_in_use.map_or("-".to_string(), mib),
+                m.limit.map_or("-".to_string(), mib)
+            ),
+            Err(e) => println!("      memory: not reported by this plugin ({e})"),
+        }
     }
     Ok(())
 }

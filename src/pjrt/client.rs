@@ -33,6 +33,14 @@ pub struct DeviceInfo {
     pub description: String,
 }
 
+/// What a device's allocator reports (PJRT_Device_MemoryStats), in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceMemory {
+    pub in_use: i64,
+    pub peak_in_use: Option<i64>,
+    pub limit: Option<i64>,
+}
+
 pub(crate) struct ClientInner {
     pub(crate) plugin: Arc<Plugin>,
     pub(crate) raw: *mut ffi::PJRT_Client,
@@ -185,6 +193,26 @@ impl Client {
 
     pub fn platform_version(&self) -> &str {
         &self.platform_version
+    }
+
+    /// Device `index`'s memory as its allocator counts it; an error where the plugin does not
+    /// report it (the CPU plugin does not).
+    pub fn device_memory(&self, index: usize) -> Result<DeviceMemory> {
+        let device = *self.inner.devices.get(index).ok_or_else(|| {
+            Error::usage(format!(
+                "device index {index} out of range: the client has {} devices",
+                self.inner.devices.len()
+            ))
+        })?;
+        let mut args = ffi::PJRT_Device_MemoryStats_Args::new();
+        args.device = device;
+        pjrt_call!(&self.inner.plugin, PJRT_Device_MemoryStats, &mut args)?;
+        let set = |value: i64, is_set: bool| is_set.then_some(value);
+        Ok(DeviceMemory {
+            in_use: args.bytes_in_use,
+            peak_in_use: set(args.peak_bytes_in_use, args.peak_bytes_in_use_is_set),
+            limit: set(args.bytes_limit, args.bytes_limit_is_set),
+        })
     }
 
     pub fn devices(&self) -> &[DeviceInfo] {

@@ -279,6 +279,31 @@ args!(PJRT_Device_GetDescription_Args {
     device_description: *mut PJRT_DeviceDescription,
 });
 
+args!(PJRT_Device_MemoryStats_Args {
+    device: *mut PJRT_Device,
+    bytes_in_use: i64,
+    peak_bytes_in_use: i64,
+    peak_bytes_in_use_is_set: bool,
+    num_allocs: i64,
+    num_allocs_is_set: bool,
+    largest_alloc_size: i64,
+    largest_alloc_size_is_set: bool,
+    bytes_limit: i64,
+    bytes_limit_is_set: bool,
+    bytes_reserved: i64,
+    bytes_reserved_is_set: bool,
+    peak_bytes_reserved: i64,
+    peak_bytes_reserved_is_set: bool,
+    bytes_reservable_limit: i64,
+    bytes_reservable_limit_is_set: bool,
+    largest_free_block_bytes: i64,
+    largest_free_block_bytes_is_set: bool,
+    pool_bytes: i64,
+    pool_bytes_is_set: bool,
+    peak_pool_bytes: i64,
+    peak_pool_bytes_is_set: bool,
+});
+
 // ---------------------------------------------------------------- executables
 args!(PJRT_Executable_Destroy_Args { executable: *mut PJRT_Executable });
 args!(PJRT_Executable_NumOutputs_Args {
@@ -464,7 +489,7 @@ pub struct PJRT_Api {
     pub PJRT_Device_LocalHardwareId: Unused,
     pub PJRT_Device_AddressableMemories: Unused,
     pub PJRT_Device_DefaultMemory: Unused,
-    pub PJRT_Device_MemoryStats: Unused,
+    pub PJRT_Device_MemoryStats: Fn<PJRT_Device_MemoryStats_Args>,
 
     pub PJRT_Memory_Id: Unused,
     pub PJRT_Memory_Kind: Unused,

@@ -19,7 +19,7 @@ pub mod topology;
 
 pub use buffer::Buffer;
 pub use cache::{CacheStats, ExecutableCache};
-pub use client::{Client, DeviceInfo, OptionValue};
+pub use client::{Client, DeviceInfo, DeviceMemory, OptionValue};
 pub use compile_options::CompileOptions;
 pub use dtype::{Element, ElementType};
 pub use error::{Error, ErrorCode, Result};
