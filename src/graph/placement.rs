@@ -102,10 +102,6 @@ impl DeviceArray {
         self.shards[0].element_type()
     }
 
-    pub fn sharding(&self) -> &Sharding {
-        &self.sharding
-    }
-
     /// Bytes of the whole array.
     pub fn byte_size(&self) -> usize {
         self.dims.iter().product::<i64>() as usize * self.element_type().size_in_bytes()
@@ -336,10 +332,6 @@ pub struct Program {
 }
 
 impl Program {
-    pub fn executable(&self) -> &Arc<LoadedExecutable> {
-        &self.exe
-    }
-
     /// Runs on every device; each argument must be laid out as the program declares.
     pub fn run(&self, args: Vec<In<'_>>) -> Result<Vec<DeviceArray>> {
         if args.len() != self.inputs.len() {

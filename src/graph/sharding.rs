@@ -246,3 +246,52 @@ fn runs(dims: &[i64], ranges: &[(i64, i64)]) -> Vec<(usize, usize)> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every device's part of a [4, 6, 2] array, put back together, is the array; and the parts
+    /// are the blocks the sharding names.
+    #[test]
+    fn parts_put_back_together_are_the_array() {
+        let mesh = Mesh::new(&[("data", 2), ("fsdp", 2)]);
+        let dims = [4i64, 6, 2];
+        let whole: Vec<u8> = (0..48u8).collect();
+        for sharding in [
+            Sharding::split_over(3, 0, &["data", "fsdp"]),
+            Sharding::split(3, 1, "fsdp"),
+            Sharding {
+                dims: vec![vec!["data".into()], vec![], vec!["fsdp".into()]],
+            },
+            Sharding::replicated(3),
+        ] {
+            let mut back = vec![0u8; whole.len()];
+            for device in 0..4 {
+                let (part, part_dims) = sharding
+                    .shard_bytes(&mesh, &whole, &dims, 1, device)
+                    .unwrap();
+                assert_eq!(part.len() as i64, part_dims.iter().product::<i64>());
+                sharding
+                    .place_bytes(&mesh, &mut back, &dims, &part, 1, device)
+                    .unwrap();
+            }
+            assert_eq!(back, whole, "{sharding:?}");
+        }
+        // Rows over data × fsdp: device 3 (data 1, fsdp 1) holds the last row.
+        let rows = Sharding::split_over(3, 0, &["data", "fsdp"]);
+        let (part, part_dims) = rows.shard_bytes(&mesh, &whole, &dims, 1, 3).unwrap();
+        assert_eq!(part_dims, [1, 6, 2]);
+        assert_eq!(part, (36..48u8).collect::<Vec<_>>());
+        // The last dimension over fsdp: device 1 (data 0, fsdp 1) holds every odd element of
+        // the first two rows.
+        let last = Sharding {
+            dims: vec![vec!["data".into()], vec![], vec!["fsdp".into()]],
+        };
+        let (part, _) = last.shard_bytes(&mesh, &whole, &dims, 1, 1).unwrap();
+        assert_eq!(part, (0..24u8).filter(|x| x % 2 == 1).collect::<Vec<_>>());
+        assert!(Sharding::split(3, 1, "data")
+            .shard_bytes(&mesh, &whole, &[4, 5, 2], 1, 0)
+            .is_err());
+    }
+}
