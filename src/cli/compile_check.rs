@@ -185,7 +185,7 @@ pub fn run(args: &CompileCheckArgs) -> Result<()> {
         topology: args.topology.clone(),
         hbm_bytes: (hbm_gib * GIB) as u64,
         chips_used: layout.num_devices(),
-        mesh: format!("data={} × fsdp={}", layout.data(), layout.fsdp()),
+        mesh: layout.to_string(),
         resident_sft: planned.sft.map(|r| r.base + r.optimizer_state),
         resident_grpo: planned.grpo.base + planned.grpo.optimizer_state + planned.grpo.rollout_copy,
         plugins: vec![],

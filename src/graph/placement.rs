@@ -85,6 +85,13 @@ impl Layout {
     }
 }
 
+/// `data=4 × fsdp=2`, as configs spell the mesh.
+impl std::fmt::Display for Layout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "data={} × fsdp={}", self.data(), self.fsdp())
+    }
+}
+
 /// One array of a program's inputs or outputs: one buffer per device of the layout, each
 /// holding the part `sharding` gives that device.
 pub struct DeviceArray {
@@ -208,9 +215,7 @@ impl Placement {
         let have = client.devices().len();
         if layout.num_devices() > have {
             return Err(Error::usage(format!(
-                "the mesh data={} × fsdp={} needs {} devices, the {} client has {have}",
-                layout.data(),
-                layout.fsdp(),
+                "the mesh {layout} needs {} devices, the {} client has {have}",
                 layout.num_devices(),
                 client.platform_name()
             )));
@@ -343,7 +348,7 @@ impl Program {
         }
         for (i, (arg, want)) in args.iter().zip(&self.inputs).enumerate() {
             let got = &arg.array().sharding;
-            if got != want && !(got.is_replicated() && want.is_replicated()) {
+            if got != want {
                 return Err(Error::usage(format!(
                     "argument {i} is laid out as {got:?}, the program expects {want:?}"
                 )));

@@ -195,15 +195,20 @@ impl Client {
         &self.platform_version
     }
 
-    /// Device `index`'s memory as its allocator counts it; an error where the plugin does not
-    /// report it (the CPU plugin does not).
-    pub fn device_memory(&self, index: usize) -> Result<DeviceMemory> {
-        let device = *self.inner.devices.get(index).ok_or_else(|| {
+    /// The PJRT device at `index` of [`Client::devices`], or an error naming the range.
+    fn device_ptr(&self, index: usize) -> Result<*mut ffi::PJRT_Device> {
+        self.inner.devices.get(index).copied().ok_or_else(|| {
             Error::usage(format!(
                 "device index {index} out of range: the client has {} devices",
                 self.inner.devices.len()
             ))
-        })?;
+        })
+    }
+
+    /// Device `index`'s memory as its allocator counts it; an error where the plugin does not
+    /// report it (the CPU plugin does not).
+    pub fn device_memory(&self, index: usize) -> Result<DeviceMemory> {
+        let device = self.device_ptr(index)?;
         let mut args = ffi::PJRT_Device_MemoryStats_Args::new();
         args.device = device;
         pjrt_call!(&self.inner.plugin, PJRT_Device_MemoryStats, &mut args)?;
@@ -256,12 +261,7 @@ impl Client {
                 count as usize * ty.size_in_bytes()
             )));
         }
-        let device_ptr = *self.inner.devices.get(device).ok_or_else(|| {
-            Error::usage(format!(
-                "device index {device} out of range: the client has {} devices",
-                self.inner.devices.len()
-            ))
-        })?;
+        let device_ptr = self.device_ptr(device)?;
         let mut args = ffi::PJRT_Client_BufferFromHostBuffer_Args::new();
         args.client = self.inner.raw;
         args.data = bytes.as_ptr() as *const _;

@@ -167,11 +167,9 @@ impl Learner {
         let layout = placement.layout();
         if spec.geo.batch as usize % layout.batch_multiple() != 0 {
             anyhow::bail!(
-                "a batch of {} rows does not split over {} devices (mesh data={} × fsdp={}): make it a multiple",
+                "a batch of {} rows does not split over {} devices (mesh {layout}): make it a multiple",
                 spec.geo.batch,
                 layout.num_devices(),
-                layout.data(),
-                layout.fsdp()
             );
         }
         let train_step = TrainStepProgram::compile(

@@ -13,7 +13,7 @@ use crate::rollout::programs::{decode, prefill, CastProgram};
 
 use super::config::TrainConfig;
 use super::learner::LearnerSpec;
-use super::trainer::{grpo_spec, rollout_sampling, sft_spec};
+use super::trainer::{grpo_spec, rollout_model, rollout_sampling, sft_spec};
 
 /// One program of the run.
 pub struct PlannedProgram {
@@ -108,10 +108,7 @@ pub fn plan(cfg: &TrainConfig, model: &GemmaConfig, layout: &Layout) -> ProgramP
     let spec = grpo_spec(cfg, model);
     let mut grpo = Resident::of(model, &spec.trainable).per_device(layout);
     // Rollouts in another dtype sample from a cast copy of every weight.
-    let mut rollout_model = model.clone();
-    if let Some(dtype) = cfg.rollout.dtype {
-        rollout_model.dtype = dtype.element_type();
-    }
+    let rollout_model = rollout_model(cfg, model);
     let rollout_weights =
         rollout_model.num_params() as u64 * rollout_model.dtype.size_in_bytes() as u64;
     // The learner hands every weight over through the cast program unless rollouts can read

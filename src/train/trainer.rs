@@ -328,12 +328,7 @@ pub fn train(config_path: &Path, opts: RunOptions, client: Client) -> Result<Pat
     let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
 
     if layout.num_devices() > 1 {
-        eprintln!(
-            "{} devices: mesh data={} × fsdp={}",
-            layout.num_devices(),
-            layout.data(),
-            layout.fsdp()
-        );
+        eprintln!("{} devices: mesh {layout}", layout.num_devices());
     }
     let placement = Placement::new(client, layout)?;
     let mut model = load_model(&cfg, config_path)?;
