@@ -8,7 +8,7 @@ use common::assert_success;
 use std::process::Command;
 
 #[test]
-fn bench_train_runs_on_a_tiny_model_and_writes_json_rows() {
+fn bench_train_times_sft_and_grpo_steps_on_a_tiny_model_and_writes_json_rows() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("tiny_sft.yaml");
     let smoke = std::fs::read_to_string("configs/smoke.yaml").unwrap();
@@ -38,9 +38,13 @@ fn bench_train_runs_on_a_tiny_model_and_writes_json_rows() {
         stdout.contains("SFT step, full, 4 x (64 + 32) tokens"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("GRPO step, full, 2 prompts x 4 (prompt 64 + 16 new tokens)"),
+        "{stdout}"
+    );
     let rows: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(rows.len(), 2);
+    assert_eq!(rows.len(), 3, "SFT step, start-up, GRPO step: {rows:?}");
     for row in &rows {
         for key in ["name", "ours", "tunix", "unit", "ratio", "bound_fraction"] {
             assert!(row.get(key).is_some(), "{key} missing from {row}");

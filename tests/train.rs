@@ -508,3 +508,35 @@ fn bf16_rollouts_cast_the_learners_weights_exactly_and_train() {
         "the learner stays f32"
     );
 }
+
+#[test]
+fn fixed_length_completions_run_past_every_stop() {
+    // Stop strings that a near-uniform byte model hits within a few tokens: the run stops early
+    // unless `fixed_length` is set (what `bench train` uses so Tunix does the same work).
+    let stops = r#"  stop_strings: ["e", "t", "a", "o", "i", "n", "s", "r", " ", "1", "2", "3"]"#;
+    let lengths = |fixed: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = smoke_with(dir.path(), |t| {
+            t.replace(
+                "  top_k: 50\n",
+                &format!("  top_k: 50\n{stops}\n  fixed_length: {fixed}\n"),
+            )
+        });
+        let run = dir.path().join("run");
+        assert_success(&grpo_xla(&[
+            "train",
+            "--config",
+            path(&cfg),
+            "--output-dir",
+            path(&run),
+        ]));
+        metrics_of(&run)
+            .iter()
+            .map(|m| m["completion_length_mean"].as_f64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let stopped = lengths(false);
+    assert!(stopped.iter().all(|&l| l < 16.0), "{stopped:?}");
+    let fixed = lengths(true);
+    assert!(fixed.iter().all(|&l| l == 16.0), "{fixed:?}");
+}

@@ -46,8 +46,9 @@ pub enum BenchCommand {
         #[arg(long)]
         json: Option<std::path::PathBuf>,
     },
-    /// One supervised training step of a config (its model, LoRA or full, batch), vs Tunix's
-    /// PeftTrainer step on the same weights and tokens, and the FLOP rate against the matmul peak.
+    /// A config's training steps (its model, LoRA or full, batch): the supervised step vs Tunix's
+    /// PeftTrainer step on the same tokens, the GRPO step vs GRPOLearner's on the same prompts,
+    /// and the FLOP rate against the matmul peak.
     Train {
         #[command(flatten)]
         device: DeviceArgs,
@@ -56,6 +57,9 @@ pub enum BenchCommand {
         /// Steps timed after a warm-up step (the median is reported).
         #[arg(long, default_value_t = 3)]
         steps: usize,
+        /// Which steps: the supervised step, the GRPO step, or both.
+        #[arg(long, value_enum, default_value_t = super::bench_train::Phases::Both)]
+        phases: super::bench_train::Phases,
         /// Skip the Tunix side.
         #[arg(long)]
         no_tunix: bool,
@@ -118,9 +122,10 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             device,
             config,
             steps,
+            phases,
             no_tunix,
             json,
-        } => super::bench_train::run(&device, &config, steps, !no_tunix, json.as_ref()),
+        } => super::bench_train::run(&device, &config, steps, phases, !no_tunix, json.as_ref()),
         BenchCommand::Mesh {
             device,
             config,
@@ -172,9 +177,18 @@ const TINY: &str = r#"func.func public @main(%x: tensor<f32>) -> tensor<f32> {
   return %y : tensor<f32>
 }"#;
 
-const MATMUL: &str = r#"func.func public @main(%a: tensor<1024x1024xf32>, %b: tensor<1024x1024xf32>) -> tensor<1024x1024xf32> {
-  %c = stablehlo.dot_general %a, %b, contracting_dims = [1] x [0] : (tensor<1024x1024xf32>, tensor<1024x1024xf32>) -> tensor<1024x1024xf32>
-  return %c : tensor<1024x1024xf32>
+/// An n x n f32 matmul.
+fn matmul_program(n: usize) -> String {
+    let t = format!("tensor<{n}x{n}xf32>");
+    format!(
+        "func.func public @main(%a: {t}, %b: {t}) -> {t} {{\n  %c = stablehlo.dot_general %a, %b, contracting_dims = [1] x [0] : ({t}, {t}) -> {t}\n  return %c : {t}\n}}"
+    )
+}
+
+/// y = x + x over a 1 GiB f32 array: reads and writes every byte once.
+const STREAM: &str = r#"func.func public @main(%x: tensor<268435456xf32>) -> tensor<268435456xf32> {
+  %y = stablehlo.add %x, %x : tensor<268435456xf32>
+  return %y : tensor<268435456xf32>
 }"#;
 
 const JAX_SCRIPT: &str = r#"
@@ -284,18 +298,74 @@ impl BenchRow {
     }
 }
 
-/// GFLOP/s of a 1024x1024 f32 matmul on `client` (the peak a training step is compared with).
-pub fn matmul_gflops(client: &grpo_xla::pjrt::Client) -> Result<f64> {
-    Ok(2.0 * 1024f64.powi(3) / matmul_seconds(client, 20)? / 1e9)
+/// The matmul peak a step is compared with: an f32 matmul large enough to keep the device busy
+/// (1024 on a CPU, 8192 on an accelerator, where XLA's default precision may use TF32).
+pub struct MatmulPeak {
+    pub gflops: f64,
+    pub size: usize,
 }
 
-/// Seconds per call of a 1024x1024 f32 matmul (after two untimed calls).
-fn matmul_seconds(client: &grpo_xla::pjrt::Client, iters: usize) -> Result<f64> {
-    let matmul = client.compile(MATMUL, &CompileOptions::default())?;
-    let data: Vec<f32> = (0..1024 * 1024u64)
+impl std::fmt::Display for MatmulPeak {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.size;
+        write!(f, "{:.1} GFLOP/s (a {n}x{n} f32 matmul here)", self.gflops)
+    }
+}
+
+/// The matmul peak of `client`'s device, measured now.
+pub fn matmul_peak(client: &grpo_xla::pjrt::Client) -> Result<MatmulPeak> {
+    let size = if client.platform_name() == "cpu" {
+        1024
+    } else {
+        8192
+    };
+    let seconds = matmul_seconds(client, size, 20)?;
+    Ok(MatmulPeak {
+        gflops: 2.0 * (size as f64).powi(3) / seconds / 1e9,
+        size,
+    })
+}
+
+/// Bytes per second the device reads and writes: host memory on a CPU (a copy of 256 MiB),
+/// else a 1 GiB elementwise program on the device, the best of a few calls.
+pub fn memory_bandwidth(client: &grpo_xla::pjrt::Client) -> Result<f64> {
+    let best = |mut run: Box<dyn FnMut() -> Result<()> + '_>| -> Result<f64> {
+        let mut best = f64::MAX;
+        for _ in 0..6 {
+            let t = Instant::now();
+            run()?;
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        Ok(best)
+    };
+    if client.platform_name() == "cpu" {
+        let n = 32 << 20;
+        let src = vec![1u64; n];
+        let mut dst = vec![0u64; n];
+        let s = best(Box::new(|| {
+            dst.copy_from_slice(&src);
+            std::hint::black_box(&dst);
+            Ok(())
+        }))?;
+        return Ok(2.0 * (n * 8) as f64 / s);
+    }
+    let n = 1usize << 28;
+    let program = client.compile(STREAM, &CompileOptions::default())?;
+    let x = client.buffer_from_host(&vec![1.0f32; n], &[n as i64], 0)?;
+    let s = best(Box::new(|| {
+        program.execute(vec![Arg::Borrow(&x)])?;
+        Ok(())
+    }))?;
+    Ok(2.0 * (n * 4) as f64 / s)
+}
+
+/// Seconds per call of an n x n f32 matmul (after two untimed calls).
+fn matmul_seconds(client: &grpo_xla::pjrt::Client, n: usize, iters: usize) -> Result<f64> {
+    let matmul = client.compile(&matmul_program(n), &CompileOptions::default())?;
+    let data: Vec<f32> = (0..(n * n) as u64)
         .map(|i| ((i * 7919 % 1000) as f32) / 1000.0 - 0.5)
         .collect();
-    let a = client.buffer_from_host(&data, &[1024, 1024], 0)?;
+    let a = client.buffer_from_host(&data, &[n as i64, n as i64], 0)?;
     time_calls(iters, || {
         matmul.execute(vec![Arg::Borrow(&a), Arg::Borrow(&a)])?;
         Ok(())
@@ -326,7 +396,7 @@ fn runtime(
         tiny.execute(vec![Arg::Borrow(&x)])?;
         Ok(())
     })?;
-    let ours_matmul = matmul_seconds(&client, matmul_iters)?;
+    let ours_matmul = matmul_seconds(&client, 1024, matmul_iters)?;
 
     eprintln!("running the same programs under jax.jit ...");
     let theirs = grpo_xla::reference::run(

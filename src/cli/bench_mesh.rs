@@ -7,34 +7,15 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
+use grpo_xla::train::bench::write_grpo_only_config;
 use serde_yaml::Value;
 
 use super::bench::BenchRow;
 use super::DeviceArgs;
 
-/// A scratch folder, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Result<TempDir> {
-        let path = std::env::temp_dir().join(format!("grpo-xla-bench-mesh-{}", std::process::id()));
-        std::fs::create_dir_all(&path)?;
-        Ok(TempDir(path))
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The config as a GRPO-only run of `steps` steps on `devices` devices.
+/// The config as a GRPO-only run of `steps` steps on `devices` devices: every device on `data`
+/// but the config's `fsdp` where it divides.
 fn config_for(
     config: &Path,
     devices: usize,
@@ -42,34 +23,25 @@ fn config_for(
     prompts: Option<usize>,
     dir: &Path,
 ) -> Result<PathBuf> {
-    let text =
-        std::fs::read_to_string(config).with_context(|| format!("reading {}", config.display()))?;
-    let mut cfg: Value =
-        serde_yaml::from_str(&text).with_context(|| format!("parsing {}", config.display()))?;
-    let map = cfg
-        .as_mapping_mut()
-        .with_context(|| format!("{} is not a mapping", config.display()))?;
-    map.remove("sft");
-    let fsdp = map
-        .get("mesh")
-        .and_then(|m| m.get("fsdp"))
-        .and_then(Value::as_u64)
-        .filter(|f| devices as u64 % f == 0)
-        .unwrap_or(1);
-    let mut mesh = serde_yaml::Mapping::new();
-    mesh.insert("fsdp".into(), fsdp.into());
-    map.insert("mesh".into(), Value::Mapping(mesh));
-    let training = map
-        .get_mut("training")
-        .and_then(Value::as_mapping_mut)
-        .with_context(|| format!("{} has no training section", config.display()))?;
-    training.insert("steps".into(), (steps as u64).into());
-    if let Some(p) = prompts {
-        training.insert("prompts_per_step".into(), (p as u64).into());
-    }
-    training.insert("checkpoint_every".into(), 1_000_000u64.into());
     let path = dir.join(format!("config_{devices}.yaml"));
-    std::fs::write(&path, serde_yaml::to_string(&cfg)?)?;
+    write_grpo_only_config(config, steps, &path, |map| {
+        let fsdp = map
+            .get("mesh")
+            .and_then(|m| m.get("fsdp"))
+            .and_then(Value::as_u64)
+            .filter(|f| devices as u64 % f == 0)
+            .unwrap_or(1);
+        let mut mesh = serde_yaml::Mapping::new();
+        mesh.insert("fsdp".into(), fsdp.into());
+        map.insert("mesh".into(), Value::Mapping(mesh));
+        if let (Some(p), Some(training)) = (
+            prompts,
+            map.get_mut("training").and_then(Value::as_mapping_mut),
+        ) {
+            training.insert("prompts_per_step".into(), (p as u64).into());
+        }
+        Ok(())
+    })?;
     Ok(path)
 }
 
@@ -106,7 +78,9 @@ pub fn run(
     prompts: Option<usize>,
     json: Option<&PathBuf>,
 ) -> Result<()> {
-    let dir = TempDir::new()?;
+    let dir = tempfile::Builder::new()
+        .prefix("grpo-xla-bench-mesh-")
+        .tempdir()?;
     let exe = std::env::current_exe()?;
     let rows = rows_per_step(config, prompts)?;
     let mut timings = vec![];

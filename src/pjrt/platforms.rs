@@ -164,6 +164,11 @@ impl Platform {
                 OptionValue::Int(num_devices.unwrap_or(1) as i64),
             ));
         }
+        if self == Platform::Gpu && env_says_no("GRPO_XLA_GPU_PREALLOCATE") {
+            // As JAX's XLA_PYTHON_CLIENT_PREALLOCATE=false: take GPU memory as needed instead
+            // of 75% up front, so another process (JAX in a benchmark) can share the card.
+            options.push(("preallocate", OptionValue::Bool(false)));
+        }
         let client = match Client::new(plugin, &options) {
             Ok(c) => c,
             Err(e) if self == Platform::Tpu => {
@@ -184,6 +189,11 @@ impl Platform {
             home::executable_cache_dir(),
         )))
     }
+}
+
+/// Whether the environment variable `name` is set to `0` or `false`.
+fn env_says_no(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| v == "0" || v.eq_ignore_ascii_case("false"))
 }
 
 /// The file libtpu locks while a process holds the TPU.

@@ -166,6 +166,10 @@ pub struct RolloutSection {
     pub top_p: f32,
     #[serde(default = "answer_end")]
     pub stop_strings: Vec<String>,
+    /// Every completion runs to `max_new_tokens`: end-of-turn tokens and stop strings are
+    /// ignored. For benchmarks that must compare equal work (Tunix's sampler stops at EOS only).
+    #[serde(default)]
+    pub fixed_length: bool,
     /// The rollouts' weights and activations (default: the model's). bf16 halves the bytes a
     /// decode step reads; the learner stays in the model's dtype.
     #[serde(default)]

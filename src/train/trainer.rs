@@ -147,7 +147,11 @@ pub(crate) fn rollout_sampling(cfg: &TrainConfig) -> SamplingParams {
         top_p: r.top_p,
         seed: cfg.training.seed,
         max_new_tokens: r.max_new_tokens,
-        stop_strings: r.stop_strings.clone(),
+        stop_strings: if r.fixed_length {
+            vec![]
+        } else {
+            r.stop_strings.clone()
+        },
     }
 }
 
@@ -289,12 +293,15 @@ fn sampling_stages(
     learner: &Learner,
 ) -> Result<(RolloutStage, Scorer)> {
     let rollout_config = rollout_model(cfg, &model.config);
-    let generator = Generator::with_params(
+    let mut generator = Generator::with_params(
         placement.clone(),
         rollout_config.clone(),
         learner.rollout_base(),
         model.tokenizer.clone(),
     );
+    if cfg.rollout.fixed_length {
+        generator = generator.with_stop_tokens(vec![]);
+    }
     let r = &cfg.rollout;
     let sampling = rollout_sampling(cfg);
     let prompt_tokens = prompt_bucket(r.max_prompt_length) as usize;
