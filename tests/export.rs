@@ -7,7 +7,9 @@
 //!   through `tunix.sft.CheckpointManager` (f32; bf16 arrays compared with our weights rounded to
 //!   bf16: equal bit for bit), through `gemma3.params.create_model_from_checkpoint` (upstream
 //!   tree), and the LoRA export restored onto qwix's LoRA model of the base weights. Each gives
-//!   our logits and our greedy continuation.
+//!   our logits and our greedy continuation. What Tunix then saves with its defaults (Orbax's
+//!   OCDBT layout, through its `CheckpointManager` and `StandardCheckpointer`) loads back into
+//!   exactly our weights.
 //!
 //! Tolerance on logits (of order 1-5, f32): 1e-5 absolute. Measured 3.7e-7 for the three full
 //! restores and 5.7e-7 for the LoRA model, which computes x·W + s·(x·A)·B where we use the merged
@@ -153,11 +155,24 @@ fn tunix_restores_every_export_with_our_logits_and_greedy_text() {
                 "nnx_bf16_root": root("nnx_bf16"), "upstream_tree": root("upstream/2/model_params"),
                 "lora_root": root("lora"), "merged_hf": checkpoint_model(&run), "base_hf": base_hf,
             },
+            "saves": {"manager_root": root("tunix_saved"), "standard_tree": root("tunix_standard")},
             "tokens": reference::array(&[2, 8], "i32", &tokens),
             "prompt": prompt, "steps": steps, "length": length,
         }),
     )
     .unwrap();
+    // What Tunix saved with its defaults (OCDBT) loads as a model folder, bit-exact: ours →
+    // our Orbax export → Tunix → Tunix's own save → ours.
+    for saved in [root("tunix_saved"), root("tunix_standard")] {
+        assert!(
+            saved.join("manifest.ocdbt").exists()
+                || saved.join("2/model_params/manifest.ocdbt").exists(),
+            "{}: Tunix did not save in its OCDBT layout",
+            saved.display()
+        );
+        let back = LoadedModel::from_dir(&saved, DType::F32).unwrap();
+        assert!(back.params == model.params, "{} differs", saved.display());
+    }
     for path in ["standard", "manager", "upstream", "lora"] {
         let theirs = reference::f64s(&result[path]["logits"]).unwrap();
         let diff = ours

@@ -8,6 +8,9 @@ def main(inputs):
     - `upstream`: `tunix.models.gemma3.params.create_model_from_checkpoint(path, cfg)`;
     - `lora`: qwix's LoRA applied to the base model as Tunix's demo does, then
       `CheckpointManager(root).maybe_restore(lora_model, restore_only_lora_params=True)`.
+    The f32 model the manager restored is saved again with Tunix's defaults (OCDBT): through its
+    `CheckpointManager` into `saves.manager_root`, and `StandardCheckpointer` into
+    `saves.standard_tree`, for the test to read back.
     For the bf16 export it also returns max |restored - bf16(our f32 weights)| over every array."""
     import flax.nnx as nnx
     import orbax.checkpoint as ocp
@@ -53,6 +56,13 @@ def main(inputs):
             assert step == inputs["step"], (name, step)
             if dtype == jnp.float32:
                 report(name, model)
+                # Saved back the ways Tunix saves by default (Orbax's OCDBT layout), for us to read.
+                saver = CheckpointManager(inputs["saves"]["manager_root"])
+                saver.save(inputs["step"], model, force=True)
+                saver.close()
+                standard = ocp.StandardCheckpointer()
+                standard.save(inputs["saves"]["standard_tree"], nnx.state(model, nnx.Param))
+                standard.wait_until_finished()
             else:
                 bf16_state = nnx.state(model)
         # Google's upstream tree through Tunix's Gemma 3 loader.

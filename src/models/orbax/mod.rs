@@ -1,10 +1,21 @@
-//! Orbax PyTree checkpoints in the layout a non-Python program can write and read: Orbax's
-//! non-OCDBT layout, which Orbax and Tunix restore by default. A checkpoint folder holds
-//! `_METADATA` (the tree: each leaf's key path) and one folder per array, named by its keys
-//! joined with `.`, holding a zarr v2 array (`.zarray` and chunk files of raw little-endian
-//! C-order bytes). We write one uncompressed chunk per array; we read any chunking, uncompressed
-//! or zstd (what Orbax itself writes in this layout). OCDBT checkpoints (Orbax's other layout, a
-//! B-tree database) are refused with a message saying how to re-save them.
+//! Orbax PyTree checkpoints. We write the layout a non-Python program can write and Orbax and
+//! Tunix restore by default: `_METADATA` (the tree: each leaf's key path) and one folder per
+//! array, named by its keys joined with `.`, holding a zarr v2 array (`.zarray` and one chunk of
+//! raw little-endian C-order bytes). We read that layout and Orbax's default one (what Tunix's
+//! `CheckpointManager` and `StandardCheckpointer` save): the same tree whose arrays live in an
+//! OCDBT database (`manifest.ocdbt`, `ocdbt.process_N/d/...`; [`ocdbt`]), as zarr v2 or v3
+//! ([`zarr`]), zstd-compressed, in any chunking.
+
+mod codecs;
+mod crc32c;
+mod decode;
+mod dtype;
+mod error;
+pub mod ocdbt;
+pub mod zarr;
+
+pub use crc32c::crc32c;
+pub use error::OcdbtError;
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +28,8 @@ use crate::pjrt::ElementType;
 pub enum OrbaxError {
     #[error("{path}: {message}")]
     File { path: PathBuf, message: String },
+    #[error(transparent)]
+    Store(#[from] OcdbtError),
 }
 
 fn err(path: &Path, message: impl std::fmt::Display) -> OrbaxError {
@@ -45,13 +58,14 @@ fn zarr_dtype(ty: ElementType) -> Option<&'static str> {
     })
 }
 
-fn element_type(zarr: &str) -> Option<ElementType> {
-    Some(match zarr {
-        "<f4" => ElementType::F32,
-        "bfloat16" | "<V2" => ElementType::BF16,
-        "<f2" => ElementType::F16,
-        "<f8" => ElementType::F64,
-        "<i4" => ElementType::S32,
+/// Our element type for a zarr v3 data type name (what the store reader reports).
+fn element_type(name: &str) -> Option<ElementType> {
+    Some(match name {
+        "float32" => ElementType::F32,
+        "bfloat16" => ElementType::BF16,
+        "float16" => ElementType::F16,
+        "float64" => ElementType::F64,
+        "int32" => ElementType::S32,
         _ => return None,
     })
 }
@@ -141,13 +155,12 @@ pub fn read(dir: &Path) -> Result<Vec<Leaf>, OrbaxError> {
     let text = std::fs::read_to_string(&path).map_err(|e| err(&path, e))?;
     let metadata: Value =
         serde_json::from_str(&text).map_err(|e| err(&path, format!("not JSON: {e}")))?;
-    if metadata["use_ocdbt"].as_bool() == Some(true) || dir.join("manifest.ocdbt").exists() {
-        return Err(err(
-            dir,
-            "written in Orbax's OCDBT layout, which only Orbax reads; re-save it with \
-             `orbax.checkpoint.PyTreeCheckpointHandler(use_ocdbt=False)`",
-        ));
-    }
+    let store: Box<dyn zarr::KeyValueStore> =
+        if metadata["use_ocdbt"].as_bool() == Some(true) || dir.join("manifest.ocdbt").exists() {
+            Box::new(ocdbt::OcdbtStore::open(dir)?)
+        } else {
+            Box::new(zarr::FolderStore(dir.to_path_buf()))
+        };
     let tree = metadata["tree_metadata"]
         .as_object()
         .ok_or_else(|| err(&path, "field `tree_metadata` is missing or not an object"))?;
@@ -162,143 +175,27 @@ pub fn read(dir: &Path) -> Result<Vec<Leaf>, OrbaxError> {
                 .collect()
         });
         let keys = keys.ok_or_else(|| err(&path, format!("{name}: no `key_metadata` list")))?;
-        let array = read_array(&array_folder(dir, &keys))?;
+        let array = read_array(store.as_ref(), &keys.join("."))?;
         leaves.push((keys, array));
     }
     Ok(leaves)
 }
 
-/// Reads one zarr v2 array folder into a host array (chunks placed into the C-order whole).
-fn read_array(folder: &Path) -> Result<HostArray, OrbaxError> {
-    let path = folder.join(".zarray");
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        err(
-            folder,
-            format!("the array is missing from the checkpoint ({e})"),
-        )
-    })?;
-    let z: Value = serde_json::from_str(&text).map_err(|e| err(&path, format!("not JSON: {e}")))?;
-    let dims = int_list(&z["shape"]).ok_or_else(|| err(&path, "no `shape` list"))?;
-    let chunks = int_list(&z["chunks"]).ok_or_else(|| err(&path, "no `chunks` list"))?;
-    let dtype = z["dtype"].as_str().unwrap_or_default();
-    let ty = element_type(dtype).ok_or_else(|| {
+/// Reads the zarr array at `key` of the store into a host array.
+fn read_array(store: &dyn zarr::KeyValueStore, key: &str) -> Result<HostArray, OrbaxError> {
+    let path = store.dir().join(key);
+    if !store.contains(&format!("{key}/.zarray")) && !store.contains(&format!("{key}/zarr.json")) {
+        return Err(err(&path, "the array is missing from the checkpoint"));
+    }
+    let (shape, dtype, bytes) = zarr::read_zarr_array(store, key)?;
+    let ty = element_type(&dtype).ok_or_else(|| {
         err(
             &path,
-            format!("dtype `{dtype}` is not one of <f4, bfloat16, <f2, <f8, <i4"),
+            format!("dtype `{dtype}` is not one of float32, bfloat16, float16, float64, int32"),
         )
     })?;
-    if z["order"].as_str().unwrap_or("C") != "C" || chunks.len() != dims.len() {
-        return Err(err(
-            &path,
-            "only C order with one chunk size per dimension is read",
-        ));
-    }
-    if !z["filters"].is_null() {
-        return Err(err(&path, "zarr filters are not supported"));
-    }
-    let compressor = z["compressor"]["id"].as_str().map(str::to_string);
-    let elem = ty.size_in_bytes();
-    let total: i64 = dims.iter().product();
-    let mut bytes = vec![0u8; total as usize * elem];
-    let grid: Vec<i64> = dims
-        .iter()
-        .zip(&chunks)
-        .map(|(&d, &c)| if c == 0 { 0 } else { (d + c - 1) / c })
-        .collect();
-    for index in grid_indices(&grid) {
-        let file = folder.join(chunk_name(&index));
-        let raw = std::fs::read(&file).map_err(|e| err(&file, format!("chunk missing ({e})")))?;
-        let data = match compressor.as_deref() {
-            None => raw,
-            Some("zstd") => unzstd(&raw).map_err(|e| err(&file, e))?,
-            Some(other) => {
-                return Err(err(
-                    &path,
-                    format!("compressor `{other}` is not read (none or zstd)"),
-                ))
-            }
-        };
-        let expected = chunks.iter().product::<i64>() as usize * elem;
-        if data.len() != expected {
-            return Err(err(
-                &file,
-                format!(
-                    "holds {} bytes, expected {expected} for chunk {chunks:?}",
-                    data.len()
-                ),
-            ));
-        }
-        place_chunk(&mut bytes, &data, &dims, &chunks, &index, elem);
-    }
+    let dims = shape.iter().map(|&d| d as i64).collect();
     Ok(HostArray { ty, dims, bytes })
-}
-
-fn int_list(v: &Value) -> Option<Vec<i64>> {
-    v.as_array()?.iter().map(Value::as_i64).collect()
-}
-
-/// Every index of a grid, in C order (one empty index for a 0-d grid).
-fn grid_indices(grid: &[i64]) -> Vec<Vec<i64>> {
-    let mut out = vec![vec![]];
-    for &n in grid {
-        out = out
-            .into_iter()
-            .flat_map(|prefix| {
-                (0..n).map(move |i| {
-                    let mut p = prefix.clone();
-                    p.push(i);
-                    p
-                })
-            })
-            .collect();
-    }
-    out
-}
-
-/// Copies one chunk (full chunk shape, edge chunks padded) into its place in the whole array.
-fn place_chunk(
-    out: &mut [u8],
-    chunk: &[u8],
-    dims: &[i64],
-    chunks: &[i64],
-    index: &[i64],
-    elem: usize,
-) {
-    if dims.is_empty() {
-        out.copy_from_slice(&chunk[..elem]);
-        return;
-    }
-    let rank = dims.len();
-    let start: Vec<i64> = index.iter().zip(chunks).map(|(i, c)| i * c).collect();
-    let extent: Vec<i64> = (0..rank)
-        .map(|d| chunks[d].min(dims[d] - start[d]))
-        .collect();
-    // Rows along the last dimension are contiguous in both.
-    let row = extent[rank - 1] as usize * elem;
-    for outer in grid_indices(&extent[..rank - 1]) {
-        let (mut src, mut dst) = (0i64, 0i64);
-        for d in 0..rank - 1 {
-            src = src * chunks[d] + outer[d];
-            dst = dst * dims[d] + start[d] + outer[d];
-        }
-        let src = (src * chunks[rank - 1]) as usize * elem;
-        let dst = (dst * dims[rank - 1] + start[rank - 1]) as usize * elem;
-        out[dst..dst + row].copy_from_slice(&chunk[src..src + row]);
-    }
-}
-
-fn unzstd(raw: &[u8]) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    let mut input = raw;
-    let mut out = vec![];
-    while !input.is_empty() {
-        let mut decoder = ruzstd::decoding::StreamingDecoder::new(&mut input)
-            .map_err(|e| format!("not a zstd frame: {e}"))?;
-        decoder
-            .read_to_end(&mut out)
-            .map_err(|e| format!("corrupt zstd data: {e}"))?;
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -358,13 +255,13 @@ mod tests {
                 std::fs::write(folder.join(format!("{ci}.{cj}")), bytes).unwrap();
             }
         }
-        let a = read_array(&folder).unwrap();
+        let a = read_array(&zarr::FolderStore(dir.path().to_path_buf()), "a").unwrap();
         assert_eq!(a.dims, [3, 5]);
         assert_eq!(a.to_vec::<i32>(), whole);
     }
 
     #[test]
-    fn a_missing_array_or_an_ocdbt_checkpoint_is_named_in_the_error() {
+    fn a_missing_array_or_a_broken_ocdbt_manifest_is_named_in_the_error() {
         let dir = tempfile::tempdir().unwrap();
         let ck = dir.path().join("ck");
         let leaves: Vec<Leaf> = vec![(vec!["a".into()], HostArray::new(&[1f32], &[1]))];
@@ -374,6 +271,9 @@ mod tests {
         assert!(e.contains("ck/a") && e.contains("missing"), "{e}");
         std::fs::write(ck.join("manifest.ocdbt"), b"").unwrap();
         let e = read(&ck).unwrap_err().to_string();
-        assert!(e.contains("OCDBT") && e.contains("use_ocdbt=False"), "{e}");
+        assert!(
+            e.contains("ck/manifest.ocdbt") && e.contains("truncated"),
+            "{e}"
+        );
     }
 }
