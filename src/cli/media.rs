@@ -342,7 +342,17 @@ fn cell_text(sample: &Value) -> String {
         .replace('\n', " ")
 }
 
-/// Every benchmark row with a ratio, from the JSON files of `dir`.
+/// The machine a benchmark file was measured on, from its name (`..._cpu...`, `..._gpu_h200...`).
+fn machine_of(file: &Path) -> String {
+    let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    match stem.split_once("_gpu_") {
+        Some((_, card)) => card.split('_').next().unwrap_or(card).to_uppercase(),
+        None if stem.contains("_cpu") => "CPU".into(),
+        None => "?".into(),
+    }
+}
+
+/// Every benchmark row with a ratio, from the JSON files of `dir`, labelled with its machine.
 fn bench_rows(dir: &Path) -> Result<Vec<(String, f64)>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
@@ -355,7 +365,8 @@ fn bench_rows(dir: &Path) -> Result<Vec<(String, f64)>> {
         for row in read_json(&file)?.as_array().into_iter().flatten() {
             if let (Some(name), Some(ratio)) = (row["name"].as_str(), row["ratio"].as_f64()) {
                 let against = row["reference"].as_str().unwrap_or("tunix");
-                rows.push((format!("{name} (vs {against})"), ratio));
+                let machine = machine_of(&file);
+                rows.push((format!("[{machine}] {name} (vs {against})"), ratio));
             }
         }
     }
