@@ -34,10 +34,11 @@ pub enum Phases {
     Both,
 }
 
+/// The median (NaN for no values).
 fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
-    s[s.len() / 2]
+    s.get(s.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// FLOPs of one step, counting matmuls only: the forward (every layer over all tokens, the LM
@@ -137,6 +138,34 @@ fn tunix_grpo(t: &GrpoTiming, model_dir: &Path, steps: usize) -> Result<serde_js
     )
 }
 
+/// Runs the Tunix side (`what` names it) on the model folder ours ran on, when asked; a random
+/// preset has no folder for Tunix to load.
+fn tunix_side(
+    config: &Path,
+    model_dir: &Option<PathBuf>,
+    with_tunix: bool,
+    what: &str,
+    run: impl FnOnce(&Path) -> Result<serde_json::Value>,
+) -> Result<Option<serde_json::Value>> {
+    match (model_dir, with_tunix) {
+        (Some(dir), true) => {
+            eprintln!("timing Tunix's {what} step on the same weights and data ...");
+            Ok(tunix_or_warn(run(dir)))
+        }
+        (None, true) => anyhow::bail!(
+            "{}: the Tunix side needs a model folder (model.path), not a random preset; pass --no-tunix",
+            config.display()
+        ),
+        _ => Ok(None),
+    }
+}
+
+/// The median of the step times a Tunix script returned.
+fn median_step(result: &serde_json::Value) -> f64 {
+    let v: Vec<f64> = serde_json::from_value(result["steps_s"].clone()).unwrap_or_default();
+    median(&v)
+}
+
 /// The Tunix side's result, or None with the reason printed: our rows are still worth having
 /// (on a machine whose JAX the pinned Tunix does not run on, say).
 pub fn tunix_or_warn(result: Result<serde_json::Value>) -> Option<serde_json::Value> {
@@ -163,23 +192,12 @@ fn grpo_rows(
     let dir = tempfile::tempdir()?;
     eprintln!("timing our GRPO step ({steps} steps after the first) ...");
     let ours = time_grpo(config, client.clone(), steps, dir.path())?;
-    let tunix = match (&ours.model_dir, with_tunix) {
-        (Some(model_dir), true) => {
-            eprintln!("timing Tunix's GRPOLearner step on the same weights and prompts ...");
-            tunix_or_warn(tunix_grpo(&ours, model_dir, steps))
-        }
-        (None, true) => anyhow::bail!(
-            "{}: the Tunix side needs a model folder (model.path), not a random preset; pass --no-tunix",
-            config.display()
-        ),
-        _ => None,
-    };
+    let tunix = tunix_side(config, &ours.model_dir, with_tunix, "GRPOLearner", |dir| {
+        tunix_grpo(&ours, dir, steps)
+    })?;
     let r = &ours.config.rollout;
     let ours_s = median(&ours.steps_s);
-    let tunix_s = tunix.as_ref().map(|t| {
-        let v: Vec<f64> = serde_json::from_value(t["steps_s"].clone()).unwrap_or_default();
-        median(&v)
-    });
+    let tunix_s = tunix.as_ref().map(median_step);
     let kind = if ours.config.lora.is_some() {
         "LoRA"
     } else {
@@ -249,22 +267,11 @@ fn sft_rows(
 ) -> Result<Vec<BenchRow>> {
     eprintln!("timing our SFT step ({steps} steps after a warm-up) ...");
     let ours = time_sft(config, client.clone(), steps)?;
-    let tunix = match (&ours.model_dir, with_tunix) {
-        (Some(dir), true) => {
-            eprintln!("timing Tunix's PeftTrainer step on the same weights and batch ...");
-            tunix_or_warn(tunix_step(&ours, dir, steps))
-        }
-        (None, true) => anyhow::bail!(
-            "{}: the Tunix side needs a model folder (model.path), not a random preset; pass --no-tunix",
-            config.display()
-        ),
-        _ => None,
-    };
+    let tunix = tunix_side(config, &ours.model_dir, with_tunix, "PeftTrainer", |dir| {
+        tunix_step(&ours, dir, steps)
+    })?;
     let ours_s = median(&ours.steps_s);
-    let tunix_s = tunix.as_ref().map(|t| {
-        let v: Vec<f64> = serde_json::from_value(t["steps_s"].clone()).unwrap_or_default();
-        median(&v)
-    });
+    let tunix_s = tunix.as_ref().map(median_step);
     let geo = ours.batch.geo;
     let kind = if ours.lora.is_some() { "LoRA" } else { "full" };
     let name = format!(
