@@ -301,7 +301,7 @@ impl GemmaWeights {
     }
 }
 
-/// Per-layer key/value caches [B, S, K, H] and the position of each slot [B, S]
+/// Per-layer key/value caches [B·K, S, H] and the position of each slot [B, S]
 /// (`EMPTY_SLOT` where nothing may be attended).
 #[derive(Clone)]
 pub struct KvCache {
@@ -313,9 +313,15 @@ pub struct KvCache {
 pub const EMPTY_SLOT: f64 = 1_073_741_824.0;
 
 impl KvCache {
-    /// One layer's keys (or values): [B, K, S, H], batch axes first as attention reads them.
+    /// One layer's keys (or values): [B·K, S, H], the batch axes (B, K) merged as the batched
+    /// matmuls of attention read them. Kept [B, K, S, H], the matmul's reshape of the cache
+    /// made XLA duplicate the cache update into a second fusion, and copy every layer's whole
+    /// cache three times per decode step to feed both.
     pub fn layer_shape(cfg: &GemmaConfig, batch: i64, slots: i64) -> Shape {
-        Shape::new(cfg.dtype, &[batch, cfg.num_kv_heads, slots, cfg.head_dim])
+        Shape::new(
+            cfg.dtype,
+            &[batch * cfg.num_kv_heads, slots, cfg.head_dim],
+        )
     }
 
     pub fn empty(g: &Graph, cfg: &GemmaConfig, batch: i64, slots: i64) -> KvCache {

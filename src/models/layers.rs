@@ -161,7 +161,7 @@ pub fn attend(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor, cfg: &Attention
 pub enum KeyValues<'a> {
     /// Only this call's own tokens (a full sequence, no cache).
     Own,
-    /// A cache of S slots [B, K, S, H] that this call's keys and values are written into at
+    /// A cache of S slots [B·K, S, H] that this call's keys and values are written into at
     /// slot `start`; attention then reads the whole cache.
     Cache {
         cache: &'a LayerCache,
@@ -169,7 +169,7 @@ pub enum KeyValues<'a> {
     },
 }
 
-/// One layer's key and value cache, [B, K, S, H] each.
+/// One layer's key and value cache, [B·K, S, H] each.
 #[derive(Clone)]
 pub struct LayerCache {
     pub keys: Tensor,
@@ -192,13 +192,18 @@ pub fn attention_over(
     let (keys, values, cache) = match kv {
         KeyValues::Own => (k, v, None),
         KeyValues::Cache { cache, start } => {
+            // The cache is [B·K, S, H] (see `KvCache::layer_shape`).
+            let (b, kh, t, h) = (k.dim(0), k.dim(1), k.dim(2), k.dim(3));
             let zero = start.scalar_like(0.0);
-            let at = [zero.clone(), zero.clone(), start.clone(), zero];
+            let at = [zero.clone(), start.clone(), zero];
+            let merged = |x: &Tensor| x.reshape(&[b * kh, t, h]);
             let written = LayerCache {
-                keys: cache.keys.dynamic_update_slice(&k, &at),
-                values: cache.values.dynamic_update_slice(&v, &at),
+                keys: cache.keys.dynamic_update_slice(&merged(&k), &at),
+                values: cache.values.dynamic_update_slice(&merged(&v), &at),
             };
-            (written.keys.clone(), written.values.clone(), Some(written))
+            let s = written.keys.dim(1);
+            let split = |x: &Tensor| x.reshape(&[b, kh, s, h]);
+            (split(&written.keys), split(&written.values), Some(written))
         }
     };
     let encoded = attend(&q, &keys, &values, mask, cfg);

@@ -96,7 +96,8 @@ impl<T> DecodeState<T> {
 impl DecodeState<Sharding> {
     /// How the state is laid out: rows split over the devices; the step and rng replicated.
     fn layout(layout: &Layout, cfg: &GemmaConfig) -> DecodeState<Sharding> {
-        let mut cache = vec![layout.batch(4); 2 * cfg.num_layers];
+        let rank = KvCache::layer_shape(cfg, 1, 1).dims.len();
+        let mut cache = vec![layout.batch(rank); 2 * cfg.num_layers];
         cache.push(layout.batch(2));
         DecodeState {
             cache,
