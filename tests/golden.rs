@@ -386,7 +386,7 @@ fn attention_block_sharded() {
             q,
             kv,
             out: o,
-            q_model_dim_first: false,
+            model_dim_first: false,
             q_norm: None,
             k_norm: None,
         },

@@ -211,7 +211,7 @@ fn windowed_softcapped_gqa_attention_matches_jax() {
                 q: p[2].clone(),
                 kv: p[3].clone(),
                 out: p[4].clone(),
-                q_model_dim_first: false,
+                model_dim_first: false,
                 q_norm: Some(p[5].clone()),
                 k_norm: Some(p[6].clone()),
             };

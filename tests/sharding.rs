@@ -84,7 +84,7 @@ fn build(mesh: Option<(Mesh, [Sharding; 6])>, shardy: bool) -> grpo_xla::graph::
         q,
         kv,
         out,
-        q_model_dim_first: false,
+        model_dim_first: false,
         q_norm: None,
         k_norm: None,
     };

@@ -52,7 +52,7 @@ fn build(layers: usize, batch: i64, seq: i64) -> Result<String> {
                 q: p("attn.q_einsum.w", &[N, D, H]),
                 kv: p("attn.kv_einsum.w", &[2, K, D, H]),
                 out: p("attn.attn_vec_einsum.w", &[N, H, D]),
-                q_model_dim_first: false,
+                model_dim_first: false,
                 q_norm: Some(p("attn._query_norm.scale", &[H])),
                 k_norm: Some(p("attn._key_norm.scale", &[H])),
             },

@@ -238,14 +238,16 @@ pub struct GemmaWeights {
 }
 
 impl GemmaWeights {
-    /// The same weights with each q projection stored [D, N, H], transposed once here: inside a
-    /// decode loop XLA otherwise copies every layer's [N, D, H] q weight on every step.
+    /// The same weights with each q and kv projection stored model dimension first ([D, N, H],
+    /// [D, 2, K, H]), transposed once here: inside a decode loop XLA otherwise copies every
+    /// layer's q weight, and slices out its key and value weights, on every step.
     pub fn for_decoding(mut self) -> GemmaWeights {
         for layer in &mut self.layers {
             let a = &mut layer.attention;
-            if !a.q_model_dim_first {
+            if !a.model_dim_first {
                 a.q = a.q.transpose(&[1, 0, 2]);
-                a.q_model_dim_first = true;
+                a.kv = a.kv.transpose(&[2, 0, 1, 3]);
+                a.model_dim_first = true;
             }
         }
         self
@@ -268,7 +270,7 @@ impl GemmaWeights {
                     pre_attention_norm,
                     attention: AttentionWeights {
                         q,
-                        q_model_dim_first: false,
+                        model_dim_first: false,
                         kv,
                         out,
                         q_norm,
@@ -318,10 +320,7 @@ impl KvCache {
     /// made XLA duplicate the cache update into a second fusion, and copy every layer's whole
     /// cache three times per decode step to feed both.
     pub fn layer_shape(cfg: &GemmaConfig, batch: i64, slots: i64) -> Shape {
-        Shape::new(
-            cfg.dtype,
-            &[batch * cfg.num_kv_heads, slots, cfg.head_dim],
-        )
+        Shape::new(cfg.dtype, &[batch * cfg.num_kv_heads, slots, cfg.head_dim])
     }
 
     pub fn empty(g: &Graph, cfg: &GemmaConfig, batch: i64, slots: i64) -> KvCache {

@@ -65,12 +65,13 @@ pub struct AttentionConfig {
 
 /// Weights of one attention layer, in Tunix's layout.
 pub struct AttentionWeights {
-    /// [N, D, H] (Tunix's layout), or [D, N, H] when `q_model_dim_first`.
+    /// [N, D, H] (Tunix's layout), or [D, N, H] when `model_dim_first`.
     pub q: Tensor,
-    /// q is stored [D, N, H]: the projection contracts its leading axis, so a loop that reads it
-    /// every step (decoding) needs no copy of it (see `GemmaWeights::for_decoding`).
-    pub q_model_dim_first: bool,
-    /// [2, K, D, H] (keys, values)
+    /// q and kv are stored with the model dimension D first ([D, N, H], [D, 2, K, H]): the
+    /// projections contract their leading axis, so a loop that reads them every step (decoding)
+    /// needs no copy of them (see `GemmaWeights::for_decoding`).
+    pub model_dim_first: bool,
+    /// [2, K, D, H] (keys, values), or [D, 2, K, H] when `model_dim_first`.
     pub kv: Tensor,
     /// [N, H, D]
     pub out: Tensor,
@@ -100,9 +101,17 @@ pub fn project_qkv(
             },
         )
     };
-    let q = project(&w.q, if w.q_model_dim_first { 0 } else { 1 });
-    let k = project(&w.kv.narrow(0, 0, 1).reshape(&w.kv.dims()[1..]), 1);
-    let v = project(&w.kv.narrow(0, 1, 1).reshape(&w.kv.dims()[1..]), 1);
+    let q = project(&w.q, if w.model_dim_first { 0 } else { 1 });
+    let (k, v) = if w.model_dim_first {
+        // BTD,D2KH->BT2KH in one matmul; keys and values split from the small result.
+        let kv = project(&w.kv, 0);
+        let (b, t, kh, h) = (kv.dim(0), kv.dim(1), kv.dim(3), kv.dim(4));
+        let half = |i| kv.narrow(2, i, 1).reshape(&[b, t, kh, h]);
+        (half(0), half(1))
+    } else {
+        let half = |i| project(&w.kv.narrow(0, i, 1).reshape(&w.kv.dims()[1..]), 1);
+        (half(0), half(1))
+    };
     let q = match &w.q_norm {
         Some(s) => rms_norm(&q, s, cfg.rms_eps),
         None => q,
