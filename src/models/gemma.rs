@@ -303,7 +303,7 @@ impl GemmaWeights {
     }
 }
 
-/// Per-layer key/value caches [B·K, S, H] and the position of each slot [B, S]
+/// Per-layer key caches [B·K, H, S] and value caches [B·K, S, H], and the position of each slot [B, S]
 /// (`EMPTY_SLOT` where nothing may be attended).
 #[derive(Clone)]
 pub struct KvCache {
@@ -315,21 +315,31 @@ pub struct KvCache {
 pub const EMPTY_SLOT: f64 = 1_073_741_824.0;
 
 impl KvCache {
-    /// One layer's keys (or values): [B·K, S, H], the batch axes (B, K) merged as the batched
-    /// matmuls of attention read them. Kept [B, K, S, H], the matmul's reshape of the cache
-    /// made XLA duplicate the cache update into a second fusion, and copy every layer's whole
-    /// cache three times per decode step to feed both.
-    pub fn layer_shape(cfg: &GemmaConfig, batch: i64, slots: i64) -> Shape {
+    /// One layer's values: [B·K, S, H], the batch axes (B, K) merged as the batched matmuls of
+    /// attention read them. Kept [B, K, S, H], the matmul's reshape of the cache made XLA
+    /// duplicate the cache update into a second fusion, and copy every layer's whole cache three
+    /// times per decode step to feed both.
+    pub fn value_shape(cfg: &GemmaConfig, batch: i64, slots: i64) -> Shape {
         Shape::new(cfg.dtype, &[batch * cfg.num_kv_heads, slots, cfg.head_dim])
     }
 
+    /// One layer's keys: [B·K, H, S], head dimension before slots, the order the QK matmul
+    /// contracts them in (stored [B·K, S, H], XLA's CPU backend transposed each layer's whole key
+    /// cache on every decode step).
+    pub fn key_shape(cfg: &GemmaConfig, batch: i64, slots: i64) -> Shape {
+        Shape::new(cfg.dtype, &[batch * cfg.num_kv_heads, cfg.head_dim, slots])
+    }
+
     pub fn empty(g: &Graph, cfg: &GemmaConfig, batch: i64, slots: i64) -> KvCache {
-        let kv = Self::layer_shape(cfg, batch, slots);
+        let (k, v) = (
+            Self::key_shape(cfg, batch, slots),
+            Self::value_shape(cfg, batch, slots),
+        );
         KvCache {
             layers: (0..cfg.num_layers)
                 .map(|_| LayerCache {
-                    keys: g.zeros(kv.clone()),
-                    values: g.zeros(kv.clone()),
+                    keys: g.zeros(k.clone()),
+                    values: g.zeros(v.clone()),
                 })
                 .collect(),
             positions: g.full(EMPTY_SLOT, Shape::i32(&[batch, slots])),

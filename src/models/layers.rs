@@ -130,8 +130,31 @@ pub fn project_qkv(
 /// (B, K) leading, as the batched matmuls read them: with [B, S, K, H], XLA copied every layer's
 /// whole key cache into that order on every decode step.
 pub fn attend(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor, cfg: &AttentionConfig) -> Tensor {
+    attend_keys(q, &Keys::SlotsFirst(k.clone()), v, mask, cfg)
+}
+
+/// Keys for attention, in one of two orders.
+pub enum Keys {
+    /// [B, K, S, H]
+    SlotsFirst(Tensor),
+    /// [B, K, H, S] (a decode cache's keys: see `KvCache::key_shape`)
+    HeadDimFirst(Tensor),
+}
+
+/// `attend` with keys in either order.
+pub fn attend_keys(
+    q: &Tensor,
+    k: &Keys,
+    v: &Tensor,
+    mask: &Tensor,
+    cfg: &AttentionConfig,
+) -> Tensor {
     let (b, t, n, h) = (q.dim(0), q.dim(1), q.dim(2), q.dim(3));
-    let (kh, s) = (k.dim(1), k.dim(2));
+    let (k, contract, s) = match k {
+        Keys::SlotsFirst(k) => (k, 3, k.dim(2)),
+        Keys::HeadDimFirst(k) => (k, 2, k.dim(3)),
+    };
+    let kh = k.dim(1);
     let groups = n / kh;
     let q = q.reshape(&[b, t, kh, groups, h]);
     // BTKGH,BKSH->BKTGS (batch B,K; then T,G; then S)
@@ -141,7 +164,7 @@ pub fn attend(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor, cfg: &Attention
             lhs_batch: vec![0, 2],
             rhs_batch: vec![0, 1],
             lhs_contract: vec![4],
-            rhs_contract: vec![3],
+            rhs_contract: vec![contract],
         },
     );
     let logits = match cfg.softcap {
@@ -170,15 +193,15 @@ pub fn attend(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor, cfg: &Attention
 pub enum KeyValues<'a> {
     /// Only this call's own tokens (a full sequence, no cache).
     Own,
-    /// A cache of S slots [B·K, S, H] that this call's keys and values are written into at
-    /// slot `start`; attention then reads the whole cache.
+    /// A cache of S slots (keys [B·K, H, S], values [B·K, S, H]) that this call's keys and
+    /// values are written into at slot `start`; attention then reads the whole cache.
     Cache {
         cache: &'a LayerCache,
         start: &'a Tensor,
     },
 }
 
-/// One layer's key and value cache, [B·K, S, H] each.
+/// One layer's key cache [B·K, H, S] and value cache [B·K, S, H].
 #[derive(Clone)]
 pub struct LayerCache {
     pub keys: Tensor,
@@ -199,23 +222,28 @@ pub fn attention_over(
     // BTKH -> BKTH: only this call's tokens move, never the cache.
     let (k, v) = (k.transpose(&[0, 2, 1, 3]), v.transpose(&[0, 2, 1, 3]));
     let (keys, values, cache) = match kv {
-        KeyValues::Own => (k, v, None),
+        KeyValues::Own => (Keys::SlotsFirst(k), v, None),
         KeyValues::Cache { cache, start } => {
-            // The cache is [B·K, S, H] (see `KvCache::layer_shape`).
+            // Keys [B·K, H, S] and values [B·K, S, H] (see `KvCache::key_shape`).
             let (b, kh, t, h) = (k.dim(0), k.dim(1), k.dim(2), k.dim(3));
             let zero = start.scalar_like(0.0);
-            let at = [zero.clone(), start.clone(), zero];
-            let merged = |x: &Tensor| x.reshape(&[b * kh, t, h]);
+            let k = k.transpose(&[0, 1, 3, 2]).reshape(&[b * kh, h, t]);
+            let v = v.reshape(&[b * kh, t, h]);
             let written = LayerCache {
-                keys: cache.keys.dynamic_update_slice(&merged(&k), &at),
-                values: cache.values.dynamic_update_slice(&merged(&v), &at),
+                keys: cache
+                    .keys
+                    .dynamic_update_slice(&k, &[zero.clone(), zero.clone(), start.clone()]),
+                values: cache
+                    .values
+                    .dynamic_update_slice(&v, &[zero.clone(), start.clone(), zero]),
             };
-            let s = written.keys.dim(1);
-            let split = |x: &Tensor| x.reshape(&[b, kh, s, h]);
-            (split(&written.keys), split(&written.values), Some(written))
+            let s = written.values.dim(1);
+            let keys = Keys::HeadDimFirst(written.keys.reshape(&[b, kh, h, s]));
+            let values = written.values.reshape(&[b, kh, s, h]);
+            (keys, values, Some(written))
         }
     };
-    let encoded = attend(&q, &keys, &values, mask, cfg);
+    let encoded = attend_keys(&q, &keys, &values, mask, cfg);
     // BTNH,NHD->BTD
     let out = encoded.dot_general(
         &w.out,

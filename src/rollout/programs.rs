@@ -96,7 +96,7 @@ impl<T> DecodeState<T> {
 impl DecodeState<Sharding> {
     /// How the state is laid out: rows split over the devices; the step and rng replicated.
     fn layout(layout: &Layout, cfg: &GemmaConfig) -> DecodeState<Sharding> {
-        let rank = KvCache::layer_shape(cfg, 1, 1).dims.len();
+        let rank = KvCache::value_shape(cfg, 1, 1).dims.len();
         let mut cache = vec![layout.batch(rank); 2 * cfg.num_layers];
         cache.push(layout.batch(2));
         DecodeState {
@@ -206,9 +206,16 @@ pub struct DecodeOutputs<T> {
 
 fn decode_state_parameters(g: &Graph, cfg: &GemmaConfig, bucket: &Bucket) -> DecodeState<Tensor> {
     let b = bucket.batch;
-    let kv = KvCache::layer_shape(cfg, b, bucket.slots);
+    let (k, v) = (
+        KvCache::key_shape(cfg, b, bucket.slots),
+        KvCache::value_shape(cfg, b, bucket.slots),
+    );
+    // As `KvCache::to_vec` orders them: every layer's keys, then every layer's values.
     let mut cache: Vec<Tensor> = (0..2 * cfg.num_layers)
-        .map(|i| g.parameter(&format!("cache{i}"), kv.clone()))
+        .map(|i| {
+            let shape = if i < cfg.num_layers { &k } else { &v };
+            g.parameter(&format!("cache{i}"), shape.clone())
+        })
         .collect();
     cache.push(g.parameter("slot_positions", Shape::i32(&[b, bucket.slots])));
     DecodeState {
