@@ -92,10 +92,7 @@ fn tunix_step(t: &SftTiming, model_dir: &Path, steps: usize) -> Result<serde_jso
         target.extend_from_slice(&r[p..]);
     }
     let o = &t.optimizer;
-    let lora = t.lora.as_ref().map(|l| {
-        let targets: Vec<String> = l.targets.iter().map(|t| format!(".*{t}")).collect();
-        json!({"rank": l.rank, "alpha": l.alpha, "module_path": targets.join("|")})
-    });
+    let lora = t.lora.as_ref().map(qwix_lora);
     reference::run(
         TUNIX_SFT,
         &json!({
@@ -107,6 +104,12 @@ fn tunix_step(t: &SftTiming, model_dir: &Path, steps: usize) -> Result<serde_jso
                           "weight_decay": o.weight_decay, "max_grad_norm": o.max_grad_norm.unwrap_or(1e30)},
         }),
     )
+}
+
+/// A LoRA config as the Tunix scripts hand it to qwix's `LoraProvider`.
+fn qwix_lora(l: &grpo_xla::grpo::lora::LoraConfig) -> serde_json::Value {
+    let targets: Vec<String> = l.targets.iter().map(|t| format!(".*{t}")).collect();
+    json!({"rank": l.rank, "alpha": l.alpha, "module_path": targets.join("|")})
 }
 
 /// Tunix's `GRPOLearner` on the prompts and settings our GRPO steps ran with.
@@ -121,10 +124,7 @@ fn tunix_grpo(t: &GrpoTiming, model_dir: &Path, steps: usize) -> Result<serde_js
     }
     let grpo = cfg.grpo();
     let o = adamw_of(cfg);
-    let lora = cfg.lora.as_ref().map(|l| {
-        let targets: Vec<String> = l.targets.iter().map(|t| format!(".*{t}")).collect();
-        json!({"rank": l.rank, "alpha": l.alpha, "module_path": targets.join("|")})
-    });
+    let lora = cfg.lora.as_ref().map(qwix_lora);
     reference::run(
         TUNIX_GRPO,
         &json!({
