@@ -11,6 +11,9 @@
 //! model) within 1e-4 of its largest magnitude (measured worst printed: up to 7.8e-5 with fsdp,
 //! on arrays that start at zero, whose largest value is a few learning-rate steps). Adam's eps is
 //! 1e-4 here so that a gradient's last-bit rounding is not amplified into a whole ±lr step.
+//!
+//! A learner also takes batches smaller than its spec's shape (padding trimmed, uniform groups
+//! dropped); those tests are here because they compare the same updates.
 
 mod common;
 
@@ -165,18 +168,27 @@ fn train(
     model: &LoadedModel,
     spec: LearnerSpec,
 ) -> (Vec<StepMetrics>, LearnerSnapshot) {
+    let packed = batch(spec.geo);
+    train_on(on, model, spec, &packed)
+}
+
+/// Two updates (μ each) on `packed`, which may be smaller than the spec's shape.
+fn train_on(
+    on: Placement,
+    model: &LoadedModel,
+    spec: LearnerSpec,
+    packed: &TrainExample,
+) -> (Vec<StepMetrics>, LearnerSnapshot) {
     let grpo = matches!(spec.loss, Loss::Grpo { .. });
-    let geo = spec.geo;
     let mut learner = Learner::new(on, model, spec, None).unwrap();
-    let packed = batch(geo);
     let mut metrics = vec![];
     for _ in 0..2 {
         let m = if grpo {
-            learner.update(&learner.prepare(&packed).unwrap()).unwrap()
+            let batch = learner.prepare(packed).unwrap();
+            learner.update(&batch).unwrap()
         } else {
-            learner
-                .update(&learner.prepare_sft(&packed).unwrap())
-                .unwrap()
+            let batch = learner.prepare_sft(packed).unwrap();
+            learner.update(&batch).unwrap()
         };
         metrics.push(m);
         // The next batch starts from the updated policy (its reference and old log-probs too).
@@ -277,6 +289,122 @@ fn sft_full_fine_tuning_on_a_mesh_equals_one_device() {
 #[test]
 fn sft_lora_on_a_mesh_equals_one_device() {
     learner_matches_one_device(lora, Loss::Sft, 1);
+}
+
+/// The largest relative difference between two runs' metrics and final arrays, and where.
+fn worst_difference(
+    (m1, s1): &(Vec<StepMetrics>, LearnerSnapshot),
+    (m2, s2): &(Vec<StepMetrics>, LearnerSnapshot),
+) -> (f64, String) {
+    let mut worst = (0f64, String::new());
+    for (step, (a, b)) in m1.iter().zip(m2).enumerate() {
+        for ((name, x), (_, y)) in a.named().iter().zip(b.named()) {
+            let err = ((x - y).abs() / y.abs().max(1e-3)) as f64;
+            if err > worst.0 {
+                worst = (err, format!("update {step}'s {name}: {x} vs {y}"));
+            }
+        }
+    }
+    for ((name, a), (_, b)) in s1.training_state.iter().zip(&s2.training_state) {
+        let err = relative_error(a, b);
+        if err > worst.0 {
+            worst = (err, name.clone());
+        }
+    }
+    worst
+}
+
+/// A batch cut to the padding its rows use (`TrainExample::trimmed`) runs programs of its own
+/// shape and must train as the padded one: padding is masked and positions count real tokens.
+/// Only the order of f32 sums differs, so the tolerance is the mesh tests' 1e-4 relative
+/// (measured: 3.0e-5, on a LoRA B matrix that starts at zero).
+#[test]
+fn a_batch_trimmed_of_padding_trains_as_the_padded_one() {
+    let model = model();
+    let geo = Geometry {
+        batch: 8,
+        prompt_len: 16,
+        completion_len: 12,
+    };
+    let padded = batch(geo);
+    let trimmed = padded.trimmed(4);
+    assert_eq!((trimmed.geo.prompt_len, trimmed.geo.completion_len), (8, 8));
+    for (what, trainable, loss, iterations) in [
+        ("GRPO LoRA μ=2", lora(&model), grpo_loss(), 2),
+        ("SFT full", Trainable::Full, Loss::Sft, 1),
+    ] {
+        for (data, fsdp) in [(1, 1), (2, 2)] {
+            let make = || spec(trainable.clone(), loss.clone(), iterations, geo);
+            let want = train_on(placement(data, fsdp), &model, make(), &padded);
+            let got = train_on(placement(data, fsdp), &model, make(), &trimmed);
+            let (err, at) = worst_difference(&got, &want);
+            eprintln!("{what} on {data}×{fsdp}: worst relative difference {err:.2e} ({at})");
+            assert!(
+                err <= 1e-4,
+                "{what} on {data}×{fsdp}: {at} differs by {err:.2e}"
+            );
+        }
+    }
+}
+
+/// Dropping the groups whose advantages are all 0 (`drop_uniform_groups`) leaves the policy
+/// gradient's direction as it was and averages over the rows kept: with β = 0 and μ = 1 the
+/// gradient of the kept rows alone is the whole batch's times rows / rows kept.
+/// Tolerance: 1e-4 relative on the gradient norm.
+#[test]
+fn dropping_zero_advantage_groups_rescales_the_gradient_by_the_rows_kept() {
+    let model = model();
+    let geo = Geometry {
+        batch: 8,
+        prompt_len: 8,
+        completion_len: 6,
+    };
+    let prompts = prompts();
+    let tokens: Vec<Vec<u32>> = (0..8).map(|r| vec![30 + r, 40 + r, 50 + r]).collect();
+    let rows: Vec<(usize, &[u32])> = tokens.iter().map(|t| (0, t.as_slice())).collect();
+    // Groups of two: the 2nd and 4th are uniform (advantage 0).
+    let rewards = [1.0, 0.0, 2.0, 2.0, 0.0, 3.0, 1.0, 1.0];
+    let adv = grpo_xla::grpo::advantages::advantages(
+        &rewards,
+        2,
+        grpo_xla::grpo::advantages::Estimator::Grpo,
+        1e-6,
+    );
+    let kept = grpo_xla::grpo::advantages::informative_groups(&rewards, 2, 1);
+    assert_eq!(kept, [0, 2]);
+    let kept_rows: Vec<usize> = kept.iter().flat_map(|&g| [2 * g, 2 * g + 1]).collect();
+    let full = TrainExample::pack_rows(&prompts, &rows, &adv, geo).unwrap();
+    let some = TrainExample::pack_rows(
+        &prompts,
+        &kept_rows.iter().map(|&r| rows[r]).collect::<Vec<_>>(),
+        &kept_rows.iter().map(|&r| adv[r]).collect::<Vec<_>>(),
+        Geometry { batch: 4, ..geo },
+    )
+    .unwrap();
+    let loss = Loss::Grpo {
+        objective: ObjectiveConfig {
+            beta: 0.0,
+            ..objective()
+        },
+        temperature: 1.0,
+        use_old_logps: false,
+    };
+    let norm = |packed: &TrainExample| {
+        let (metrics, _) = train_on(
+            placement(1, 1),
+            &model,
+            spec(lora(&model), loss.clone(), 1, geo),
+            packed,
+        );
+        metrics[0].grad_norm as f64
+    };
+    let (all, dropped) = (norm(&full), norm(&some));
+    assert!(all > 1e-6, "a gradient that tests something: {all}");
+    let err = (dropped / all - 2.0).abs() / 2.0;
+    assert!(
+        err <= 1e-4,
+        "kept rows' gradient norm {dropped} is not twice the whole batch's {all}"
+    );
 }
 
 fn grpo_xla(args: &[&str]) -> std::process::Output {

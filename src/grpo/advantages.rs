@@ -12,6 +12,28 @@ pub enum Estimator {
     Rloo,
 }
 
+/// The groups (of `group` consecutive rewards) worth an update when groups whose rewards are
+/// all equal are dropped (DAPO's dynamic sampling, without resampling): their advantages are
+/// 0, so they carry no policy gradient. Uniform groups are added back, in order, until the
+/// rows split over `row_multiple` devices; when no group has a spread, every group is kept.
+pub fn informative_groups(rewards: &[f64], group: usize, row_multiple: usize) -> Vec<usize> {
+    let groups: Vec<&[f64]> = rewards.chunks(group).collect();
+    let spread = |g: &[f64]| g.iter().any(|&r| r != g[0]);
+    let mut kept: Vec<usize> = (0..groups.len()).filter(|&i| spread(groups[i])).collect();
+    if kept.is_empty() {
+        return (0..groups.len()).collect();
+    }
+    let mut uniform = (0..groups.len()).filter(|&i| !spread(groups[i]));
+    while (kept.len() * group) % row_multiple.max(1) != 0 {
+        match uniform.next() {
+            Some(i) => kept.push(i),
+            None => break,
+        }
+    }
+    kept.sort_unstable();
+    kept
+}
+
 pub fn advantages(rewards: &[f64], group: usize, estimator: Estimator, epsilon: f64) -> Vec<f64> {
     assert!(
         group > 0 && rewards.len() % group == 0,
@@ -38,4 +60,24 @@ pub fn advantages(rewards: &[f64], group: usize, estimator: Estimator, epsilon: 
                 .collect::<Vec<_>>()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_groups_with_a_spread_are_kept_then_padded_to_the_devices() {
+        // Groups of 2: [1,1] uniform, [0,3] spread, [2,2] uniform, [1,0] spread.
+        let rewards = [1.0, 1.0, 0.0, 3.0, 2.0, 2.0, 1.0, 0.0];
+        assert_eq!(informative_groups(&rewards, 2, 1), [1, 3]);
+        assert_eq!(informative_groups(&rewards, 2, 4), [1, 3]);
+        // Two rows do not split over 4 devices: the first uniform group comes back.
+        assert_eq!(informative_groups(&rewards[..6], 2, 4), [0, 1]);
+        // Nothing to learn from: every group stays (a KL-only update, as without dropping).
+        assert_eq!(informative_groups(&[1.0, 1.0, 2.0, 2.0], 2, 1), [0, 1]);
+        // Dropped groups have zero advantages.
+        let adv = advantages(&rewards, 2, Estimator::Grpo, 1e-6);
+        assert!(adv[0] == 0.0 && adv[1] == 0.0 && adv[4] == 0.0 && adv[5] == 0.0);
+    }
 }

@@ -317,17 +317,35 @@ pub struct SftBatch<T> {
 /// A batch the train step reads: its arrays in program order.
 pub trait StepBatch {
     fn buffers(&self) -> Vec<&DeviceArray>;
+    /// The batch's shape, read from its arrays.
+    fn geometry(&self) -> Geometry;
+}
+
+/// The geometry of sequences [B, P + C] whose completions are `completion_len` tokens.
+fn geometry_of(seq: &Sequences<DeviceArray>, completion_len: i64) -> Geometry {
+    let dims = seq.tokens.dims();
+    Geometry {
+        batch: dims[0],
+        prompt_len: dims[1] - completion_len,
+        completion_len,
+    }
 }
 
 impl StepBatch for GrpoBatch<DeviceArray> {
     fn buffers(&self) -> Vec<&DeviceArray> {
         self.arrays().to_vec()
     }
+    fn geometry(&self) -> Geometry {
+        geometry_of(&self.seq, self.completion_mask.dims()[1])
+    }
 }
 
 impl StepBatch for SftBatch<DeviceArray> {
     fn buffers(&self) -> Vec<&DeviceArray> {
         vec![&self.seq.tokens, &self.seq.valid, &self.target_mask]
+    }
+    fn geometry(&self) -> Geometry {
+        geometry_of(&self.seq, self.target_mask.dims()[1])
     }
 }
 

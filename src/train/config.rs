@@ -206,6 +206,10 @@ pub struct GrpoSection {
     /// Divide the training logits by the rollout temperature (Tunix 0.1.7 does).
     #[serde(default = "yes")]
     pub scale_logits_by_temperature: bool,
+    /// Leave groups whose rewards are all equal out of the update (their advantages are 0):
+    /// less work per step, and the loss averages over the groups that teach something.
+    #[serde(default)]
+    pub drop_uniform_groups: bool,
 }
 
 fn beta() -> f64 {
@@ -287,6 +291,14 @@ pub struct TrainingSection {
     #[serde(default = "ten")]
     pub sample_every: usize,
     pub output_dir: PathBuf,
+    /// The learner pads each batch's prompts and completions only to the next multiple of
+    /// this over the longest of them, not to the configured lengths (0: always to those).
+    #[serde(default = "thirty_two")]
+    pub pad_to_multiple_of: i64,
+}
+
+fn thirty_two() -> i64 {
+    32
 }
 
 fn ten() -> usize {

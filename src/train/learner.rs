@@ -3,6 +3,7 @@
 //! (GRPO or SFT), hands
 //! the current policy's weights to the rollout stage, and snapshots itself for checkpoints.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -80,16 +81,56 @@ pub struct Learner {
     rollout_base: Vec<Arc<DeviceArray>>,
     /// Always present between calls (moved into each donated update).
     state: Option<OptState<DeviceArray>>,
+    /// The programs of each batch shape met so far (the spec's first, compiled up front).
+    shapes: HashMap<Geometry, Arc<ShapePrograms>>,
+    /// LoRA: the adapted matrices in the model's dtype (checkpoints) and in the rollout's.
+    merge: Option<(MergeProgram, Option<MergeProgram>)>,
+    /// The weights into the rollouts' layout and dtype (full fine-tuning; LoRA's base once).
+    handover: Option<CastProgram>,
+}
+
+/// The programs one batch shape runs.
+struct ShapePrograms {
     train_step: TrainStepProgram,
     /// GRPO: the completion log-probs program (the reference policy's, and full fine-tuning's
     /// current policy's).
     reference: Option<LogProbsProgram>,
     /// GRPO with LoRA and μ > 1: the current policy (base + adapters).
     policy: Option<LogProbsProgram>,
-    /// LoRA: the adapted matrices in the model's dtype (checkpoints) and in the rollout's.
-    merge: Option<(MergeProgram, Option<MergeProgram>)>,
-    /// The weights into the rollouts' layout and dtype (full fine-tuning; LoRA's base once).
-    handover: Option<CastProgram>,
+}
+
+impl ShapePrograms {
+    fn compile(
+        on: &Placement,
+        cfg: &GemmaConfig,
+        spec: &LearnerSpec,
+        geo: Geometry,
+    ) -> Result<ShapePrograms> {
+        let train_step =
+            TrainStepProgram::compile(on, cfg, geo, &spec.trainable, &spec.loss, &spec.optimizer)?;
+        let (reference, policy) = match &spec.loss {
+            Loss::Grpo {
+                temperature,
+                use_old_logps,
+                ..
+            } => {
+                let logps = |weights: &Trainable| {
+                    LogProbsProgram::compile(on, cfg, geo, weights, *temperature)
+                };
+                let policy = match &spec.trainable {
+                    Trainable::Lora(..) if *use_old_logps => Some(logps(&spec.trainable)?),
+                    _ => None,
+                };
+                (Some(logps(&Trainable::Full)?), policy)
+            }
+            Loss::Sft => (None, None),
+        };
+        Ok(ShapePrograms {
+            train_step,
+            reference,
+            policy,
+        })
+    }
 }
 
 /// The trainable tensors' starting values: the base weights, or fresh adapters.
@@ -172,31 +213,7 @@ impl Learner {
                 layout.num_devices(),
             );
         }
-        let train_step = TrainStepProgram::compile(
-            on,
-            cfg,
-            spec.geo,
-            &spec.trainable,
-            &spec.loss,
-            &spec.optimizer,
-        )?;
-        let (reference, policy) = match &spec.loss {
-            Loss::Grpo {
-                temperature,
-                use_old_logps,
-                ..
-            } => {
-                let logps = |weights: &Trainable| {
-                    LogProbsProgram::compile(on, cfg, spec.geo, weights, *temperature)
-                };
-                let policy = match &spec.trainable {
-                    Trainable::Lora(..) if *use_old_logps => Some(logps(&spec.trainable)?),
-                    _ => None,
-                };
-                (Some(logps(&Trainable::Full)?), policy)
-            }
-            Loss::Sft => (None, None),
-        };
+        let first = ShapePrograms::compile(on, cfg, &spec, spec.geo)?;
         let merge = match &spec.trainable {
             Trainable::Lora(lc, specs) => {
                 let merge = |to| MergeProgram::compile(on, cfg, lc, specs, to);
@@ -225,6 +242,7 @@ impl Learner {
             _ => base.clone(),
         };
         let names = spec.trainable.names(cfg);
+        let spec_geo = spec.geo;
         let start = starting_state(model, &spec, resume)?;
         let state = OptState {
             params: placement.upload_weights(&start.params)?,
@@ -240,9 +258,7 @@ impl Learner {
             base,
             rollout_base,
             state: Some(state),
-            train_step,
-            reference,
-            policy,
+            shapes: HashMap::from([(spec_geo, Arc::new(first))]),
             merge,
             handover,
         })
@@ -291,21 +307,61 @@ impl Learner {
         matches!(self.spec.trainable, Trainable::Lora(..))
     }
 
-    fn reference(&self) -> Result<&LogProbsProgram> {
-        self.reference
-            .as_ref()
-            .context("log-probs are computed only by a GRPO learner")
+    /// The programs for batches of shape `geo`, compiled the first time it is met. A shape may
+    /// be smaller than the spec's (a trimmed batch, fewer groups), never larger.
+    fn programs(&mut self, geo: Geometry) -> Result<Arc<ShapePrograms>> {
+        if let Some(p) = self.shapes.get(&geo) {
+            return Ok(p.clone());
+        }
+        let max = self.spec.geo;
+        let multiple = self.placement.layout().batch_multiple() as i64;
+        anyhow::ensure!(
+            geo.batch <= max.batch
+                && geo.batch % multiple == 0
+                && geo.prompt_len <= max.prompt_len
+                && geo.completion_len <= max.completion_len,
+            "a batch of shape {geo:?} does not fit the learner's {max:?} over {multiple} devices"
+        );
+        tracing::info!(
+            "compiling the learner for {} x ({} + {}) tokens",
+            geo.batch,
+            geo.prompt_len,
+            geo.completion_len
+        );
+        let compiled = ShapePrograms::compile(&self.placement, &self.model, &self.spec, geo)?;
+        Ok(self.shapes.entry(geo).or_insert(Arc::new(compiled)).clone())
+    }
+
+    /// Log-probs [B, C] the loss ignores.
+    fn zeros(&self, geo: Geometry) -> Result<DeviceArray> {
+        let (b, c) = (geo.batch, geo.completion_len);
+        Ok(self
+            .placement
+            .put_rows(&vec![0f32; (b * c) as usize], &[b, c])?)
     }
 
     /// Completion log-probs under the frozen base model (the KL anchor).
-    pub fn reference_logps(&self, seq: &Sequences<DeviceArray>) -> Result<DeviceArray> {
+    pub fn reference_logps(
+        &mut self,
+        geo: Geometry,
+        seq: &Sequences<DeviceArray>,
+    ) -> Result<DeviceArray> {
+        let programs = self.programs(geo)?;
+        let reference = programs
+            .reference
+            .as_ref()
+            .context("log-probs are computed only by a GRPO learner")?;
         let base: Vec<&DeviceArray> = self.base.iter().map(|b| b.as_ref()).collect();
-        Ok(self.reference()?.run(&base, seq)?)
+        Ok(reference.run(&base, seq)?)
     }
 
     /// Completion log-probs under the current policy before this batch's updates (needed when
     /// μ > 1; zeros otherwise, which the loss then ignores).
-    pub fn old_logps(&self, seq: &Sequences<DeviceArray>) -> Result<DeviceArray> {
+    pub fn old_logps(
+        &mut self,
+        geo: Geometry,
+        seq: &Sequences<DeviceArray>,
+    ) -> Result<DeviceArray> {
         let use_old_logps = matches!(
             self.spec.loss,
             Loss::Grpo {
@@ -313,28 +369,29 @@ impl Learner {
                 ..
             }
         );
+        let programs = self.programs(geo)?;
         let params = self.state().params.iter();
-        match (use_old_logps, &self.policy) {
-            (false, _) => {
-                let (b, c) = (self.spec.geo.batch, self.spec.geo.completion_len);
-                Ok(self
-                    .placement
-                    .put_rows(&vec![0f32; (b * c) as usize], &[b, c])?)
-            }
-            (true, Some(policy)) => {
+        match (use_old_logps, &programs.policy, &programs.reference) {
+            (false, _, _) => self.zeros(geo),
+            (true, Some(policy), _) => {
                 let weights: Vec<&DeviceArray> =
                     self.base.iter().map(|b| b.as_ref()).chain(params).collect();
                 Ok(policy.run(&weights, seq)?)
             }
-            (true, None) => Ok(self.reference()?.run(&params.collect::<Vec<_>>(), seq)?),
+            (true, None, Some(reference)) => Ok(reference.run(&params.collect::<Vec<_>>(), seq)?),
+            (true, None, None) => anyhow::bail!("log-probs are computed only by a GRPO learner"),
         }
     }
 
     /// The packed batch with its reference and old log-probs, on the device (GRPO).
-    pub fn prepare(&self, packed: &TrainExample) -> Result<GrpoBatch<DeviceArray>> {
+    pub fn prepare(&mut self, packed: &TrainExample) -> Result<GrpoBatch<DeviceArray>> {
         let (seq, completion_mask, advantages) = packed.upload(&self.placement)?;
-        let ref_logps = self.reference_logps(&seq)?;
-        let old_logps = self.old_logps(&seq)?;
+        // β = 0 leaves the KL term out of the loss: no reference forward pass (as Tunix).
+        let ref_logps = match &self.spec.loss {
+            Loss::Grpo { objective, .. } if objective.beta == 0.0 => self.zeros(packed.geo)?,
+            _ => self.reference_logps(packed.geo, &seq)?,
+        };
+        let old_logps = self.old_logps(packed.geo, &seq)?;
         Ok(GrpoBatch {
             seq,
             completion_mask,
@@ -352,10 +409,11 @@ impl Learner {
 
     /// μ updates on one batch; the metrics of the last.
     pub fn update(&mut self, batch: &dyn StepBatch) -> Result<StepMetrics> {
+        let programs = self.programs(batch.geometry())?;
         let mut metrics = StepMetrics::default();
         for _ in 0..self.spec.iterations {
             let frozen: &[Arc<DeviceArray>] = if self.is_lora() { &self.base } else { &[] };
-            let out = self.train_step.run(TrainStepInputs {
+            let out = programs.train_step.run(TrainStepInputs {
                 frozen,
                 state: self.state.take().expect("state present"),
                 batch,

@@ -89,6 +89,50 @@ impl TrainExample {
         })
     }
 
+    /// The same rows with the padding no row uses cut away: prompts and completions each
+    /// padded only to the next multiple of `multiple` over the longest (at least one
+    /// multiple, never longer than before; `multiple` 0 keeps the shape). Left padding and
+    /// right padding are masked and positions count real tokens, so every row's log-probs and
+    /// loss are the full shape's; the learner only does less work (one compile per shape).
+    pub fn trimmed(&self, multiple: i64) -> TrainExample {
+        let (b, p, c) = (
+            self.geo.batch as usize,
+            self.geo.prompt_len as usize,
+            self.geo.completion_len as usize,
+        );
+        if multiple <= 0 {
+            return self.clone();
+        }
+        let row = |r: usize| &self.valid[r * (p + c)..(r + 1) * (p + c)];
+        let longest_prompt =
+            (0..b).map(|r| p - row(r)[..p].iter().take_while(|&&v| v == 0).count());
+        let longest_completion = (0..b).map(|r| row(r)[p..].iter().filter(|&&v| v != 0).count());
+        let fit = |longest: usize, max: usize| -> usize {
+            let m = multiple as usize;
+            (longest.max(1).div_ceil(m) * m).min(max)
+        };
+        let new_p = fit(longest_prompt.max().unwrap_or(0), p);
+        let new_c = fit(longest_completion.max().unwrap_or(0), c);
+        let columns = |r: usize| r * (p + c) + p - new_p..r * (p + c) + p + new_c;
+        TrainExample {
+            geo: Geometry {
+                batch: self.geo.batch,
+                prompt_len: new_p as i64,
+                completion_len: new_c as i64,
+            },
+            tokens: (0..b)
+                .flat_map(|r| self.tokens[columns(r)].to_vec())
+                .collect(),
+            valid: (0..b)
+                .flat_map(|r| self.valid[columns(r)].to_vec())
+                .collect(),
+            completion_mask: (0..b)
+                .flat_map(|r| self.completion_mask[r * c..r * c + new_c].to_vec())
+                .collect(),
+            advantages: self.advantages.clone(),
+        }
+    }
+
     /// The sequences, completion mask and advantages on the devices, rows split over them.
     pub fn upload(
         &self,
@@ -142,5 +186,46 @@ mod tests {
         let one_row = Geometry { batch: 1, ..geo };
         let too_long = TrainExample::pack(&prompts, &[completion(0, vec![1; 4])], &[0.0], one_row);
         assert!(too_long.is_err());
+    }
+
+    #[test]
+    fn trimming_cuts_only_the_padding_no_row_uses() {
+        let geo = Geometry {
+            batch: 2,
+            prompt_len: 8,
+            completion_len: 8,
+        };
+        let prompts = vec![vec![2, 10, 11], vec![2, 20]];
+        let completion = |prompt_index, tokens: Vec<u32>| Completion {
+            prompt_index,
+            logps: vec![0.0; tokens.len()],
+            tokens,
+            finish: Finish::Stop,
+        };
+        let rows = [completion(0, vec![5]), completion(1, vec![6, 7, 8])];
+        let packed = TrainExample::pack(&prompts, &rows, &[0.5, -0.5], geo).unwrap();
+        let trimmed = packed.trimmed(2);
+        let want_geo = Geometry {
+            batch: 2,
+            prompt_len: 4,
+            completion_len: 4,
+        };
+        assert_eq!(trimmed.geo, want_geo);
+        // Exactly what packing into the smaller shape gives.
+        let direct = TrainExample::pack(&prompts, &rows, &[0.5, -0.5], want_geo).unwrap();
+        assert_eq!(trimmed, direct);
+        // Never longer than the packed shape, and 0 keeps it.
+        assert_eq!(packed.trimmed(16).geo, geo);
+        assert_eq!(packed.trimmed(0), packed);
+        // An empty completion still gets one multiple.
+        let empty = TrainExample::pack(
+            &prompts,
+            &[completion(1, vec![])],
+            &[0.0],
+            Geometry { batch: 1, ..geo },
+        )
+        .unwrap();
+        assert_eq!(empty.trimmed(2).geo.completion_len, 2);
+        assert_eq!(empty.trimmed(2).geo.prompt_len, 2);
     }
 }

@@ -103,7 +103,8 @@ pub(super) fn sft_phase(
     while state.step < sft.steps {
         let started = Instant::now();
         let examples = prompts.next_batch(state, sft.batch_size);
-        let packed = pack_examples(tokenizer, &examples, geo)?;
+        let packed =
+            pack_examples(tokenizer, &examples, geo)?.trimmed(cfg.training.pad_to_multiple_of);
         let batch = learner.prepare_sft(&packed)?;
         let train_started = Instant::now();
         let update = learner.update(&batch)?;
@@ -117,7 +118,7 @@ pub(super) fn sft_phase(
             update,
             target_tokens: target_tokens / examples.len() as f64,
             step_seconds: started.elapsed().as_secs_f64(),
-            train_tokens_per_s: (geo.batch * geo.seq_len()) as f64 / train_seconds,
+            train_tokens_per_s: (packed.geo.batch * packed.geo.seq_len()) as f64 / train_seconds,
         };
         log.write(
             state.step,

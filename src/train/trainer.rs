@@ -20,10 +20,10 @@ use super::rollout::RolloutStage;
 use super::scoring::{Judge, Scorer};
 use super::sft::sft_phase;
 use crate::data::load_jsonl;
-use crate::graph::{HostArray, Placement};
-use crate::grpo::advantages::advantages;
+use crate::graph::{HostArray, Layout, Placement};
+use crate::grpo::advantages::{advantages, informative_groups};
 use crate::grpo::lora;
-use crate::grpo::objective::ObjectiveConfig;
+use crate::grpo::objective::{Aggregation, ObjectiveConfig};
 use crate::grpo::optimizer::AdamWConfig;
 use crate::grpo::programs::{Geometry, Loss, StepMetrics, Trainable};
 use crate::models::gemma::GemmaConfig;
@@ -31,7 +31,7 @@ use crate::models::hf::{load_params, save_params};
 use crate::models::LoadedModel;
 use crate::pjrt::Client;
 use crate::rollout::generator::prompt_bucket;
-use crate::rollout::{Generator, SamplingParams};
+use crate::rollout::{Completion, Generator, SamplingParams};
 
 /// Set by SIGINT/SIGTERM: finish the step, save, exit 0.
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -448,7 +448,15 @@ fn grpo_phase(
         let adv = advantages(&scores.totals, g, grpo.advantage, grpo.advantage_epsilon);
         stages.scoring = clock.lap();
 
-        let packed = TrainExample::pack(&prompt_ids, &samples.completions, &adv, geo)?;
+        let packed = pack_for_update(
+            &prompt_ids,
+            &samples.completions,
+            &scores.totals,
+            &adv,
+            geo,
+            placement.layout(),
+            cfg,
+        )?;
         let batch = learner.prepare(&packed)?;
         stages.prepare = clock.lap();
         let update = learner.update(&batch)?;
@@ -472,7 +480,8 @@ fn grpo_phase(
             step_seconds: started.elapsed().as_secs_f64(),
             stages,
             rollout_tokens_per_s: lengths.iter().sum::<f64>() / samples.seconds,
-            train_tokens_per_s: (geo.batch * geo.seq_len()) as f64 * iterations as f64
+            train_tokens_per_s: (packed.geo.batch * packed.geo.seq_len()) as f64
+                * iterations as f64
                 / stages.update,
         };
         log.append(&report)?;
@@ -494,6 +503,38 @@ fn grpo_phase(
     }
     log.bar.finish_with_message("done");
     Ok(())
+}
+
+/// The rollout as the learner's batch: every row, or with `drop_uniform_groups` those of the
+/// groups that teach something, padded to the shortest shape that holds them.
+fn pack_for_update(
+    prompt_ids: &[Vec<u32>],
+    completions: &[Completion],
+    totals: &[f64],
+    advantages: &[f64],
+    geo: Geometry,
+    layout: &Layout,
+    cfg: &TrainConfig,
+) -> Result<TrainExample> {
+    let grpo = cfg.grpo();
+    let g = cfg.rollout.num_generations;
+    let groups = match grpo.drop_uniform_groups {
+        true => informative_groups(totals, g, layout.batch_multiple()),
+        false => (0..totals.len() / g).collect(),
+    };
+    let rows: Vec<usize> = groups.iter().flat_map(|&i| i * g..(i + 1) * g).collect();
+    let kept: Vec<Completion> = rows.iter().map(|&r| completions[r].clone()).collect();
+    let kept_adv: Vec<f64> = rows.iter().map(|&r| advantages[r]).collect();
+    let geo = Geometry {
+        batch: rows.len() as i64,
+        ..geo
+    };
+    // Dr. GRPO's aggregation divides by the completion length: it keeps the configured one.
+    let multiple = match grpo.aggregation {
+        Aggregation::SequenceMeanTokenScale => 0,
+        _ => cfg.training.pad_to_multiple_of,
+    };
+    Ok(TrainExample::pack(prompt_ids, &kept, &kept_adv, geo)?.trimmed(multiple))
 }
 
 /// A non-finite loss or gradient ends the run, naming the last good checkpoint.
