@@ -253,3 +253,51 @@ fn notebook_format_rewards_equal_the_notebook_and_the_anchored_check_refuses_ech
         "only the two whole-format completions pass"
     );
 }
+
+/// The arithmetic reward against the worked examples the project ships: every equation of
+/// every reference reasoning (training and evaluation splits) is right, so each scores 1, or 0
+/// where it computes nothing (logic, lists); and changing one computed result makes it negative.
+#[test]
+fn arithmetic_reward_finds_every_reference_step_right_and_a_changed_one_wrong() {
+    use grpo_xla::data::{load_jsonl, BadLines};
+    use grpo_xla::rewards::arithmetic::arithmetic_consistency;
+    let mut computed = 0;
+    for file in ["data/reasoning_train.jsonl", "data/reasoning_eval.jsonl"] {
+        let (rows, _) = load_jsonl(std::path::Path::new(file), BadLines::Abort).unwrap();
+        for e in &rows {
+            let reasoning = e.reasoning.as_deref().unwrap();
+            let completion = format!(
+                "<reasoning>{reasoning}</reasoning><answer>{}</answer>",
+                e.answer
+            );
+            let score = arithmetic_consistency(&e.question, &completion);
+            assert!(
+                score == 1.0 || score == 0.0,
+                "{file}: {score} for {:?} -> {reasoning:?}",
+                e.question
+            );
+            if score == 1.0 {
+                computed += 1;
+            }
+            // The last "= N" (N ≥ 0) of the reasoning, off by one: that step is now wrong.
+            let result_at = reasoning
+                .match_indices("= ")
+                .map(|(i, _)| i + 2)
+                .filter(|&i| reasoning[i..].starts_with(|c: char| c.is_ascii_digit()))
+                .last();
+            if let (1.0, Some(at)) = (score, result_at) {
+                let end = reasoning[at..]
+                    .find(|c: char| !c.is_ascii_digit() && c != '.')
+                    .map_or(reasoning.len(), |k| at + k);
+                let written: f64 = reasoning[at..end].trim_end_matches('.').parse().unwrap();
+                let changed = format!("{}{}{}", &reasoning[..at], written + 1.0, &reasoning[end..]);
+                assert!(
+                    arithmetic_consistency(&e.question, &changed) < 1.0,
+                    "{file}: {changed:?} still scores 1"
+                );
+            }
+        }
+    }
+    // Most of the math, science and general problems compute something.
+    assert!(computed > 1000, "only {computed} reasonings compute");
+}

@@ -1,6 +1,7 @@
 //! Rewards: named functions of (question, completion, reference answer), weighted and summed.
 //! Each is logged on its own.
 
+pub mod arithmetic;
 pub mod format;
 pub mod judge;
 pub mod rubric;
@@ -17,6 +18,9 @@ pub enum RewardKind {
     Rubric,
     /// The whole completion in the format, no echo of the instruction (`format.rs`).
     MatchFormatAnchored,
+    /// Each equation of the worked reasoning checked (`arithmetic.rs`): right − wrong over
+    /// those counted, in [−1, 1].
+    ArithmeticConsistency,
     /// The Tunix demo notebook's variants.
     NotebookMatchFormatExactly,
     NotebookMatchFormatApproximately,
@@ -31,6 +35,7 @@ impl RewardKind {
             RewardKind::CheckNumbers => "check_numbers",
             RewardKind::Rubric => "rubric",
             RewardKind::MatchFormatAnchored => "match_format_anchored",
+            RewardKind::ArithmeticConsistency => "arithmetic_consistency",
             RewardKind::NotebookMatchFormatExactly => "notebook_match_format_exactly",
             RewardKind::NotebookMatchFormatApproximately => "notebook_match_format_approximately",
         }
@@ -46,6 +51,9 @@ impl RewardKind {
             RewardKind::CheckNumbers => tunix_demo::check_numbers(completion, answer),
             RewardKind::Rubric => rubric::score(question, completion, answer).total(),
             RewardKind::MatchFormatAnchored => format::match_format_anchored(completion),
+            RewardKind::ArithmeticConsistency => {
+                arithmetic::arithmetic_consistency(question, completion)
+            }
             RewardKind::NotebookMatchFormatExactly => {
                 format::notebook_match_format_exactly(completion)
             }
