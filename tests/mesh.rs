@@ -104,6 +104,52 @@ fn sampled_tokens_and_logps_equal_one_devices() {
     }
 }
 
+/// Sampling keeps each device's rows on that device: top-k runs per device in a manual
+/// computation, so the prefill has no collective at all and the decode loop only the all-reduce
+/// asking whether every row has finished (XLA's partitioner used to gather every row's
+/// log-probs onto every device for top-k, on every step).
+#[test]
+fn sampling_gathers_no_rows_across_devices() {
+    use grpo_xla::rollout::programs::{decode, prefill, Bucket};
+    use grpo_xla::rollout::sampling::SamplerShape;
+    let model = model();
+    let layout = Layout::new(2, 2);
+    let bucket = Bucket {
+        batch: 8,
+        prompt_len: 8,
+        slots: 20,
+        chunk: 4,
+        sampler: SamplerShape {
+            greedy: false,
+            top_k: Some(50),
+            top_p: false,
+        },
+    };
+    let client = cpu_client(4);
+    for (name, module, reduces) in [
+        (
+            "prefill",
+            prefill(&model.config, &bucket, &[1], &layout),
+            false,
+        ),
+        (
+            "decode",
+            decode(&model.config, &bucket, &[1], &layout),
+            true,
+        ),
+    ] {
+        assert!(module.text.contains("sdy.manual_computation"), "{name}");
+        // The optimized program (a serialized HLO module) names each op it holds.
+        let hlo = module
+            .compile(&client)
+            .unwrap()
+            .optimized_program()
+            .unwrap();
+        assert!(!hlo.contains("all-gather"), "{name} gathers rows");
+        assert_eq!(hlo.contains("all-reduce"), reduces, "{name}'s all-reduce");
+    }
+}
+
 fn objective() -> ObjectiveConfig {
     ObjectiveConfig {
         epsilon: 0.2,

@@ -56,7 +56,7 @@ fn draw(temperature: f32, top_k: Option<i64>, top_p: f32, seed: u64) -> (Vec<i32
         top_k,
         top_p: top_p < 1.0,
     };
-    let (_, tokens, logps) = sample(&g, &rows, &rng, &t, &p, shape);
+    let (_, tokens, logps) = sample(&g, &rows, &rng, &t, &p, shape, &[]);
     let out = g
         .build(&[tokens, logps])
         .unwrap()

@@ -159,9 +159,13 @@ pub enum Op {
         descending: bool,
     },
     /// The k largest values along the last axis and their i32 indices (`chlo.top_k`, which XLA
-    /// lowers to a partial sort rather than a full one).
+    /// lowers to a partial sort rather than a full one). With `rows_over` (the mesh axes that
+    /// split dimension 0) each device takes the top k of its own rows, in a Shardy manual
+    /// computation: XLA's partitioner cannot split TopK by rows, and would otherwise gather
+    /// every row onto every device first.
     TopK {
         k: i64,
+        rows_over: Vec<String>,
     },
     /// inputs: state ui64[2]; outputs: new state, random bits (threefry).
     RngBitGenerator,
@@ -954,6 +958,13 @@ impl Tensor {
     /// The k largest values along the last axis, descending, and their indices (i32).
     #[track_caller]
     pub fn top_k(&self, k: i64) -> (Tensor, Tensor) {
+        self.top_k_of_rows(k, &[])
+    }
+
+    /// `top_k` of rows split over the mesh axes `rows_over` (dimension 0's sharding): each
+    /// device computes its own rows' (see `Op::TopK`). Empty axes: `top_k`.
+    #[track_caller]
+    pub fn top_k_of_rows(&self, k: i64, rows_over: &[String]) -> (Tensor, Tensor) {
         let shape = self.shape();
         let result = match shape.dims.last() {
             Some(&n) if k >= 1 && k <= n && shape.ty.is_float() => {
@@ -966,9 +977,15 @@ impl Tensor {
             }
             _ => Err(format!("top {k} of {shape}")),
         };
-        let out = self
-            .graph
-            .push_multi(Op::TopK { k }, vec![self.value], result, 2);
+        let out = self.graph.push_multi(
+            Op::TopK {
+                k,
+                rows_over: rows_over.to_vec(),
+            },
+            vec![self.value],
+            result,
+            2,
+        );
         (out[0].clone(), out[1].clone())
     }
 

@@ -179,6 +179,7 @@ pub fn prefill(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32], layout: &Layou
         &knobs.temperature,
         &knobs.top_p,
         bucket.sampler,
+        &layout.batch(2).dims[0],
     );
     let state = DecodeState {
         cache: cache.to_vec(),
@@ -237,6 +238,7 @@ fn decode_step(
     stops: &[u32],
     knobs: &Knobs<Tensor>,
     s: &DecodeState<Tensor>,
+    rows_over: &[String],
 ) -> (DecodeState<Tensor>, Tensor, Tensor) {
     let b = bucket.batch;
     let g = s.step.graph();
@@ -254,6 +256,7 @@ fn decode_step(
         &knobs.temperature,
         &knobs.top_p,
         bucket.sampler,
+        rows_over,
     );
     let finished = s.done.gt(&s.done.scalar_like(0.0));
     let next = finished.select(&next.zeros_like(), &next);
@@ -290,6 +293,7 @@ pub fn decode(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32], layout: &Layout
     let chunk = bucket.chunk;
     let n = state.len();
     let cache_len = KvCache::tensor_count(cfg);
+    let rows_over = layout.batch(2).dims[0].clone();
     // Loop carry: the decode state, then the step within this chunk and the chunk's outputs.
     let mut init = state;
     init.extend([
@@ -309,7 +313,7 @@ pub fn decode(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32], layout: &Layout
         |carry| {
             let s = DecodeState::from_vec(&mut carry.to_vec(), cache_len);
             let (i, tokens, logps) = (&carry[n], &carry[n + 1], &carry[n + 2]);
-            let (state, next, logp) = decode_step(cfg, &w, bucket, stops, &knobs, &s);
+            let (state, next, logp) = decode_step(cfg, &w, bucket, stops, &knobs, &s, &rows_over);
             let zero = i.scalar_like(0.0);
             let at = [zero, i.clone()];
             let mut carry = state.into_vec();

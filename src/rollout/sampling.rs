@@ -13,9 +13,9 @@ pub struct SamplerShape {
     pub top_p: bool,
 }
 
-/// Samples from `logits` [B, V] (f32). `temperature` and `top_p` are f32 scalars, `rng` the
-/// threefry state. Returns (new rng, tokens [B] i32, log-probs of the tokens [B] under the
-/// temperature-scaled distribution).
+/// Samples from `logits` [B, V] (f32), whose rows are split over the mesh axes `rows_over`.
+/// `temperature` and `top_p` are f32 scalars, `rng` the threefry state. Returns (new rng,
+/// tokens [B] i32, log-probs of the tokens [B] under the temperature-scaled distribution).
 pub fn sample(
     g: &Graph,
     logits: &Tensor,
@@ -23,6 +23,7 @@ pub fn sample(
     temperature: &Tensor,
     top_p: &Tensor,
     shape: SamplerShape,
+    rows_over: &[String],
 ) -> (Tensor, Tensor, Tensor) {
     let (b, v) = (logits.dim(0), logits.dim(1));
     if shape.greedy {
@@ -36,8 +37,8 @@ pub fn sample(
     let log_probs = scaled.log_softmax(-1);
     // Candidates: the top k (or the whole vocabulary, sorted only when top-p needs it).
     let (cand_logp, cand_ids) = match (shape.top_k, shape.top_p) {
-        (Some(k), _) => log_probs.top_k(k.min(v)),
-        (None, true) => log_probs.top_k(v),
+        (Some(k), _) => log_probs.top_k_of_rows(k.min(v), rows_over),
+        (None, true) => log_probs.top_k_of_rows(v, rows_over),
         (None, false) => (log_probs.clone(), g.iota(Shape::i32(&[b, v]), 1)),
     };
     let mut keep_logp = cand_logp.clone();

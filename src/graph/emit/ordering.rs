@@ -5,12 +5,13 @@ use std::fmt::Write;
 use super::{compare_type, types, At, Emitter};
 use crate::graph::ops::Op;
 use crate::graph::shape::Shape;
+use crate::graph::sharding::Sharding;
 
 impl Emitter<'_> {
     pub(super) fn ordering(&mut self, at: &At) {
         match &at.node.op {
             Op::Sort { dim, descending } => self.sort(at, *dim, *descending),
-            Op::TopK { k } => self.top_k(at, *k),
+            Op::TopK { k, rows_over } => self.top_k(at, *k, rows_over),
             op => unreachable!("{} is not an ordering op", op.name()),
         }
     }
@@ -59,17 +60,65 @@ impl Emitter<'_> {
         self.bind_results(at, k);
     }
 
-    /// The `k` largest values along the last axis and their indices.
-    fn top_k(&mut self, at: &At, k: i64) {
+    /// The `k` largest values along the last axis and their indices; with `rows_over` under
+    /// Shardy, inside a manual computation over those axes, on each device's rows.
+    fn top_k(&mut self, at: &At, k: i64, rows_over: &[String]) {
+        let parts: i64 = match (&self.mesh, self.options.shardy) {
+            (Some(mesh), true) => rows_over.iter().filter_map(|a| mesh.axis_size(a)).product(),
+            _ => 1,
+        };
+        let whole = self.shape(at.node.inputs[0]).clone();
+        if parts <= 1 || whole.dims[0] % parts != 0 {
+            writeln!(
+                self.out,
+                "{}{}:2 = chlo.top_k({}, k = {k}) : {} -> ({}){}",
+                at.indent,
+                at.n,
+                at.inputs[0],
+                at.in_types[0],
+                types(&at.node.outputs),
+                at.loc
+            )
+            .unwrap();
+            self.bind_results(at, 2);
+            return;
+        }
+        let local = |s: &Shape| {
+            let mut dims = s.dims.clone();
+            dims[0] /= parts;
+            s.with_dims(&dims).mlir()
+        };
+        let (values, ids) = (local(&at.node.outputs[0]), local(&at.node.outputs[1]));
+        let mut split = Sharding::replicated(whole.dims.len());
+        split.dims[0] = rows_over.to_vec();
+        let spec = split.shardy().replacen("#sdy.sharding", "", 1);
+        let axes: Vec<String> = rows_over.iter().map(|a| format!("\"{a}\"")).collect();
+        let (indent, n, loc) = (at.indent, &at.n, &at.loc);
+        let arg = format!("%rows_of_{}", &n[1..]);
         writeln!(
             self.out,
-            "{}{}:2 = chlo.top_k({}, k = {k}) : {} -> ({}){}",
-            at.indent,
-            at.n,
+            "{indent}{n}:2 = sdy.manual_computation({}) in_shardings=[{spec}] out_shardings=[{spec}, {spec}] manual_axes={{{}}} ({arg}: {}) {{",
             at.inputs[0],
+            axes.join(", "),
+            local(&whole),
+        )
+        .unwrap();
+        writeln!(
+            self.out,
+            "{indent}  {arg}_top:2 = chlo.top_k({arg}, k = {k}) : {} -> ({values}, {ids}){loc}",
+            local(&whole)
+        )
+        .unwrap();
+        writeln!(
+            self.out,
+            "{indent}  sdy.return {arg}_top#0, {arg}_top#1 : {values}, {ids}{loc}"
+        )
+        .unwrap();
+        writeln!(
+            self.out,
+            "{indent}}} : ({}) -> ({}){loc}",
             at.in_types[0],
-            types(&at.node.outputs),
-            at.loc
+            types(&at.node.outputs)
         )
         .unwrap();
         self.bind_results(at, 2);
