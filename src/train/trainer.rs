@@ -484,24 +484,35 @@ fn grpo_phase(
                 * iterations as f64
                 / stages.update,
         };
-        log.append(&report)?;
-        if state.step % cfg.training.log_every == 0 {
-            log.say(report.log_line());
-        }
-        if state.step % cfg.training.sample_every == 0 {
-            log.say(format!(
-                "--- sample at step {} (answer {}):\n{}\n--- reward {:.2}",
-                state.step,
-                examples[0].answer,
-                texts[0].trim(),
-                scores.totals[0]
-            ));
-        }
+        let first_sample = (examples[0].answer.as_str(), texts[0].as_str());
+        log_step(&mut log, cfg, &report, first_sample)?;
         if session.end_of_step(&state, &learner, &log, state.step == last_step)? {
             return Ok(());
         }
     }
     log.bar.finish_with_message("done");
+    Ok(())
+}
+
+/// The step's metrics line; the log line and a sample when their intervals say so.
+fn log_step(
+    log: &mut MetricsLog,
+    cfg: &TrainConfig,
+    report: &StepReport,
+    (answer, text): (&str, &str),
+) -> Result<()> {
+    log.append(report)?;
+    if report.step % cfg.training.log_every == 0 {
+        log.say(report.log_line());
+    }
+    if report.step % cfg.training.sample_every == 0 {
+        log.say(format!(
+            "--- sample at step {} (answer {answer}):\n{}\n--- reward {:.2}",
+            report.step,
+            text.trim(),
+            report.scores.totals[0]
+        ));
+    }
     Ok(())
 }
 
