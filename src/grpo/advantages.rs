@@ -12,18 +12,24 @@ pub enum Estimator {
     Rloo,
 }
 
+/// Whether a group's rewards are all equal: its advantages are then 0 and it teaches nothing.
+pub fn is_uniform(group: &[f64]) -> bool {
+    group.iter().all(|&r| r == group[0])
+}
+
 /// The groups (of `group` consecutive rewards) worth an update when groups whose rewards are
 /// all equal are dropped (DAPO's dynamic sampling, without resampling): their advantages are
 /// 0, so they carry no policy gradient. Uniform groups are added back, in order, until the
 /// rows split over `row_multiple` devices; when no group has a spread, every group is kept.
 pub fn informative_groups(rewards: &[f64], group: usize, row_multiple: usize) -> Vec<usize> {
     let groups: Vec<&[f64]> = rewards.chunks(group).collect();
-    let spread = |g: &[f64]| g.iter().any(|&r| r != g[0]);
-    let mut kept: Vec<usize> = (0..groups.len()).filter(|&i| spread(groups[i])).collect();
+    let mut kept: Vec<usize> = (0..groups.len())
+        .filter(|&i| !is_uniform(groups[i]))
+        .collect();
     if kept.is_empty() {
         return (0..groups.len()).collect();
     }
-    let mut uniform = (0..groups.len()).filter(|&i| !spread(groups[i]));
+    let mut uniform = (0..groups.len()).filter(|&i| is_uniform(groups[i]));
     while (kept.len() * group) % row_multiple.max(1) != 0 {
         match uniform.next() {
             Some(i) => kept.push(i),

@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use super::scoring::Scores;
+use crate::grpo::advantages::is_uniform;
 use crate::grpo::programs::StepMetrics;
 
 pub fn mean(v: &[f64]) -> f64 {
@@ -24,10 +25,7 @@ pub fn std(v: &[f64]) -> f64 {
 pub fn zero_spread_fraction(totals: &[f64], g: usize) -> f64 {
     let groups = totals.chunks(g);
     let n = groups.len().max(1) as f64;
-    groups
-        .filter(|grp| grp.iter().all(|&r| r == grp[0]))
-        .count() as f64
-        / n
+    groups.filter(|grp| is_uniform(grp)).count() as f64 / n
 }
 
 /// What one step measured.

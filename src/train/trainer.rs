@@ -534,7 +534,15 @@ fn pack_for_update(
         false => (0..totals.len() / g).collect(),
     };
     let rows: Vec<usize> = groups.iter().flat_map(|&i| i * g..(i + 1) * g).collect();
-    let kept: Vec<Completion> = rows.iter().map(|&r| completions[r].clone()).collect();
+    let kept: Vec<(usize, &[u32])> = rows
+        .iter()
+        .map(|&r| {
+            (
+                completions[r].prompt_index,
+                completions[r].tokens.as_slice(),
+            )
+        })
+        .collect();
     let kept_adv: Vec<f64> = rows.iter().map(|&r| advantages[r]).collect();
     let geo = Geometry {
         batch: rows.len() as i64,
@@ -545,7 +553,7 @@ fn pack_for_update(
         Aggregation::SequenceMeanTokenScale => 0,
         _ => cfg.training.pad_to_multiple_of,
     };
-    Ok(TrainExample::pack(prompt_ids, &kept, &kept_adv, geo)?.trimmed(multiple))
+    Ok(TrainExample::pack_rows(prompt_ids, &kept, &kept_adv, geo)?.trimmed(multiple))
 }
 
 /// A non-finite loss or gradient ends the run, naming the last good checkpoint.
