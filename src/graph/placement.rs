@@ -54,19 +54,25 @@ impl Layout {
         (self.num_devices() > 1).then_some(&self.mesh)
     }
 
-    /// A batch input or per-row output of rank `rank`: rows split over every device.
-    pub fn batch(&self, rank: usize) -> Sharding {
-        let axes: Vec<&str> = self
-            .mesh
+    /// The mesh axes a batch's rows are split over (every axis of more than one device).
+    pub fn batch_axes(&self) -> Vec<String> {
+        self.mesh
             .axes
             .iter()
             .filter(|(_, s)| *s > 1)
-            .map(|(n, _)| n.as_str())
-            .collect();
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    /// A batch input or per-row output of rank `rank`: rows split over every device.
+    pub fn batch(&self, rank: usize) -> Sharding {
+        let axes = self.batch_axes();
         if axes.is_empty() || rank == 0 {
             return Sharding::replicated(rank);
         }
-        Sharding::split_over(rank, 0, &axes)
+        let mut sharding = Sharding::replicated(rank);
+        sharding.dims[0] = axes;
+        sharding
     }
 
     /// A trainable weight (or its optimizer moments) of shape `dims`: split over `fsdp` along

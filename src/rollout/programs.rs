@@ -179,7 +179,7 @@ pub fn prefill(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32], layout: &Layou
         &knobs.temperature,
         &knobs.top_p,
         bucket.sampler,
-        &layout.batch(2).dims[0],
+        &layout.batch_axes(),
     );
     let state = DecodeState {
         cache: cache.to_vec(),
@@ -293,7 +293,7 @@ pub fn decode(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32], layout: &Layout
     let chunk = bucket.chunk;
     let n = state.len();
     let cache_len = KvCache::tensor_count(cfg);
-    let rows_over = layout.batch(2).dims[0].clone();
+    let rows_over = layout.batch_axes();
     // Loop carry: the decode state, then the step within this chunk and the chunk's outputs.
     let mut init = state;
     init.extend([
