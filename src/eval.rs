@@ -86,6 +86,17 @@ pub fn wilson(k: usize, n: usize) -> [f64; 2] {
     [lower, upper]
 }
 
+/// One verdict for a problem answered `passes` times, as Tunix's demo `evaluate` counts
+/// `num_passes`: right if any pass is right, in the format if any pass is, and the best partial
+/// credit. With one pass it is that pass's verdict.
+pub fn best_of(passes: &[Verdict]) -> Verdict {
+    Verdict {
+        compliant: passes.iter().any(|v| v.compliant),
+        correct: passes.iter().any(|v| v.correct),
+        partial: passes.iter().map(|v| v.partial).fold(0.0, f64::max),
+    }
+}
+
 /// Counts over a set of problems.
 #[derive(Clone, Debug, Default)]
 pub struct Tally {
@@ -241,5 +252,23 @@ mod tests {
         assert_eq!(json["domains"]["math"]["n"], 2);
         assert_eq!(json["difficulty"]["3+ steps"]["accuracy"], 0.0);
         assert_eq!(json["difficulty"]["1-2 steps"]["accuracy"], 1.0);
+    }
+
+    #[test]
+    fn several_passes_count_a_problem_solved_when_any_pass_solves_it() {
+        let right = verdict("<reasoning>3 x 4 = 12</reasoning><answer>12</answer>", "12");
+        let near = verdict("<reasoning>3 x 4 = 13</reasoning><answer>13</answer>", "12");
+        let echo = verdict("First, think about the problem <answer>12</answer> and", "12");
+        assert_eq!(best_of(&[right]), right);
+        assert_eq!(
+            best_of(&[echo, near]),
+            Verdict {
+                compliant: true,
+                correct: false,
+                partial: 0.5
+            }
+        );
+        assert_eq!(best_of(&[near, echo, right]), right);
+        assert!(!best_of(&[echo, echo]).compliant);
     }
 }

@@ -188,3 +188,50 @@ fn eval_reports_format_accuracy_reward_and_length() {
         .unwrap();
     assert!(value > 0.0 && value <= 8.0, "{length_row}");
 }
+
+#[test]
+fn eval_with_several_sampled_passes_counts_problems_and_samples_apart() {
+    let dir = model_dir();
+    let json = std::env::temp_dir().join(format!("passes_{}.json", std::process::id()));
+    let run = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_grpo-xla"))
+            .args(["eval", "--model", dir.to_str().unwrap(), "--limit", "2"])
+            .args(["--batch", "2", "--max-new-tokens", "8"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let greedy_passes = run(&["--passes", "3"]);
+    assert!(!greedy_passes.status.success());
+    let stderr = String::from_utf8_lossy(&greedy_passes.stderr);
+    assert!(stderr.contains("--temperature"), "{stderr}");
+
+    let out = run(&[
+        "--passes",
+        "3",
+        "--temperature",
+        "1.0",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("pass@3 of 3 samples at temperature 1"), "{stdout}");
+    assert!(stdout.contains("accuracy per sample"), "{stdout}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    std::fs::remove_file(&json).ok();
+    let row = &doc["rows"][0];
+    assert_eq!(doc["passes"], 3);
+    assert_eq!(row["n"], 2, "problems are counted once");
+    assert_eq!(row["per_sample"]["n"], 6, "every sample is counted");
+    let pass_k = row["accuracy"].as_f64().unwrap();
+    let per_sample = row["per_sample"]["accuracy"].as_f64().unwrap();
+    assert!(pass_k >= per_sample, "pass@3 {pass_k} < per sample {per_sample}");
+    let length = row["length_mean"].as_f64().unwrap();
+    assert!(length > 0.0 && length <= 8.0, "mean length {length} of 6 samples");
+}

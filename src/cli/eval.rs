@@ -1,5 +1,5 @@
-//! `grpo-xla eval`: greedy answers of one or more models (or a run's base, SFT result and latest
-//! checkpoint) to held-out problems: format compliance by the anchored, echo-proof check,
+//! `grpo-xla eval`: greedy answers (or pass@k of sampled ones) of one or more models (or a run's
+//! base, SFT result and latest checkpoint) to held-out problems: format compliance by the anchored, echo-proof check,
 //! accuracy and partial credit with 95% Wilson intervals, per domain and difficulty, mean
 //! reward and length; optionally a JSON results file with sample completions.
 
@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::Args;
 use grpo_xla::data::{load_jsonl, prompt_text, BadLines};
-use grpo_xla::eval::{verdict, Evaluation};
+use grpo_xla::eval::{best_of, verdict, Evaluation};
 use grpo_xla::graph::Placement;
 use grpo_xla::models::{DType, LoadedModel};
 use grpo_xla::rewards::{score_all, tunix_demo, WeightedReward};
@@ -45,6 +45,19 @@ pub struct EvalArgs {
     /// Print this many sample completions of each model after the table.
     #[arg(long, default_value_t = 0)]
     pub show: usize,
+    /// Answers sampled per problem (needs --temperature): a problem counts as solved when any
+    /// of them is right (pass@k, as Tunix's demo counts `num_passes`); the mean accuracy per
+    /// sample is reported beside it.
+    #[arg(long, default_value_t = 1)]
+    pub passes: usize,
+    /// Sampling temperature; 0 answers greedily.
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f32,
+    /// Sample among the k most likely tokens only.
+    #[arg(long)]
+    pub top_k: Option<i64>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
     #[command(flatten)]
     pub device: DeviceArgs,
 }
@@ -59,7 +72,10 @@ struct Setup {
 
 /// One model's results.
 struct Scores {
+    /// Per problem: its best pass.
     eval: Evaluation,
+    /// Per completion: every pass counted (the mean accuracy of one sample).
+    per_sample: Evaluation,
     reward: f64,
     length: f64,
     samples: Vec<serde_json::Value>,
@@ -75,10 +91,15 @@ fn evaluate(model: &Path, setup: &Setup, args: &EvalArgs) -> Result<Scores> {
     let sp = SamplingParams {
         max_new_tokens: args.max_new_tokens,
         stop_strings: setup.stop_strings.clone(),
+        temperature: args.temperature,
+        top_k: args.top_k,
+        seed: args.seed,
         ..Default::default()
     };
+    let passes = args.passes.max(1);
     let mut s = Scores {
         eval: Evaluation::default(),
+        per_sample: Evaluation::default(),
         reward: 0.0,
         length: 0.0,
         samples: vec![],
@@ -89,20 +110,26 @@ fn evaluate(model: &Path, setup: &Setup, args: &EvalArgs) -> Result<Scores> {
             .iter()
             .map(|e| tokenizer.encode(&prompt_text(&e.question)))
             .collect::<Result<_>>()?;
-        let completions = generator.generate(&prompts, 1, &sp, args.max_new_tokens, |_| {})?;
-        for (e, c) in chunk.iter().zip(completions) {
-            let mut text = tokenizer.decode(&c.tokens);
-            truncate_after_stop(&mut text, &setup.stop_strings);
-            let v = verdict(&text, &e.answer);
-            s.eval.add(&e.domain, e.steps, v);
-            s.reward += score_all(&setup.rewards, &e.question, &text, &e.answer).1;
-            s.length += c.tokens.len() as f64;
-            if s.samples.len() < args.samples.max(args.show) {
-                s.samples.push(serde_json::json!({
-                    "question": e.question, "answer": e.answer, "domain": e.domain,
-                    "completion": text, "compliant": v.compliant, "correct": v.correct,
-                }));
+        let completions =
+            generator.generate(&prompts, passes, &sp, args.max_new_tokens, |_| {})?;
+        for (e, answers) in chunk.iter().zip(completions.chunks(passes)) {
+            let mut verdicts = vec![];
+            for c in answers {
+                let mut text = tokenizer.decode(&c.tokens);
+                truncate_after_stop(&mut text, &setup.stop_strings);
+                let v = verdict(&text, &e.answer);
+                verdicts.push(v);
+                s.per_sample.add(&e.domain, e.steps, v);
+                s.reward += score_all(&setup.rewards, &e.question, &text, &e.answer).1;
+                s.length += c.tokens.len() as f64;
+                if s.samples.len() < args.samples.max(args.show) {
+                    s.samples.push(serde_json::json!({
+                        "question": e.question, "answer": e.answer, "domain": e.domain,
+                        "completion": text, "compliant": v.compliant, "correct": v.correct,
+                    }));
+                }
             }
+            s.eval.add(&e.domain, e.steps, best_of(&verdicts));
         }
         bar.inc(chunk.len() as u64);
     }
@@ -163,7 +190,21 @@ fn print_row(name: &str, cells: impl Iterator<Item = String>) {
     println!();
 }
 
+/// How the answers were drawn, for the table's title and the results file.
+fn decoding(args: &EvalArgs) -> String {
+    match (args.temperature, args.passes) {
+        (t, _) if t == 0.0 => "greedy".to_string(),
+        (t, 1) => format!("one sample at temperature {t}"),
+        (t, k) => format!("pass@{k} of {k} samples at temperature {t}"),
+    }
+}
+
 pub fn run(args: &EvalArgs) -> Result<()> {
+    anyhow::ensure!(
+        args.passes <= 1 || args.temperature > 0.0,
+        "--passes {} needs --temperature above 0: greedy answers are the same every pass",
+        args.passes
+    );
     let (setup, columns) = columns(args)?;
     let results: Vec<Scores> = columns
         .iter()
@@ -171,7 +212,8 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         .collect::<Result<_>>()?;
     let n = results[0].eval.overall.n;
     println!(
-        "greedy answers to the first {n} problems of {} (format: the whole completion in the format, no echo of the instruction; [95% Wilson interval])",
+        "{} answers to the first {n} problems of {} (format: the whole completion in the format, no echo of the instruction; [95% Wilson interval])",
+        decoding(args),
         args.data.display()
     );
     print_row("metric", columns.iter().map(|(name, _)| name.clone()));
@@ -191,11 +233,20 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             .iter()
             .map(|s| with_ci(s.accuracy, s.ci95.accuracy)),
     );
+    if args.passes > 1 {
+        print_row(
+            "accuracy per sample",
+            results
+                .iter()
+                .map(|r| format!("{:.3}", r.per_sample.overall.summary().accuracy)),
+        );
+    }
     print_row(
         "partial credit",
         summaries.iter().map(|s| format!("{:.3}", s.partial)),
     );
-    let mean = |v: f64| v / n.max(1) as f64;
+    // Reward and length are summed over every sample.
+    let mean = |v: f64| v / (n * args.passes.max(1)).max(1) as f64;
     print_row(
         setup.reward_row,
         results.iter().map(|r| format!("{:.3}", mean(r.reward))),
@@ -249,6 +300,9 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                 let mut row = r.eval.to_json();
                 row["name"] = name.clone().into();
                 row["model"] = dir.display().to_string().into();
+                if args.passes > 1 {
+                    row["per_sample"] = r.per_sample.to_json();
+                }
                 row["reward_mean"] = mean(r.reward).into();
                 row["length_mean"] = mean(r.length).into();
                 row["samples"] = r.samples[..r.samples.len().min(args.samples)]
@@ -259,7 +313,8 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             .collect();
         let doc = serde_json::json!({
             "data": args.data.display().to_string(), "problems": n,
-            "max_new_tokens": args.max_new_tokens, "decoding": "greedy", "rows": rows,
+            "max_new_tokens": args.max_new_tokens, "decoding": decoding(args),
+            "passes": args.passes.max(1), "seed": args.seed, "rows": rows,
         });
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
