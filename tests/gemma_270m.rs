@@ -220,7 +220,10 @@ fn eval_with_several_sampled_passes_counts_problems_and_samples_apart() {
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("pass@3 of 3 samples at temperature 1"), "{stdout}");
+    assert!(
+        stdout.contains("pass@3 of 3 samples at temperature 1"),
+        "{stdout}"
+    );
     assert!(stdout.contains("accuracy per sample"), "{stdout}");
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -231,7 +234,13 @@ fn eval_with_several_sampled_passes_counts_problems_and_samples_apart() {
     assert_eq!(row["per_sample"]["n"], 6, "every sample is counted");
     let pass_k = row["accuracy"].as_f64().unwrap();
     let per_sample = row["per_sample"]["accuracy"].as_f64().unwrap();
-    assert!(pass_k >= per_sample, "pass@3 {pass_k} < per sample {per_sample}");
+    assert!(
+        pass_k >= per_sample,
+        "pass@3 {pass_k} < per sample {per_sample}"
+    );
     let length = row["length_mean"].as_f64().unwrap();
-    assert!(length > 0.0 && length <= 8.0, "mean length {length} of 6 samples");
+    assert!(
+        length > 0.0 && length <= 8.0,
+        "mean length {length} of 6 samples"
+    );
 }

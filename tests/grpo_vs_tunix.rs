@@ -1,7 +1,9 @@
 //! The GRPO loss and every parameter's gradient against Tunix's `grpo_loss_fn` (jax.grad through
 //! Tunix's Gemma 3) on a tiny model and identical inputs: left-padded prompts, right-padded
 //! completions (one of them empty), with and without old log-probs (μ = 1 and μ > 1),
-//! temperature scaling on.
+//! temperature scaling on; and LoRA's chunked LM head, differentiated through the hidden states
+//! only, against Tunix differentiating through the whole logits (every gradient but the frozen
+//! embedding's).
 //!
 //! Every variant our objective offers is compared with Tunix 0.1.7's own code, which has all of
 //! them: KL estimators `kl`, `low_var_kl` and `mse_kl` (`common.compute_kl_divergence`), the
@@ -21,8 +23,9 @@ mod common;
 
 use common::{cpu_client, values};
 use grpo_xla::graph::{Graph, HostArray, Shape, Tensor};
+use grpo_xla::grpo::head::HeadGradient;
 use grpo_xla::grpo::objective::{grpo_objective, Aggregation, KlEstimator, ObjectiveConfig};
-use grpo_xla::grpo::programs::{completion_log_probs, Geometry};
+use grpo_xla::grpo::programs::{completion_log_probs, Geometry, Sequences};
 use grpo_xla::models::gemma::{Family, GemmaConfig, GemmaWeights};
 use grpo_xla::models::hf::save_params;
 use grpo_xla::reference;
@@ -47,6 +50,8 @@ struct Case {
     tunix: Value,
     /// Tunix configs differing from this case in the one setting under test.
     neighbours: Vec<Value>,
+    /// `HiddenOnly` is LoRA's chunked LM head: every gradient but the (frozen) embedding's.
+    head: HeadGradient,
 }
 
 fn kl_name(kl: KlEstimator) -> &'static str {
@@ -133,13 +138,15 @@ fn check(name: &str, case: Case) {
 
     let g = Graph::new("grpo_loss");
     let (w, tensors) = GemmaWeights::parameters(&g, &cfg);
-    let t = g.parameter("tokens", Shape::i32(&[4, 11]));
-    let v = g.parameter("valid", Shape::i32(&[4, 11]));
+    let seq = Sequences {
+        tokens: g.parameter("tokens", Shape::i32(&[4, 11])),
+        valid: g.parameter("valid", Shape::i32(&[4, 11])),
+    };
     let m = g.parameter("mask", Shape::f32(&[4, 5]));
     let adv = g.parameter("advantages", Shape::f32(&[4]));
     let old = g.parameter("old", Shape::f32(&[4, 5]));
     let reference_logps = g.parameter("ref", Shape::f32(&[4, 5]));
-    let (logp, _) = completion_log_probs(&cfg, &w, &t, &v, geo, temperature);
+    let (logp, _) = completion_log_probs(&cfg, &w, &seq, geo, temperature, case.head);
     let old_used: Tensor = if case.use_old {
         old
     } else {
@@ -183,7 +190,11 @@ fn check(name: &str, case: Case) {
     let loss_err = (our_loss - their_loss).abs() / their_loss.abs().max(1e-3);
     let mut worst_grad = (0f64, String::new());
     let mut compared = 0;
+    let embedding_frozen = case.head == HeadGradient::HiddenOnly;
     for (i, (param, _)) in cfg.param_specs().iter().enumerate() {
+        if embedding_frozen && param == "embedder.input_embedding" {
+            continue;
+        }
         let tunix = reference::f64s(&theirs["grads"][param]).unwrap_or_else(|_| {
             panic!(
                 "tunix has no gradient named {param}: {:?}",
@@ -209,7 +220,10 @@ fn check(name: &str, case: Case) {
         }
         compared += 1;
     }
-    assert_eq!(compared, cfg.param_specs().len());
+    assert_eq!(
+        compared,
+        cfg.param_specs().len() - usize::from(embedding_frozen)
+    );
     eprintln!(
         "{name}: loss ours {our_loss:.8} tunix {their_loss:.8} (relative error {loss_err:.2e}); \
          worst gradient error {:.2e} of its largest value ({})",
@@ -247,6 +261,7 @@ fn loss_and_gradients_equal_tunix_on_policy() {
             beta: 0.08,
             tunix: json!({}),
             neighbours: vec![],
+            head: HeadGradient::Full,
         },
     );
 }
@@ -263,6 +278,26 @@ fn loss_and_gradients_equal_tunix_with_old_logps_k3_and_token_mean() {
             beta: 0.08,
             tunix: json!({}),
             neighbours: vec![json!({"aggregation": "sequence-mean-token-mean"})],
+            head: HeadGradient::Full,
+        },
+    );
+}
+
+/// LoRA's path: the LM head in chunks, differentiated through the hidden states only (the
+/// embedding is frozen under LoRA), against Tunix differentiating through the whole logits.
+#[test]
+fn chunked_head_loss_and_gradients_equal_tunix() {
+    check(
+        "chunked head, old log-probs, kl, sequence-mean-token-mean",
+        Case {
+            use_old: true,
+            kl: KlEstimator::Kl,
+            aggregation: Aggregation::SequenceMeanTokenMean,
+            epsilon_high: 0.2,
+            beta: 0.08,
+            tunix: json!({}),
+            neighbours: vec![],
+            head: HeadGradient::HiddenOnly,
         },
     );
 }
@@ -279,6 +314,7 @@ fn mse_kl_equals_tunix() {
             beta: 0.08,
             tunix: json!({}),
             neighbours: vec![json!({"kl": "kl"}), json!({"kl": "low_var_kl"})],
+            head: HeadGradient::Full,
         },
     );
 }
@@ -298,6 +334,7 @@ fn sequence_mean_token_scale_equals_tunix() {
                 json!({"aggregation": "sequence-mean-token-mean"}),
                 json!({"aggregation": "token-mean"}),
             ],
+            head: HeadGradient::Full,
         },
     );
 }
@@ -314,6 +351,7 @@ fn seq_mean_token_sum_equals_tunix() {
             beta: 0.08,
             tunix: json!({}),
             neighbours: vec![json!({"aggregation": "sequence-mean-token-scale"})],
+            head: HeadGradient::Full,
         },
     );
 }
@@ -331,6 +369,7 @@ fn asymmetric_clipping_equals_tunix_dapo_config() {
             beta: 0.0,
             tunix: json!({"algo": "dapo"}),
             neighbours: vec![json!({"epsilon_high": 0.2})],
+            head: HeadGradient::Full,
         },
     );
 }
@@ -348,6 +387,7 @@ fn asymmetric_clipping_with_kl_equals_tunix() {
             beta: 0.08,
             tunix: json!({}),
             neighbours: vec![json!({"epsilon_high": 0.2})],
+            head: HeadGradient::Full,
         },
     );
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use common::cpu_client;
 use grpo_xla::data::Example;
 use grpo_xla::graph::{Graph, HostArray};
+use grpo_xla::grpo::head::HeadGradient;
 use grpo_xla::grpo::programs::{target_cross_entropy, Geometry, Sequences};
 use grpo_xla::models::gemma::{random_params, Family, GemmaConfig, GemmaWeights};
 use grpo_xla::models::hf::save_params;
@@ -78,7 +79,7 @@ fn sft_loss_and_gradients_equal_optax_cross_entropy_through_tunix() {
         valid: g.parameter("valid", grpo_xla::graph::Shape::i32(&[3, t])),
     };
     let mask = g.parameter("mask", grpo_xla::graph::Shape::f32(&[3, 64]));
-    let (loss, _) = target_cross_entropy(&cfg, &w, &seq, &mask, geo);
+    let (loss, _) = target_cross_entropy(&cfg, &w, &seq, &mask, geo, HeadGradient::Full);
     let grads = g.grad(&loss, &tensors).unwrap();
     let module = g.build(&[vec![loss], grads].concat()).unwrap();
     let mut args = params.clone();

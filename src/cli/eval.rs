@@ -110,8 +110,7 @@ fn evaluate(model: &Path, setup: &Setup, args: &EvalArgs) -> Result<Scores> {
             .iter()
             .map(|e| tokenizer.encode(&prompt_text(&e.question)))
             .collect::<Result<_>>()?;
-        let completions =
-            generator.generate(&prompts, passes, &sp, args.max_new_tokens, |_| {})?;
+        let completions = generator.generate(&prompts, passes, &sp, args.max_new_tokens, |_| {})?;
         for (e, answers) in chunk.iter().zip(completions.chunks(passes)) {
             let mut verdicts = vec![];
             for c in answers {

@@ -1,6 +1,7 @@
 //! GRPO: the per-token objective and the optimizer, as graphs.
 
 pub mod advantages;
+pub mod head;
 pub mod lora;
 pub mod objective;
 pub mod optimizer;

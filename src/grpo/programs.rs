@@ -13,6 +13,7 @@ use crate::graph::{
 use crate::models::gemma::{hidden_states, logits, GemmaConfig, GemmaWeights};
 use crate::pjrt::{ElementType, Result};
 
+use super::head::{target_log_probs, HeadGradient, CHUNK_TOKENS};
 use super::lora::{self, LoraConfig, LoraSpec};
 use super::objective::{
     aggregate, grpo_objective, token_entropy, token_log_probs, Aggregation, ObjectiveConfig,
@@ -59,6 +60,17 @@ impl Trainable {
                 .iter()
                 .flat_map(|s| [format!("{}_lora_a", s.name), format!("{}_lora_b", s.name)])
                 .collect(),
+        }
+    }
+
+    /// How the LM head's log-probs need differentiating: through the embedding only when it
+    /// is trained (index 0 of `param_specs`).
+    pub fn head_gradient(&self) -> HeadGradient {
+        match self {
+            Trainable::Lora(_, specs) if specs.iter().all(|s| s.param != 0) => {
+                HeadGradient::HiddenOnly
+            }
+            _ => HeadGradient::Full,
         }
     }
 
@@ -144,22 +156,27 @@ pub(crate) fn finish(
 
 /// Log-probs [B, C] of each completion token, and the per-position logits' entropy [B, C].
 /// `temperature` divides the logits first (Tunix divides by the rollout temperature).
+/// `gradient` says what the log-probs are differentiated with respect to: all but `Full`
+/// compute the LM head a chunk at a time (`head.rs`).
 pub fn completion_log_probs(
     cfg: &GemmaConfig,
     w: &GemmaWeights,
-    tokens: &Tensor,
-    valid: &Tensor,
+    seq: &Sequences<Tensor>,
     geo: Geometry,
     temperature: f64,
+    gradient: HeadGradient,
 ) -> (Tensor, Tensor) {
-    let hidden = hidden_states(cfg, w, tokens, valid);
+    let hidden = hidden_states(cfg, w, &seq.tokens, &seq.valid);
     // Position i predicts token i + 1: the completion's predictions start at P - 1.
     let h = hidden.narrow(1, geo.prompt_len - 1, geo.completion_len);
+    let targets = seq.tokens.narrow(1, geo.prompt_len, geo.completion_len);
+    if gradient != HeadGradient::Full {
+        return target_log_probs(cfg, w, &h, &targets, temperature, gradient, CHUNK_TOKENS);
+    }
     let mut l = logits(cfg, w, &h).convert(ElementType::F32);
     if temperature != 1.0 && temperature != 0.0 {
         l = l / temperature;
     }
-    let targets = tokens.narrow(1, geo.prompt_len, geo.completion_len);
     (token_log_probs(&l, &targets), token_entropy(&l))
 }
 
@@ -199,7 +216,7 @@ impl LogProbsProgram {
         let seq = declare_sequences(&g, geo);
         place_batch(&g, layout, &[&seq.tokens, &seq.valid]);
         let w = GemmaWeights::from_tensors(cfg, &w);
-        let (logp, _) = completion_log_probs(cfg, &w, &seq.tokens, &seq.valid, geo, temperature);
+        let (logp, _) = completion_log_probs(cfg, &w, &seq, geo, temperature, HeadGradient::None);
         finish(&g, &[logp], vec![layout.batch(2)], layout)
     }
 
@@ -454,6 +471,7 @@ fn grpo_loss(
     temperature: f64,
     use_old_logps: bool,
     layout: &Layout,
+    head_gradient: HeadGradient,
 ) -> LossTerms {
     let (b, c) = (geo.batch, geo.completion_len);
     let batch = GrpoBatch {
@@ -464,14 +482,7 @@ fn grpo_loss(
         ref_logps: g.parameter("ref_logps", Shape::f32(&[b, c])),
     };
     place_batch(g, layout, &batch.arrays());
-    let (logp, entropy) = completion_log_probs(
-        cfg,
-        w,
-        &batch.seq.tokens,
-        &batch.seq.valid,
-        geo,
-        temperature,
-    );
+    let (logp, entropy) = completion_log_probs(cfg, w, &batch.seq, geo, temperature, head_gradient);
     let old = if use_old_logps {
         batch.old_logps.clone()
     } else {
@@ -503,8 +514,9 @@ pub fn target_cross_entropy(
     seq: &Sequences<Tensor>,
     target_mask: &Tensor,
     geo: Geometry,
+    head_gradient: HeadGradient,
 ) -> (Tensor, Tensor) {
-    let (logp, entropy) = completion_log_probs(cfg, w, &seq.tokens, &seq.valid, geo, 1.0);
+    let (logp, entropy) = completion_log_probs(cfg, w, seq, geo, 1.0, head_gradient);
     let loss = aggregate(&(-logp), target_mask, Aggregation::TokenMean);
     let entropy = aggregate(&entropy, target_mask, Aggregation::TokenMean).stop_gradient();
     (loss, entropy)
@@ -517,6 +529,7 @@ fn sft_loss(
     w: &GemmaWeights,
     geo: Geometry,
     layout: &Layout,
+    head_gradient: HeadGradient,
 ) -> LossTerms {
     let batch = SftBatch {
         seq: declare_sequences(g, geo),
@@ -527,7 +540,8 @@ fn sft_loss(
         layout,
         &[&batch.seq.tokens, &batch.seq.valid, &batch.target_mask],
     );
-    let (loss, entropy) = target_cross_entropy(cfg, w, &batch.seq, &batch.target_mask, geo);
+    let (loss, entropy) =
+        target_cross_entropy(cfg, w, &batch.seq, &batch.target_mask, geo, head_gradient);
     let zero = g.scalar(0.0, ElementType::F32);
     LossTerms {
         loss,
@@ -609,8 +623,9 @@ impl TrainStepProgram {
                 *temperature,
                 *use_old_logps,
                 layout,
+                trainable.head_gradient(),
             ),
-            Loss::Sft => sft_loss(&g, cfg, &w, geo, layout),
+            Loss::Sft => sft_loss(&g, cfg, &w, geo, layout, trainable.head_gradient()),
         };
         let grads = g
             .grad(&obj.loss, &state.params)

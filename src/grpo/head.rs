@@ -1,0 +1,150 @@
+//! Log-probabilities of target tokens through the tied LM head, a chunk of positions at a time.
+//!
+//! Gemma's head is 262k words wide: at 16 rows × 128 completion tokens one f32 copy of the
+//! logits is 2.1 GB, and differentiating through them keeps several copies alive until the
+//! backward pass. When only the hidden states need a gradient (the embedding is frozen, as
+//! with LoRA), that gradient is known in the forward pass: for a target t under temperature τ,
+//!
+//!   ∂ log p(t | h) / ∂h = Σ_v (1[v = t] − p_v) · (∂ℓ_v/∂z_v) / τ · E_v,
+//!
+//! with z = h·Eᵀ the raw logits, ℓ = z or Gemma 2's soft cap c·tanh(z/c) (whose derivative is
+//! 1 − (ℓ/c)²). So each chunk computes its logits, its log-probs and entropy and that [tokens, D]
+//! Jacobian, and drops the logits. The backward pass is then one multiply by the Jacobian: the
+//! same FLOPs as differentiating through the logits, and no [tokens, vocab] array outlives its
+//! chunk (the liger-kernel idea of a fused linear cross-entropy).
+
+use crate::graph::{DotDims, Shape, Tensor};
+use crate::models::gemma::{GemmaConfig, GemmaWeights};
+use crate::pjrt::ElementType;
+
+/// About this many tokens (rows × positions) per chunk: 0.5 GB of f32 logits for Gemma 3.
+pub const CHUNK_TOKENS: i64 = 512;
+
+/// How the head's log-probs are differentiated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeadGradient {
+    /// Through the logits, the embedding included (full fine-tuning): every logit is kept for
+    /// the backward pass.
+    Full,
+    /// Through the hidden states only (a frozen embedding, as with LoRA): chunked, the
+    /// Jacobian computed in the forward pass.
+    HiddenOnly,
+    /// No gradient (scoring with the reference or old policy): chunked.
+    None,
+}
+
+/// Log-probs [B, C] of `targets` [B, C] and the entropy [B, C] of each position's distribution,
+/// from final hidden states `h` [B, C, D], with the logits divided by `temperature` (0 and 1
+/// leave them as they are). The entropy carries no gradient.
+/// Each chunk holds about `chunk_tokens` tokens (`CHUNK_TOKENS` in the programs).
+pub fn target_log_probs(
+    cfg: &GemmaConfig,
+    w: &GemmaWeights,
+    h: &Tensor,
+    targets: &Tensor,
+    temperature: f64,
+    gradient: HeadGradient,
+    chunk_tokens: i64,
+) -> (Tensor, Tensor) {
+    let (b, c) = (h.dim(0), h.dim(1));
+    let positions = (chunk_tokens / b.max(1)).clamp(1, c);
+    let with_jacobian = gradient == HeadGradient::HiddenOnly;
+    let hf = h.convert(ElementType::F32);
+    let mut parts: Vec<Chunk> = vec![];
+    let mut start = 0;
+    while start < c {
+        let len = positions.min(c - start);
+        let chunk = chunk_log_probs(
+            cfg,
+            w,
+            &hf.narrow(1, start, len).stop_gradient(),
+            &targets.narrow(1, start, len),
+            temperature,
+            with_jacobian,
+        );
+        parts.push(chunk);
+        start += len;
+    }
+    let join = |pick: fn(&Chunk) -> &Tensor| {
+        let all: Vec<Tensor> = parts.iter().map(|p| pick(p).clone()).collect();
+        Tensor::concatenate(&all, 1).stop_gradient()
+    };
+    let logp = join(|p| &p.logp);
+    let entropy = join(|p| &p.entropy);
+    if !with_jacobian {
+        return (logp, entropy);
+    }
+    let jacobian = join(|p| p.jacobian.as_ref().expect("asked for"));
+    // Equal to `logp`; its gradient with respect to `h` is the Jacobian.
+    let through_h = ((&hf - &hf.stop_gradient()) * jacobian).sum(&[2], false);
+    (logp + through_h, entropy)
+}
+
+struct Chunk {
+    logp: Tensor,
+    entropy: Tensor,
+    jacobian: Option<Tensor>,
+}
+
+/// One chunk [B, n, D] of hidden states → log-probs [B, n], entropy [B, n] and, if asked,
+/// ∂ logp / ∂h [B, n, D].
+fn chunk_log_probs(
+    cfg: &GemmaConfig,
+    w: &GemmaWeights,
+    h: &Tensor,
+    targets: &Tensor,
+    temperature: f64,
+    with_jacobian: bool,
+) -> Chunk {
+    let embed = w.embed.convert(ElementType::F32).stop_gradient();
+    let z = h.dot_general(
+        &embed,
+        DotDims {
+            lhs_contract: vec![2],
+            rhs_contract: vec![1],
+            ..Default::default()
+        },
+    );
+    let capped = match cfg.final_softcap {
+        Some(cap) => (z / cap).tanh() * cap,
+        None => z,
+    };
+    let scaled = temperature != 1.0 && temperature != 0.0;
+    let logits = if scaled {
+        &capped / temperature
+    } else {
+        capped.clone()
+    };
+    let logp_all = logits.log_softmax(-1);
+    let p = logp_all.exp();
+    let logp = logp_all.pick_along_last(targets);
+    let entropy = -(&p * &logp_all).sum(&[-1], false);
+    let jacobian = with_jacobian.then(|| {
+        let dims = p.dims();
+        let ids = targets
+            .convert(ElementType::S32)
+            .broadcast_in_dim(&dims, &[0, 1]);
+        let one_hot = h.graph().iota(Shape::i32(&dims), 2).eq(&ids);
+        let mut dlogits = one_hot.convert(ElementType::F32) - &p;
+        if let Some(cap) = cfg.final_softcap {
+            let t = &capped / cap;
+            dlogits = dlogits * (t.scalar_like(1.0) - &t * &t);
+        }
+        if scaled {
+            dlogits = dlogits / temperature;
+        }
+        dlogits.dot_general(
+            &embed,
+            DotDims {
+                lhs_contract: vec![2],
+                rhs_contract: vec![0],
+                ..Default::default()
+            },
+        )
+    });
+    Chunk {
+        logp,
+        entropy,
+        jacobian,
+    }
+}
