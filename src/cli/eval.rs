@@ -191,10 +191,13 @@ fn print_row(name: &str, cells: impl Iterator<Item = String>) {
 
 /// How the answers were drawn, for the table's title and the results file.
 fn decoding(args: &EvalArgs) -> String {
-    match (args.temperature, args.passes) {
-        (t, _) if t == 0.0 => "greedy".to_string(),
-        (t, 1) => format!("one sample at temperature {t}"),
-        (t, k) => format!("pass@{k} of {k} samples at temperature {t}"),
+    let (t, k) = (args.temperature, args.passes);
+    if t == 0.0 {
+        "greedy".to_string()
+    } else if k <= 1 {
+        format!("one sample at temperature {t}")
+    } else {
+        format!("pass@{k} of {k} samples at temperature {t}")
     }
 }
 
