@@ -54,10 +54,18 @@ pub fn target_log_probs(
     let mut start = 0;
     while start < c {
         let len = positions.min(c - start);
+        let mut chunk_h = hf.narrow(1, start, len).stop_gradient();
+        // Each chunk starts once the one before has its results: independent chunks would
+        // otherwise be scheduled side by side, each with its logits live (13 at once, measured).
+        if let Some(before) = parts.last() {
+            let mut fence = vec![chunk_h, before.logp.clone(), before.entropy.clone()];
+            fence.extend(before.jacobian.clone());
+            chunk_h = Tensor::optimization_barrier(&fence).swap_remove(0);
+        }
         let chunk = chunk_log_probs(
             cfg,
             w,
-            &hf.narrow(1, start, len).stop_gradient(),
+            &chunk_h,
             &targets.narrow(1, start, len),
             temperature,
             with_jacobian,
