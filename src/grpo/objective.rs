@@ -59,7 +59,7 @@ pub struct ObjectiveConfig {
 /// The scalar loss and the pieces worth logging.
 pub struct Objective {
     pub loss: Tensor,
-    /// Mean KL per unmasked token.
+    /// Mean KL per unmasked token (0 when β = 0: the reference is not computed then).
     pub kl: Tensor,
     /// Fraction of unmasked tokens where the clipped term is the larger loss (Tunix's pg_clipfrac).
     pub clip_fraction: Tensor,
@@ -90,12 +90,16 @@ pub fn grpo_objective(
         }
         KlEstimator::MseKl => (logp - ref_logp).square() * 0.5,
     };
-    if cfg.beta != 0.0 {
+    // β = 0: no reference log-probs are computed (zeros come in), so there is no KL to report.
+    let kl = if cfg.beta != 0.0 {
         loss = loss + aggregate(&kl, mask, cfg.aggregation) * cfg.beta;
-    }
+        masked_mean(&kl, mask)
+    } else {
+        mask.scalar_like(0.0)
+    };
     Objective {
         loss,
-        kl: masked_mean(&kl, mask),
+        kl,
         clip_fraction: masked_mean(&clipped.gt(&unclipped).convert(mask.ty()), mask),
     }
 }

@@ -41,6 +41,8 @@ pub struct StepReport<'a> {
     pub stages: StageSeconds,
     pub rollout_tokens_per_s: f64,
     pub train_tokens_per_s: f64,
+    /// Whether the update measured a KL to the reference (β ≠ 0); Tunix logs none without.
+    pub kl_measured: bool,
 }
 
 /// A stopwatch read in laps: each `lap` is the seconds since the previous one.
@@ -87,7 +89,9 @@ impl StepReport<'_> {
             "time/update_s": self.stages.update,
         });
         for (name, value) in self.update.named() {
-            record[name] = serde_json::json!(value);
+            if name != "kl" || self.kl_measured {
+                record[name] = serde_json::json!(value);
+            }
         }
         if let (Some(judge), Some(failures)) = (&self.scores.judge, self.judge_failures) {
             record["reward/judge"] = serde_json::json!(mean(judge));
@@ -99,15 +103,23 @@ impl StepReport<'_> {
         record
     }
 
+    /// The KL for a log line: "-" when none was measured.
+    fn kl_text(&self) -> String {
+        match self.kl_measured {
+            true => format!("{:.4}", self.update.kl),
+            false => "-".to_string(),
+        }
+    }
+
     pub fn log_line(&self) -> String {
         let totals = &self.scores.totals;
         format!(
-            "step {:>4}  reward {:>7.3} ± {:.3}  loss {:>8.4}  kl {:.4}  clip {:.3}  len {:.1}  {:.1}s",
+            "step {:>4}  reward {:>7.3} ± {:.3}  loss {:>8.4}  kl {}  clip {:.3}  len {:.1}  {:.1}s",
             self.step,
             mean(totals),
             std(totals),
             self.update.loss,
-            self.update.kl,
+            self.kl_text(),
             self.update.clip_fraction,
             mean(self.lengths),
             self.step_seconds
@@ -204,10 +216,10 @@ impl MetricsLog {
 
     pub fn append(&mut self, report: &StepReport) -> Result<()> {
         let message = format!(
-            "reward {:.3} loss {:.4} kl {:.4}",
+            "reward {:.3} loss {:.4} kl {}",
             mean(&report.scores.totals),
             report.update.loss,
-            report.update.kl
+            report.kl_text()
         );
         self.write(report.step, &report.record(), message)
     }
@@ -253,5 +265,35 @@ mod tests {
         drop(MetricsLog::open(dir.path(), 10, 2).unwrap());
         let kept = std::fs::read_to_string(&path).unwrap();
         assert_eq!(kept, format!("{}\n{}\n{}\n", lines[0], lines[1], lines[2]));
+    }
+
+    #[test]
+    fn a_step_without_a_reference_logs_no_kl() {
+        let scores = Scores {
+            columns: vec![("check_answer".into(), vec![1.0, -1.0])],
+            judge: None,
+            totals: vec![1.0, -1.0],
+        };
+        let report = |kl_measured| StepReport {
+            step: 3,
+            scores: &scores,
+            lengths: &[10.0, 20.0],
+            group_size: 2,
+            update: StepMetrics {
+                kl: 0.25,
+                ..Default::default()
+            },
+            judge_failures: None,
+            step_seconds: 1.0,
+            stages: StageSeconds::default(),
+            rollout_tokens_per_s: 1.0,
+            train_tokens_per_s: 1.0,
+            kl_measured,
+        };
+        assert_eq!(report(true).record()["kl"], 0.25);
+        assert!(report(true).log_line().contains("kl 0.2500"));
+        assert!(report(false).record().get("kl").is_none());
+        assert!(report(false).log_line().contains("kl -"));
+        assert_eq!(report(false).record()["reward/check_answer"], 0.0);
     }
 }

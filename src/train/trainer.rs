@@ -483,6 +483,7 @@ fn grpo_phase(
             train_tokens_per_s: (packed.geo.batch * packed.geo.seq_len()) as f64
                 * iterations as f64
                 / stages.update,
+            kl_measured: grpo.beta != 0.0,
         };
         let first_sample = (examples[0].answer.as_str(), texts[0].as_str());
         log_step(&mut log, cfg, &report, first_sample)?;
