@@ -8,11 +8,13 @@ use crate::graph::Tensor;
 use crate::pjrt::ElementType;
 
 /// Log-probabilities of `targets` [B, L] under `logits` [B, L, V] / temperature, in f32.
+/// Picked by a one-hot sum rather than a gather: on a batch split over devices XLA gathers a
+/// gather's indices (and its gradient's scatter) onto every device; a sum stays on each.
 pub fn token_log_probs(logits: &Tensor, targets: &Tensor) -> Tensor {
     logits
         .convert(ElementType::F32)
         .log_softmax(-1)
-        .take_along_last(targets)
+        .pick_along_last(targets)
 }
 
 /// Mean entropy per position of the distributions in `logits` [B, L, V] → [B, L].
