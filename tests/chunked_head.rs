@@ -13,12 +13,23 @@ use grpo_xla::graph::{Graph, HostArray, Shape};
 use grpo_xla::grpo::head::{target_log_probs, HeadGradient};
 use grpo_xla::grpo::objective::{token_entropy, token_log_probs};
 use grpo_xla::models::gemma::{hidden_states, logits, Family, GemmaConfig, GemmaWeights};
+use grpo_xla::pjrt::ElementType;
 
 const TOL: f64 = 1e-5;
 
 /// (log-probs, entropies, gradients of Σ logp · weights for every parameter but the embedding).
 fn run(family: Family, temperature: f64, chunked: Option<HeadGradient>) -> Vec<Vec<f64>> {
-    let cfg = GemmaConfig::tiny(family);
+    run_in(ElementType::F32, family, temperature, chunked)
+}
+
+fn run_in(
+    dtype: ElementType,
+    family: Family,
+    temperature: f64,
+    chunked: Option<HeadGradient>,
+) -> Vec<Vec<f64>> {
+    let mut cfg = GemmaConfig::tiny(family);
+    cfg.dtype = dtype;
     let (b, t, c) = (3i64, 9i64, 7i64);
     let g = Graph::new("head");
     let (w, params) = GemmaWeights::parameters(&g, &cfg);
@@ -31,7 +42,7 @@ fn run(family: Family, temperature: f64, chunked: Option<HeadGradient>) -> Vec<V
         // 8 tokens a chunk: 2 positions of 3 rows, so chunks of 2, 2, 2 and 1 positions.
         Some(gradient) => target_log_probs(&cfg, &w, &h, &targets, temperature, gradient, 8),
         None => {
-            let l = logits(&cfg, &w, &h) / temperature;
+            let l = logits(&cfg, &w, &h).convert(ElementType::F32) / temperature;
             (token_log_probs(&l, &targets), token_entropy(&l))
         }
     };
@@ -50,7 +61,13 @@ fn run(family: Family, temperature: f64, chunked: Option<HeadGradient>) -> Vec<V
         .map(|(i, (_, dims))| {
             let n = dims.iter().product::<i64>() as usize;
             let v: Vec<f32> = values(n, 40 + i as u64).iter().map(|x| x * 0.3).collect();
-            HostArray::new(&v, dims)
+            match dtype {
+                ElementType::BF16 => {
+                    let v: Vec<half::bf16> = v.iter().map(|&x| half::bf16::from_f32(x)).collect();
+                    HostArray::new(&v, dims)
+                }
+                _ => HostArray::new(&v, dims),
+            }
         })
         .collect();
     let ids: Vec<i32> = (0..b * t).map(|k| 3 + (k as i32 * 29) % 200).collect();
@@ -108,4 +125,20 @@ fn chunked_head_equals_the_whole_head_on_gemma3_with_temperature() {
 #[test]
 fn chunked_head_equals_the_whole_head_on_gemma2_soft_capped() {
     check(Family::Gemma2, 1.0);
+}
+
+/// A bf16 model: the scoring programs (reference and old log-probs) must score tokens exactly as
+/// full fine-tuning's train step does, or its first ratio is not 1 and its KL not 0.
+#[test]
+fn bf16_scoring_equals_the_whole_heads_log_probs() {
+    let whole = run_in(ElementType::BF16, Family::Gemma2, 0.9, None);
+    let scoring = run_in(
+        ElementType::BF16,
+        Family::Gemma2,
+        0.9,
+        Some(HeadGradient::None),
+    );
+    let err = worst(&scoring[0], &whole[0]);
+    eprintln!("bf16: log-probs differ by {err:.2e}");
+    assert!(err <= TOL, "bf16 log-probs: {err:.3e}");
 }

@@ -33,7 +33,7 @@ pub struct EvalArgs {
     pub limit: usize,
     #[arg(long, default_value_t = 128)]
     pub max_new_tokens: usize,
-    /// Prompts per device call.
+    /// Prompts per device call (each sampled `--passes` times).
     #[arg(long, default_value_t = 8)]
     pub batch: usize,
     /// Write the results (and samples) as JSON here.
@@ -105,15 +105,20 @@ fn evaluate(model: &Path, setup: &Setup, args: &EvalArgs) -> Result<Scores> {
         samples: vec![],
     };
     let bar = indicatif::ProgressBar::new(data.len() as u64);
-    for chunk in data.chunks(args.batch.max(1)) {
+    for (k, chunk) in data.chunks(args.batch.max(1)).enumerate() {
         let prompts: Vec<Vec<u32>> = chunk
             .iter()
             .map(|e| tokenizer.encode(&prompt_text(&e.question)))
             .collect::<Result<_>>()?;
+        // Each call draws its own noise: the same seed would give row i of every call the same.
+        let sp = SamplingParams {
+            seed: args.seed.wrapping_add(k as u64),
+            ..sp.clone()
+        };
         let completions = generator.generate(&prompts, passes, &sp, args.max_new_tokens, |_| {})?;
         for (e, answers) in chunk.iter().zip(completions.chunks(passes)) {
             let mut verdicts = vec![];
-            for c in answers {
+            for (pass, c) in answers.iter().enumerate() {
                 let mut text = tokenizer.decode(&c.tokens);
                 truncate_after_stop(&mut text, &setup.stop_strings);
                 let v = verdict(&text, &e.answer);
@@ -121,7 +126,8 @@ fn evaluate(model: &Path, setup: &Setup, args: &EvalArgs) -> Result<Scores> {
                 s.per_sample.add(&e.domain, e.steps, v);
                 s.reward += score_all(&setup.rewards, &e.question, &text, &e.answer).1;
                 s.length += c.tokens.len() as f64;
-                if s.samples.len() < args.samples.max(args.show) {
+                // The first pass of each problem: samples of different problems.
+                if pass == 0 && s.samples.len() < args.samples.max(args.show) {
                     s.samples.push(serde_json::json!({
                         "question": e.question, "answer": e.answer, "domain": e.domain,
                         "completion": text, "compliant": v.compliant, "correct": v.correct,
@@ -249,12 +255,13 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     );
     // Reward and length are summed over every sample.
     let mean = |v: f64| v / (n * args.passes.max(1)).max(1) as f64;
+    let per_sample = if args.passes > 1 { " per sample" } else { "" };
     print_row(
-        setup.reward_row,
+        &format!("{}{per_sample}", setup.reward_row),
         results.iter().map(|r| format!("{:.3}", mean(r.reward))),
     );
     print_row(
-        "mean completion length",
+        &format!("mean completion length{per_sample}"),
         results.iter().map(|r| format!("{:.3}", mean(r.length))),
     );
     let groups: Vec<(String, String)> = results[0]

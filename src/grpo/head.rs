@@ -14,7 +14,7 @@
 //! chunk (the liger-kernel idea of a fused linear cross-entropy).
 
 use crate::graph::{DotDims, Shape, Tensor};
-use crate::models::gemma::{GemmaConfig, GemmaWeights};
+use crate::models::gemma::{logits, GemmaConfig, GemmaWeights};
 use crate::pjrt::ElementType;
 
 /// About this many tokens (rows × positions) per chunk: 0.5 GB of f32 logits for Gemma 3.
@@ -47,14 +47,14 @@ pub fn target_log_probs(
     chunk_tokens: i64,
 ) -> (Tensor, Tensor) {
     let (b, c) = (h.dim(0), h.dim(1));
+    assert!(c > 0, "log-probs of an empty completion");
     let positions = (chunk_tokens / b.max(1)).clamp(1, c);
     let with_jacobian = gradient == HeadGradient::HiddenOnly;
-    let hf = h.convert(ElementType::F32);
     let mut parts: Vec<Chunk> = vec![];
     let mut start = 0;
     while start < c {
         let len = positions.min(c - start);
-        let mut chunk_h = hf.narrow(1, start, len).stop_gradient();
+        let mut chunk_h = h.narrow(1, start, len).stop_gradient();
         // Each chunk starts once the one before has its results: independent chunks would
         // otherwise be scheduled side by side, each with its logits live (13 at once, measured).
         if let Some(before) = parts.last() {
@@ -84,8 +84,8 @@ pub fn target_log_probs(
     }
     let jacobian = join(|p| p.jacobian.as_ref().expect("asked for"));
     // Equal to `logp`; its gradient with respect to `h` is the Jacobian.
-    let through_h = ((&hf - &hf.stop_gradient()) * jacobian).sum(&[2], false);
-    (logp + through_h, entropy)
+    let through_h = ((h - &h.stop_gradient()) * jacobian).sum(&[2], false);
+    (logp + through_h.convert(ElementType::F32), entropy)
 }
 
 struct Chunk {
@@ -95,7 +95,8 @@ struct Chunk {
 }
 
 /// One chunk [B, n, D] of hidden states → log-probs [B, n], entropy [B, n] and, if asked,
-/// ∂ logp / ∂h [B, n, D].
+/// ∂ logp / ∂h [B, n, D]. The logits are computed as `models::gemma::logits` computes them (in
+/// the model's dtype, soft cap included, then f32), so every program scores a token alike.
 fn chunk_log_probs(
     cfg: &GemmaConfig,
     w: &GemmaWeights,
@@ -104,19 +105,8 @@ fn chunk_log_probs(
     temperature: f64,
     with_jacobian: bool,
 ) -> Chunk {
-    let embed = w.embed.convert(ElementType::F32).stop_gradient();
-    let z = h.dot_general(
-        &embed,
-        DotDims {
-            lhs_contract: vec![2],
-            rhs_contract: vec![1],
-            ..Default::default()
-        },
-    );
-    let capped = match cfg.final_softcap {
-        Some(cap) => (z / cap).tanh() * cap,
-        None => z,
-    };
+    let embed = w.embed.stop_gradient();
+    let capped = logits(cfg, w, h).convert(ElementType::F32);
     let scaled = temperature != 1.0 && temperature != 0.0;
     let logits = if scaled {
         &capped / temperature
@@ -141,7 +131,7 @@ fn chunk_log_probs(
         if scaled {
             dlogits = dlogits / temperature;
         }
-        dlogits.dot_general(
+        dlogits.convert(embed.ty()).dot_general(
             &embed,
             DotDims {
                 lhs_contract: vec![2],

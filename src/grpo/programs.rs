@@ -315,6 +315,43 @@ pub enum Loss {
     },
 }
 
+impl Loss {
+    /// Whether the frozen base's log-probs program runs: for the KL term (β ≠ 0), and as full
+    /// fine-tuning's old policy (μ > 1).
+    pub fn runs_reference(&self, trainable: &Trainable) -> bool {
+        match self {
+            Loss::Grpo {
+                objective,
+                use_old_logps,
+                ..
+            } => objective.beta != 0.0 || (*use_old_logps && matches!(trainable, Trainable::Full)),
+            Loss::Sft => false,
+        }
+    }
+
+    /// Whether the current policy's log-probs program (base + adapters) runs: LoRA with μ > 1.
+    pub fn runs_policy(&self, trainable: &Trainable) -> bool {
+        matches!(
+            (self, trainable),
+            (
+                Loss::Grpo {
+                    use_old_logps: true,
+                    ..
+                },
+                Trainable::Lora(..)
+            )
+        )
+    }
+
+    /// Logits are divided by this before the log-softmax.
+    pub fn temperature(&self) -> f64 {
+        match self {
+            Loss::Grpo { temperature, .. } => *temperature,
+            Loss::Sft => 1.0,
+        }
+    }
+}
+
 /// A packed GRPO batch: sequences, which completion tokens count [B, C] f32, one advantage per
 /// row [B] f32, and the log-probs the objective compares with [B, C] f32.
 pub struct GrpoBatch<T> {

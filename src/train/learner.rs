@@ -93,7 +93,7 @@ pub struct Learner {
 struct ShapePrograms {
     train_step: TrainStepProgram,
     /// GRPO: the completion log-probs program (the reference policy's, and full fine-tuning's
-    /// current policy's).
+    /// current policy's); none when nothing calls it (`Loss::runs_reference`).
     reference: Option<LogProbsProgram>,
     /// GRPO with LoRA and μ > 1: the current policy (base + adapters).
     policy: Option<LogProbsProgram>,
@@ -108,22 +108,16 @@ impl ShapePrograms {
     ) -> Result<ShapePrograms> {
         let train_step =
             TrainStepProgram::compile(on, cfg, geo, &spec.trainable, &spec.loss, &spec.optimizer)?;
-        let (reference, policy) = match &spec.loss {
-            Loss::Grpo {
-                temperature,
-                use_old_logps,
-                ..
-            } => {
-                let logps = |weights: &Trainable| {
-                    LogProbsProgram::compile(on, cfg, geo, weights, *temperature)
-                };
-                let policy = match &spec.trainable {
-                    Trainable::Lora(..) if *use_old_logps => Some(logps(&spec.trainable)?),
-                    _ => None,
-                };
-                (Some(logps(&Trainable::Full)?), policy)
-            }
-            Loss::Sft => (None, None),
+        let logps = |weights: &Trainable| {
+            LogProbsProgram::compile(on, cfg, geo, weights, spec.loss.temperature())
+        };
+        let reference = match spec.loss.runs_reference(&spec.trainable) {
+            true => Some(logps(&Trainable::Full)?),
+            false => None,
+        };
+        let policy = match spec.loss.runs_policy(&spec.trainable) {
+            true => Some(logps(&spec.trainable)?),
+            false => None,
         };
         Ok(ShapePrograms {
             train_step,
@@ -350,7 +344,7 @@ impl Learner {
         let reference = programs
             .reference
             .as_ref()
-            .context("log-probs are computed only by a GRPO learner")?;
+            .context("no reference log-probs: a GRPO learner with beta 0 skips them")?;
         let base: Vec<&DeviceArray> = self.base.iter().map(|b| b.as_ref()).collect();
         Ok(reference.run(&base, seq)?)
     }

@@ -192,24 +192,20 @@ fn learner_programs(
         ),
         frozen + resident.optimizer_state,
     );
-    if let Loss::Grpo {
-        temperature,
-        use_old_logps,
-        ..
-    } = &spec.loss
-    {
+    let temperature = spec.loss.temperature();
+    if spec.loss.runs_reference(&spec.trainable) {
         push(
             "reference_log_probs",
-            LogProbsProgram::build(model, spec.geo, &Trainable::Full, *temperature, layout),
+            LogProbsProgram::build(model, spec.geo, &Trainable::Full, temperature, layout),
             resident.base,
         );
-        if *use_old_logps && matches!(spec.trainable, Trainable::Lora(..)) {
-            push(
-                "policy_log_probs",
-                LogProbsProgram::build(model, spec.geo, &spec.trainable, *temperature, layout),
-                resident.base + resident.trained,
-            );
-        }
+    }
+    if spec.loss.runs_policy(&spec.trainable) {
+        push(
+            "policy_log_probs",
+            LogProbsProgram::build(model, spec.geo, &spec.trainable, temperature, layout),
+            resident.base + resident.trained,
+        );
     }
     if let Trainable::Lora(lc, specs) = &spec.trainable {
         push(
