@@ -6,7 +6,7 @@
 //! `rollout_sampling`, `sampling_bucket`), so the plan cannot drift from what a run compiles.
 
 use crate::graph::{Layout, Module};
-use crate::grpo::programs::{LogProbsProgram, Loss, MergeProgram, TrainStepProgram, Trainable};
+use crate::grpo::programs::{LogProbsProgram, MergeProgram, TrainStepProgram, Trainable};
 use crate::models::gemma::GemmaConfig;
 use crate::rollout::generator::{prompt_bucket, sampling_bucket};
 use crate::rollout::programs::{decode, prefill, CastProgram};
