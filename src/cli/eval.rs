@@ -218,10 +218,36 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         .iter()
         .map(|(_, dir)| evaluate(dir, &setup, args))
         .collect::<Result<_>>()?;
-    let n = results[0].eval.overall.n;
+    print_table(args, &setup, &columns, &results);
+    print_groups(&results);
+    for ((name, _), r) in columns.iter().zip(&results) {
+        for sample in r.samples.iter().take(args.show) {
+            println!(
+                "\n--- {name} | {} (answer {})\n{}",
+                sample["question"].as_str().unwrap_or_default(),
+                sample["answer"].as_str().unwrap_or_default(),
+                sample["completion"].as_str().unwrap_or_default().trim()
+            );
+        }
+    }
+    if let Some(path) = &args.json {
+        write_json(path, args, &columns, &results)?;
+        println!("results: {}", path.display());
+    }
+    Ok(())
+}
+
+/// Reward and length are summed over every sample: their mean per sample.
+fn per_sample_mean(total: f64, r: &Scores, args: &EvalArgs) -> f64 {
+    total / (r.eval.overall.n * args.passes.max(1)).max(1) as f64
+}
+
+/// The overall rows: format, accuracy (and per sample), partial credit, reward, length.
+fn print_table(args: &EvalArgs, setup: &Setup, columns: &[(String, PathBuf)], results: &[Scores]) {
     println!(
-        "{} answers to the first {n} problems of {} (format: the whole completion in the format, no echo of the instruction; [95% Wilson interval])",
+        "{} answers to the first {} problems of {} (format: the whole completion in the format, no echo of the instruction; [95% Wilson interval])",
         decoding(args),
+        results[0].eval.overall.n,
         args.data.display()
     );
     print_row("metric", columns.iter().map(|(name, _)| name.clone()));
@@ -253,33 +279,32 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         "partial credit",
         summaries.iter().map(|s| format!("{:.3}", s.partial)),
     );
-    // Reward and length are summed over every sample.
-    let mean = |v: f64| v / (n * args.passes.max(1)).max(1) as f64;
     let per_sample = if args.passes > 1 { " per sample" } else { "" };
     print_row(
         &format!("{}{per_sample}", setup.reward_row),
-        results.iter().map(|r| format!("{:.3}", mean(r.reward))),
+        results
+            .iter()
+            .map(|r| format!("{:.3}", per_sample_mean(r.reward, r, args))),
     );
     print_row(
         &format!("mean completion length{per_sample}"),
-        results.iter().map(|r| format!("{:.3}", mean(r.length))),
+        results
+            .iter()
+            .map(|r| format!("{:.3}", per_sample_mean(r.length, r, args))),
     );
-    let groups: Vec<(String, String)> = results[0]
-        .eval
+}
+
+/// Format and accuracy per domain, then per difficulty.
+fn print_groups(results: &[Scores]) {
+    let first = &results[0].eval;
+    let groups = first
         .domains
         .keys()
-        .map(|k| ("domains".to_string(), k.clone()))
-        .chain(
-            results[0]
-                .eval
-                .difficulty
-                .keys()
-                .map(|k| ("difficulty".to_string(), k.clone())),
-        )
-        .collect();
-    for (kind, key) in &groups {
+        .map(|k| (true, k))
+        .chain(first.difficulty.keys().map(|k| (false, k)));
+    for (is_domain, key) in groups {
         let cells = results.iter().map(|r| {
-            let map = if kind == "domains" {
+            let map = if is_domain {
                 &r.eval.domains
             } else {
                 &r.eval.difficulty
@@ -291,46 +316,41 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         });
         print_row(&format!("{key}: format / acc"), cells);
     }
-    for ((name, _), r) in columns.iter().zip(&results) {
-        for sample in r.samples.iter().take(args.show) {
-            println!(
-                "\n--- {name} | {} (answer {})\n{}",
-                sample["question"].as_str().unwrap_or_default(),
-                sample["answer"].as_str().unwrap_or_default(),
-                sample["completion"].as_str().unwrap_or_default().trim()
-            );
-        }
+}
+
+/// The results file: every number of the table per model, and its sample completions.
+fn write_json(
+    path: &Path,
+    args: &EvalArgs,
+    columns: &[(String, PathBuf)],
+    results: &[Scores],
+) -> Result<()> {
+    let rows: Vec<serde_json::Value> = columns
+        .iter()
+        .zip(results)
+        .map(|((name, dir), r)| {
+            let mut row = r.eval.to_json();
+            row["name"] = name.clone().into();
+            row["model"] = dir.display().to_string().into();
+            if args.passes > 1 {
+                row["per_sample"] = r.per_sample.to_json();
+            }
+            row["reward_mean"] = per_sample_mean(r.reward, r, args).into();
+            row["length_mean"] = per_sample_mean(r.length, r, args).into();
+            row["samples"] = r.samples[..r.samples.len().min(args.samples)]
+                .to_vec()
+                .into();
+            row
+        })
+        .collect();
+    let doc = serde_json::json!({
+        "data": args.data.display().to_string(), "problems": results[0].eval.overall.n,
+        "max_new_tokens": args.max_new_tokens, "decoding": decoding(args),
+        "passes": args.passes.max(1), "seed": args.seed, "rows": rows,
+    });
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
     }
-    if let Some(path) = &args.json {
-        let rows: Vec<serde_json::Value> = columns
-            .iter()
-            .zip(&results)
-            .map(|((name, dir), r)| {
-                let mut row = r.eval.to_json();
-                row["name"] = name.clone().into();
-                row["model"] = dir.display().to_string().into();
-                if args.passes > 1 {
-                    row["per_sample"] = r.per_sample.to_json();
-                }
-                row["reward_mean"] = mean(r.reward).into();
-                row["length_mean"] = mean(r.length).into();
-                row["samples"] = r.samples[..r.samples.len().min(args.samples)]
-                    .to_vec()
-                    .into();
-                row
-            })
-            .collect();
-        let doc = serde_json::json!({
-            "data": args.data.display().to_string(), "problems": n,
-            "max_new_tokens": args.max_new_tokens, "decoding": decoding(args),
-            "passes": args.passes.max(1), "seed": args.seed, "rows": rows,
-        });
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
-            .with_context(|| format!("writing {}", path.display()))?;
-        println!("results: {}", path.display());
-    }
-    Ok(())
+    std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
+        .with_context(|| format!("writing {}", path.display()))
 }
