@@ -258,10 +258,7 @@ mod tests {
     fn several_passes_count_a_problem_solved_when_any_pass_solves_it() {
         let right = verdict("<reasoning>3 x 4 = 12</reasoning><answer>12</answer>", "12");
         let near = verdict("<reasoning>3 x 4 = 13</reasoning><answer>13</answer>", "12");
-        let echo = verdict(
-            "First, think about the problem <answer>12</answer> and",
-            "12",
-        );
+        let echo = verdict("First, think about the problem.", "12");
         assert_eq!(best_of(&[right]), right);
         assert_eq!(
             best_of(&[echo, near]),
