@@ -1,7 +1,5 @@
 //! Values made from no operand but a state: constants, iota and threefry random bits.
 
-use std::fmt::Write;
-
 use super::{types, At, Emitter};
 use crate::graph::ops::Op;
 
@@ -20,17 +18,16 @@ impl Emitter<'_> {
 
     /// State ui64[2] in; new state and random bits out.
     fn rng_bit_generator(&mut self, at: &At) {
-        writeln!(
-            self.out,
-            "{}{}:2 = \"stablehlo.rng_bit_generator\"({}) {{rng_algorithm = #stablehlo<rng_algorithm THREE_FRY>}} : ({}) -> ({}){}",
+        self.line(
             at.indent,
-            at.n,
-            at.inputs[0],
-            at.in_types[0],
-            types(&at.node.outputs),
-            at.loc
-        )
-        .unwrap();
+            &format!("{}:2", at.n),
+            "rng_bit_generator",
+            &at.inputs,
+            &at.in_types,
+            "rng_algorithm = #stablehlo<rng_algorithm THREE_FRY>",
+            &format!("({})", types(&at.node.outputs)),
+            &at.loc,
+        );
         self.bind_results(at, 2);
     }
 }
