@@ -143,6 +143,10 @@ pub struct DataSection {
     /// rows without `steps` are kept).
     #[serde(default)]
     pub max_steps: Option<usize>,
+    /// Keep only problems of these domains (a curriculum on the domains where the starting
+    /// model already samples right answers, so its groups carry an advantage).
+    #[serde(default)]
+    pub domains: Option<Vec<String>>,
 }
 
 fn skip() -> BadLines {

@@ -376,20 +376,40 @@ pub fn train(config_path: &Path, opts: RunOptions, client: Client) -> Result<Pat
 
 /// GRPO from `state` to the config's last step: rollout → scoring → advantages → packing →
 /// learner → metrics, with checkpoints. Steps are numbered after the SFT phase's, if any.
-/// The GRPO prompts: the `data.train` file, cut to `data.max_steps` when set.
+/// The GRPO prompts: the `data.train` file, cut by the curriculum of the `data` section.
 fn grpo_prompts(cfg: &TrainConfig) -> Result<Vec<crate::data::Example>> {
-    let (mut data, skipped) = load_jsonl(&cfg.data.train, cfg.data.bad_lines)?;
+    let (data, skipped) = load_jsonl(&cfg.data.train, cfg.data.bad_lines)?;
     if skipped > 0 {
         eprintln!("{}: skipped {skipped} bad lines", cfg.data.train.display());
     }
-    if let Some(max) = cfg.data.max_steps {
-        data.retain(|e| e.steps.is_none_or(|s| s as usize <= max));
-        anyhow::ensure!(
-            !data.is_empty(),
-            "{}: no problem has at most {max} steps (data.max_steps)",
-            cfg.data.train.display()
-        );
+    let kept = curriculum(data, cfg.data.max_steps, cfg.data.domains.as_deref());
+    kept.map_err(|e| anyhow::anyhow!("{}: {e}", cfg.data.train.display()))
+}
+
+/// The problems a curriculum keeps: at most `max_steps` reasoning steps (rows without `steps`
+/// are kept) and, when `domains` is set, one of those domains. Refuses an empty result, and a
+/// domain that no problem has (a typo would otherwise train on nothing of it, silently).
+fn curriculum(
+    mut data: Vec<crate::data::Example>,
+    max_steps: Option<usize>,
+    domains: Option<&[String]>,
+) -> Result<Vec<crate::data::Example>> {
+    if let Some(domains) = domains {
+        for d in domains {
+            anyhow::ensure!(
+                data.iter().any(|e| &e.domain == d),
+                "no problem has domain {d:?} (data.domains)"
+            );
+        }
+        data.retain(|e| domains.contains(&e.domain));
     }
+    if let Some(max) = max_steps {
+        data.retain(|e| e.steps.is_none_or(|s| s as usize <= max));
+    }
+    anyhow::ensure!(
+        !data.is_empty(),
+        "no problem is left by the curriculum (data.max_steps {max_steps:?}, data.domains {domains:?})"
+    );
     Ok(data)
 }
 
@@ -573,4 +593,55 @@ pub(super) fn stop_unless_finite(
         update.loss,
         update.grad_norm
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::curriculum;
+    use crate::data::Example;
+
+    fn problem(domain: &str, steps: Option<u32>) -> Example {
+        Example {
+            question: format!("{domain} {steps:?}"),
+            reasoning: None,
+            answer: "1".into(),
+            domain: domain.into(),
+            steps,
+        }
+    }
+
+    fn set() -> Vec<Example> {
+        vec![
+            problem("math", Some(3)),
+            problem("logic", Some(2)),
+            problem("logic", Some(4)),
+            problem("general", None),
+        ]
+    }
+
+    #[test]
+    fn curriculum_keeps_the_named_domains_within_the_step_bound() {
+        let logic: Vec<String> = vec!["logic".into(), "general".into()];
+        let kept = curriculum(set(), Some(2), Some(&logic)).unwrap();
+        let names: Vec<_> = kept.iter().map(|e| e.question.as_str()).collect();
+        assert_eq!(names, ["logic Some(2)", "general None"]);
+        assert_eq!(curriculum(set(), None, None).unwrap().len(), 4);
+    }
+
+    #[test]
+    fn curriculum_refuses_an_unknown_domain_and_an_empty_result() {
+        let typo: Vec<String> = vec!["logics".into()];
+        let err = curriculum(set(), None, Some(&typo))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("\"logics\"") && err.contains("data.domains"),
+            "{err}"
+        );
+        let math: Vec<String> = vec!["math".into()];
+        let err = curriculum(set(), Some(2), Some(&math))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no problem is left"), "{err}");
+    }
 }
