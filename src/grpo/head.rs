@@ -36,7 +36,8 @@ pub enum HeadGradient {
 /// Log-probs [B, C] of `targets` [B, C] and the entropy [B, C] of each position's distribution,
 /// from final hidden states `h` [B, C, D], with the logits divided by `temperature` (0 and 1
 /// leave them as they are). The entropy carries no gradient.
-/// Each chunk holds about `chunk_tokens` tokens (`CHUNK_TOKENS` in the programs).
+/// Each chunk holds about `chunk_tokens` tokens on each device (`CHUNK_TOKENS` in the
+/// programs): the rows are split over every device of the graph's mesh, when it has one.
 pub fn target_log_probs(
     cfg: &GemmaConfig,
     w: &GemmaWeights,
@@ -48,7 +49,8 @@ pub fn target_log_probs(
 ) -> (Tensor, Tensor) {
     let (b, c) = (h.dim(0), h.dim(1));
     assert!(c > 0, "log-probs of an empty completion");
-    let positions = (chunk_tokens / b.max(1)).clamp(1, c);
+    let devices = h.graph().mesh().map_or(1, |m| m.num_devices());
+    let positions = chunk_positions(chunk_tokens, b, devices, c);
     let with_jacobian = gradient == HeadGradient::HiddenOnly;
     let mut parts: Vec<Chunk> = vec![];
     let mut start = 0;
@@ -86,6 +88,12 @@ pub fn target_log_probs(
     // Equal to `logp`; its gradient with respect to `h` is the Jacobian.
     let through_h = ((h - &h.stop_gradient()) * jacobian).sum(&[2], false);
     (logp + through_h.convert(ElementType::F32), entropy)
+}
+
+/// Positions per chunk so that each device's part of a chunk holds about `chunk_tokens`
+/// tokens: its rows (`rows / devices`) times the positions, at least one, at most `c`.
+fn chunk_positions(chunk_tokens: i64, rows: i64, devices: i64, c: i64) -> i64 {
+    (chunk_tokens * devices.max(1) / rows.max(1)).clamp(1, c)
 }
 
 struct Chunk {
@@ -144,5 +152,21 @@ fn chunk_log_probs(
         logp,
         entropy,
         jacobian,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunk_positions;
+
+    #[test]
+    fn chunks_are_sized_per_device() {
+        // 16 rows on one device: 512 tokens are 32 positions of 16 rows.
+        assert_eq!(chunk_positions(512, 16, 1, 128), 32);
+        // The same batch over 8 devices holds 2 rows each: 256 positions, cut to the 128 there are.
+        assert_eq!(chunk_positions(512, 16, 8, 128), 128);
+        assert_eq!(chunk_positions(512, 64, 8, 128), 64);
+        // Never fewer than one position.
+        assert_eq!(chunk_positions(8, 64, 1, 128), 1);
     }
 }
