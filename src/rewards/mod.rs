@@ -24,6 +24,9 @@ pub enum RewardKind {
     /// The Tunix demo notebook's variants.
     NotebookMatchFormatExactly,
     NotebookMatchFormatApproximately,
+    /// −|characters − target| (TRL's quickstart reward): a dense reward that any policy can
+    /// move, for shaping and for checking that a trainer learns at all. Needs `target`.
+    Length,
 }
 
 impl RewardKind {
@@ -38,10 +41,12 @@ impl RewardKind {
             RewardKind::ArithmeticConsistency => "arithmetic_consistency",
             RewardKind::NotebookMatchFormatExactly => "notebook_match_format_exactly",
             RewardKind::NotebookMatchFormatApproximately => "notebook_match_format_approximately",
+            RewardKind::Length => "length",
         }
     }
 
-    pub fn score(self, question: &str, completion: &str, answer: &str) -> f64 {
+    /// The score of one completion; `target` is the `length` reward's (ignored by the others).
+    pub fn score(self, question: &str, completion: &str, answer: &str, target: usize) -> f64 {
         match self {
             RewardKind::MatchFormatExactly => tunix_demo::match_format_exactly(completion),
             RewardKind::MatchFormatApproximately => {
@@ -60,6 +65,7 @@ impl RewardKind {
             RewardKind::NotebookMatchFormatApproximately => {
                 format::notebook_match_format_approximately(completion)
             }
+            RewardKind::Length => -(completion.chars().count().abs_diff(target) as f64),
         }
     }
 }
@@ -70,6 +76,36 @@ pub struct WeightedReward {
     pub name: RewardKind,
     #[serde(default = "one")]
     pub weight: f64,
+    /// The `length` reward's target, in characters (only that reward takes one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<usize>,
+}
+
+impl WeightedReward {
+    pub fn new(name: RewardKind) -> WeightedReward {
+        WeightedReward {
+            name,
+            weight: 1.0,
+            target: None,
+        }
+    }
+
+    /// Unweighted score of one completion.
+    pub fn score(&self, question: &str, completion: &str, answer: &str) -> f64 {
+        let target = self.target.unwrap_or(0);
+        self.name.score(question, completion, answer, target)
+    }
+
+    /// Why this entry is malformed: `length` without a target, or a target on another reward.
+    pub fn problem(&self) -> Option<String> {
+        match (self.name, self.target) {
+            (RewardKind::Length, None) => {
+                Some("the length reward needs `target` (characters)".into())
+            }
+            (RewardKind::Length, Some(_)) | (_, None) => None,
+            (other, Some(_)) => Some(format!("{} takes no `target`", other.name())),
+        }
+    }
 }
 
 fn one() -> f64 {
@@ -85,7 +121,7 @@ pub fn tunix_demo() -> Vec<WeightedReward> {
         RewardKind::CheckNumbers,
     ]
     .into_iter()
-    .map(|name| WeightedReward { name, weight: 1.0 })
+    .map(WeightedReward::new)
     .collect()
 }
 
@@ -98,8 +134,27 @@ pub fn score_all(
 ) -> (Vec<f64>, f64) {
     let each: Vec<f64> = rewards
         .iter()
-        .map(|r| r.name.score(question, completion, answer))
+        .map(|r| r.score(question, completion, answer))
         .collect();
     let total = rewards.iter().zip(&each).map(|(r, s)| r.weight * s).sum();
     (each, total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RewardKind, WeightedReward};
+
+    #[test]
+    fn length_scores_the_distance_in_characters_to_its_target() {
+        let length = WeightedReward {
+            target: Some(3),
+            ..WeightedReward::new(RewardKind::Length)
+        };
+        assert_eq!(length.score("q", "abcde", "a"), -2.0);
+        assert_eq!(length.score("q", "é", "a"), -2.0, "characters, not bytes");
+        assert_eq!(length.score("q", "abc", "a"), 0.0);
+        assert!(length.problem().is_none());
+        let untargeted = WeightedReward::new(RewardKind::Length);
+        assert!(untargeted.problem().unwrap().contains("needs `target`"));
+    }
 }

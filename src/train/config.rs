@@ -414,6 +414,12 @@ impl TrainConfig {
                 "at least one reward function is needed",
             ));
         }
+        let functions = cfg.rewards.as_ref().map_or(&[][..], |r| &r.functions[..]);
+        for (i, f) in functions.iter().enumerate() {
+            if let Some(problem) = f.problem() {
+                return Err(invalid(path, &format!("rewards.functions[{i}]"), &problem));
+            }
+        }
         Ok(cfg)
     }
 
