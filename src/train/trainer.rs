@@ -374,8 +374,6 @@ pub fn train(config_path: &Path, opts: RunOptions, client: Client) -> Result<Pat
     Ok(run)
 }
 
-/// GRPO from `state` to the config's last step: rollout → scoring → advantages → packing →
-/// learner → metrics, with checkpoints. Steps are numbered after the SFT phase's, if any.
 /// The GRPO prompts: the `data.train` file, cut by the curriculum of the `data` section.
 fn grpo_prompts(cfg: &TrainConfig) -> Result<Vec<crate::data::Example>> {
     let (data, skipped) = load_jsonl(&cfg.data.train, cfg.data.bad_lines)?;
@@ -413,6 +411,8 @@ fn curriculum(
     Ok(data)
 }
 
+/// GRPO from `state` to the config's last step: rollout → scoring → advantages → packing →
+/// learner → metrics, with checkpoints. Steps are numbered after the SFT phase's, if any.
 fn grpo_phase(
     session: &Session,
     placement: &Placement,
