@@ -149,6 +149,17 @@ fn each_bad_input_gets_one_clear_error_naming_the_file_and_no_panic() {
             expect: strings(&["case.yaml", "rollout.num_generations"]),
         },
         Case {
+            name: "empty micro-batch",
+            config: Box::new(|t| {
+                t.replace(
+                    "  prompts_per_step: 2",
+                    "  prompts_per_step: 2\n  micro_batch_rows: 0",
+                )
+            }),
+            resume: false,
+            expect: strings(&["case.yaml", "training.micro_batch_rows", "at least 1 row"]),
+        },
+        Case {
             name: "JSONL line that is not JSON",
             config: Box::new(with_data(&not_json)),
             resume: false,

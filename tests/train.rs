@@ -151,6 +151,57 @@ fn resume_is_exact() {
     assert_eq!(m(&straight), m(&split), "the losses differ");
 }
 
+/// `training.micro_batch_rows` splits a step's 8 completions into 4 micro-batches whose
+/// gradients the learner sums: the first update (same rollouts, same weights) must report the
+/// same loss and gradient norm and leave the same Adam moments as all 8 rows at once.
+/// Tolerance: 2e-4 relative, as tests/mesh.rs's accumulation test (f32 sums in another order).
+#[test]
+fn micro_batches_give_the_trainers_update_on_all_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let first_update = |name: &str, edit: &dyn Fn(String) -> String| {
+        let (run, config_dir) = (
+            dir.path().join(name),
+            dir.path().join(format!("{name}_config")),
+        );
+        std::fs::create_dir_all(&config_dir).unwrap();
+        let cfg = smoke_with(&config_dir, edit);
+        let out = grpo_xla(&[
+            "train",
+            "--config",
+            path(&cfg),
+            "--output-dir",
+            path(&run),
+            "--max-steps",
+            "1",
+        ]);
+        assert_success(&out);
+        (metrics_of(&run).remove(0), state_of(&run, 1))
+    };
+    let (want, want_state) = first_update("whole", &|t| t);
+    let (got, got_state) = first_update("micro", &|t| {
+        t.replace(
+            "  prompts_per_step: 2",
+            "  prompts_per_step: 2\n  micro_batch_rows: 2",
+        )
+    });
+    for key in ["loss", "kl", "clip_fraction", "entropy", "grad_norm"] {
+        let (a, b) = (got[key].as_f64().unwrap(), want[key].as_f64().unwrap());
+        assert!(
+            (a - b).abs() <= 2e-4 * b.abs().max(1e-3),
+            "{key}: {a} in micro-batches, {b} at once"
+        );
+    }
+    assert!(
+        want["grad_norm"].as_f64().unwrap() > 1e-6,
+        "a gradient that tests something"
+    );
+    assert_eq!(got_state.len(), want_state.len());
+    for ((name, a), (_, b)) in got_state.iter().zip(&want_state) {
+        let err = common::relative_error(a, b);
+        assert!(err <= 2e-4, "{name} differs by {err:.2e}");
+    }
+}
+
 #[test]
 fn sigint_saves_a_checkpoint_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();

@@ -141,6 +141,7 @@ fn the_trainers_packed_batch_gives_tunixs_reference_logps_loss_and_metrics() {
         },
         geo,
         iterations: 1,
+        accumulate: false,
         seed: 0,
         rollout_dtype: cfg.dtype,
     };

@@ -1,5 +1,6 @@
 //! GRPO: the per-token objective and the optimizer, as graphs.
 
+pub mod accumulate;
 pub mod advantages;
 pub mod head;
 pub mod lora;

@@ -84,7 +84,11 @@ impl Trainable {
 
     /// Declares the model weights a program computes with: the frozen base (LoRA) and the
     /// trainable tensors. Returns (frozen, trainable, weights in `param_specs` order).
-    fn declare(&self, g: &Graph, cfg: &GemmaConfig) -> (Vec<Tensor>, Vec<Tensor>, Vec<Tensor>) {
+    pub(crate) fn declare(
+        &self,
+        g: &Graph,
+        cfg: &GemmaConfig,
+    ) -> (Vec<Tensor>, Vec<Tensor>, Vec<Tensor>) {
         let ty = self.element_type(cfg);
         match self {
             Trainable::Full => {
@@ -126,7 +130,7 @@ fn place_batch(g: &Graph, layout: &Layout, batch: &[&Tensor]) {
 }
 
 /// Trainable (or frozen) weights and optimizer moments: split over `fsdp`.
-fn place_weights(g: &Graph, layout: &Layout, weights: &[Tensor]) {
+pub(crate) fn place_weights(g: &Graph, layout: &Layout, weights: &[Tensor]) {
     let refs: Vec<&Tensor> = weights.iter().collect();
     place(g, layout, &refs, |t| layout.weight(&t.dims()));
 }
@@ -385,6 +389,15 @@ fn geometry_of(seq: &Sequences<DeviceArray>, completion_len: i64) -> Geometry {
     }
 }
 
+impl<B: StepBatch + ?Sized> StepBatch for &B {
+    fn buffers(&self) -> Vec<&DeviceArray> {
+        (**self).buffers()
+    }
+    fn geometry(&self) -> Geometry {
+        (**self).geometry()
+    }
+}
+
 impl StepBatch for GrpoBatch<DeviceArray> {
     fn buffers(&self) -> Vec<&DeviceArray> {
         self.arrays().to_vec()
@@ -427,7 +440,7 @@ pub struct OptState<T> {
 }
 
 impl<T> OptState<T> {
-    fn into_vec(self) -> Vec<T> {
+    pub(crate) fn into_vec(self) -> Vec<T> {
         let mut v = self.params;
         v.extend(self.mu);
         v.extend(self.nu);
@@ -436,7 +449,7 @@ impl<T> OptState<T> {
     }
 
     /// The inverse of `into_vec` for `n` trainable tensors; takes 3n + 1 items from the front.
-    fn from_vec(items: &mut Vec<T>, n: usize) -> OptState<T> {
+    pub(crate) fn from_vec(items: &mut Vec<T>, n: usize) -> OptState<T> {
         let mut rest = items.drain(..3 * n + 1);
         let params = rest.by_ref().take(n).collect();
         let mu = rest.by_ref().take(n).collect();
@@ -462,7 +475,7 @@ pub struct StepMetrics {
 }
 
 impl StepMetrics {
-    const COUNT: usize = 6;
+    pub(crate) const COUNT: usize = 6;
 
     /// The metrics with the names `metrics.jsonl` gives them.
     pub fn named(&self) -> [(&'static str, f32); 6] {
@@ -476,7 +489,7 @@ impl StepMetrics {
         ]
     }
 
-    fn from_values(v: &[f32]) -> StepMetrics {
+    pub(crate) fn from_values(v: &[f32]) -> StepMetrics {
         StepMetrics {
             loss: v[0],
             kl: v[1],
@@ -588,6 +601,107 @@ fn sft_loss(
     }
 }
 
+/// Declares the optimizer state of trainable `params` (named `names`): both Adam moments and
+/// the step, placed like the weights and donated to the program's first 3n + 1 outputs.
+pub(crate) fn declare_state(
+    g: &Graph,
+    layout: &Layout,
+    params: Vec<Tensor>,
+    names: &[String],
+) -> OptState<Tensor> {
+    let moments = |prefix: &str| -> Vec<Tensor> {
+        params
+            .iter()
+            .zip(names)
+            .map(|(p, n)| g.parameter(&format!("{prefix}.{n}"), Shape::f32(&p.dims())))
+            .collect()
+    };
+    let state = OptState {
+        mu: moments("mu"),
+        nu: moments("nu"),
+        step: g.parameter("step", Shape::i32(&[])),
+        params,
+    };
+    let n = state.params.len();
+    let tensors = state.into_vec();
+    place_weights(g, layout, &tensors[..3 * n]);
+    for (k, p) in tensors.iter().enumerate() {
+        g.donate_parameter(p, k);
+    }
+    OptState::from_vec(&mut tensors.clone(), n)
+}
+
+/// Declares the batch `loss` reads and returns the loss over it.
+pub(crate) fn declare_loss(
+    g: &Graph,
+    cfg: &GemmaConfig,
+    w: &GemmaWeights,
+    geo: Geometry,
+    loss: &Loss,
+    layout: &Layout,
+    head_gradient: HeadGradient,
+) -> LossTerms {
+    match loss {
+        Loss::Grpo {
+            objective,
+            temperature,
+            use_old_logps,
+        } => grpo_loss(
+            g,
+            cfg,
+            w,
+            geo,
+            objective,
+            *temperature,
+            *use_old_logps,
+            layout,
+            head_gradient,
+        ),
+        Loss::Sft => sft_loss(g, cfg, w, geo, layout, head_gradient),
+    }
+}
+
+/// One AdamW update of `state` with `grads`: the next state, then the gradient's global norm
+/// and the learning rate used.
+pub(crate) fn adamw_update(
+    state: &OptState<Tensor>,
+    grads: &[Tensor],
+    optimizer: &AdamWConfig,
+) -> (OptState<Tensor>, [Tensor; 2]) {
+    let update = adamw_step(
+        &state.params,
+        grads,
+        &state.mu,
+        &state.nu,
+        &state.step,
+        optimizer,
+    );
+    let next = OptState {
+        params: update.params,
+        mu: update.mu,
+        nu: update.nu,
+        step: &state.step + 1.0,
+    };
+    (next, [update.grad_norm, update.lr])
+}
+
+/// Shardings for results whose first `weights` are laid out like the weights and the rest
+/// (metrics) replicated.
+pub(crate) fn state_then_scalars(
+    results: &[Tensor],
+    weights: usize,
+    layout: &Layout,
+) -> Vec<Sharding> {
+    results
+        .iter()
+        .enumerate()
+        .map(|(i, r)| match i < weights {
+            true => layout.weight(&r.dims()),
+            false => Sharding::replicated(r.rank()),
+        })
+        .collect()
+}
+
 /// One train step's inputs: the frozen weights (LoRA's base; none for full fine-tuning), the
 /// state it updates (donated) and the batch.
 pub struct TrainStepInputs<'a> {
@@ -624,81 +738,29 @@ impl TrainStepProgram {
         let g = Graph::new(name);
         let (frozen, params, weights) = trainable.declare(&g, cfg);
         place_weights(&g, layout, &frozen);
-        let names = trainable.names(cfg);
-        let moments = |prefix: &str| -> Vec<Tensor> {
-            params
-                .iter()
-                .zip(&names)
-                .map(|(p, n)| g.parameter(&format!("{prefix}.{n}"), Shape::f32(&p.dims())))
-                .collect()
-        };
-        let state = OptState {
-            mu: moments("mu"),
-            nu: moments("nu"),
-            params,
-            step: g.parameter("step", Shape::i32(&[])),
-        };
-        let n = state.params.len();
-        let state_tensors = state.into_vec();
-        place_weights(&g, layout, &state_tensors[..3 * n]);
-        for (k, p) in state_tensors.iter().enumerate() {
-            g.donate_parameter(p, k);
-        }
-        let state = OptState::from_vec(&mut state_tensors.clone(), n);
+        let state = declare_state(&g, layout, params, &trainable.names(cfg));
         let w = GemmaWeights::from_tensors(cfg, &weights);
-        let obj = match loss {
-            Loss::Grpo {
-                objective,
-                temperature,
-                use_old_logps,
-            } => grpo_loss(
-                &g,
-                cfg,
-                &w,
-                geo,
-                objective,
-                *temperature,
-                *use_old_logps,
-                layout,
-                trainable.head_gradient(),
-            ),
-            Loss::Sft => sft_loss(&g, cfg, &w, geo, layout, trainable.head_gradient()),
-        };
+        let obj = declare_loss(&g, cfg, &w, geo, loss, layout, trainable.head_gradient());
         let grads = g
             .grad(&obj.loss, &state.params)
             .expect("the loss is differentiable");
-        let update = adamw_step(
-            &state.params,
-            &grads,
-            &state.mu,
-            &state.nu,
-            &state.step,
-            optimizer,
-        );
-        let next = OptState {
-            params: update.params,
-            mu: update.mu,
-            nu: update.nu,
-            step: &state.step + 1.0,
-        };
+        let (next, [grad_norm, lr]) = adamw_update(&state, &grads, optimizer);
+        let n = next.params.len();
         let mut results = next.into_vec();
         results.extend([
             obj.loss,
             obj.kl,
             obj.clip_fraction,
             obj.entropy,
-            update.grad_norm,
-            update.lr,
+            grad_norm,
+            lr,
         ]);
-        let shardings = results
-            .iter()
-            .enumerate()
-            .map(|(i, r)| match i < 3 * n {
-                true => layout.weight(&r.dims()),
-                false => Sharding::replicated(r.rank()),
-            })
-            .collect();
-        finish(&g, &results, shardings, layout)
+        finish(
+            &g,
+            &results,
+            state_then_scalars(&results, 3 * n, layout),
+            layout,
+        )
     }
 
     pub fn compile(

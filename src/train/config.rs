@@ -299,6 +299,11 @@ pub struct TrainingSection {
     /// this over the longest of them, not to the configured lengths (0: always to those).
     #[serde(default = "thirty_two")]
     pub pad_to_multiple_of: i64,
+    /// Gradient accumulation: the learner takes a step's completions this many at a time and
+    /// sums their gradients into one update (the same update as all at once, in less memory).
+    /// Unset: all of a step's completions in one program.
+    #[serde(default)]
+    pub micro_batch_rows: Option<usize>,
 }
 
 fn thirty_two() -> i64 {
@@ -396,6 +401,13 @@ impl TrainConfig {
                 path,
                 "training",
                 "steps and prompts_per_step must be at least 1",
+            ));
+        }
+        if cfg.training.micro_batch_rows == Some(0) {
+            return Err(invalid(
+                path,
+                "training.micro_batch_rows",
+                "a micro-batch needs at least 1 row (leave it out for the whole step at once)",
             ));
         }
         if let Some(sft) = &cfg.sft {

@@ -10,7 +10,9 @@ use anyhow::{Context, Result};
 
 use super::packing::TrainExample;
 use crate::graph::{DeviceArray, HostArray, Placement};
+use crate::grpo::accumulate::{ApplyGradientsProgram, GradientProgram, LossValues};
 use crate::grpo::lora;
+use crate::grpo::objective::Aggregation;
 use crate::grpo::optimizer::AdamWConfig;
 use crate::grpo::programs::{
     Geometry, GrpoBatch, LogProbsProgram, Loss, MergeProgram, OptState, Sequences, SftBatch,
@@ -29,6 +31,10 @@ pub struct LearnerSpec {
     pub geo: Geometry,
     /// Updates per batch (μ).
     pub iterations: usize,
+    /// Gradient accumulation: an update's rows come as several micro-batches of at most
+    /// `geo.batch` rows whose gradients are summed on the device before one AdamW update.
+    /// Without it each update is one fused program on one batch.
+    pub accumulate: bool,
     /// Seeds the LoRA A matrices.
     pub seed: u64,
     /// The dtype rollouts sample in (the weights handed over are converted to it).
@@ -50,7 +56,8 @@ pub struct LearnerSnapshot {
 pub struct ResidentBytes {
     /// The frozen base weights (LoRA's W and the reference policy).
     pub base: usize,
-    /// The trained tensors, both Adam moments and the step.
+    /// The trained tensors, both Adam moments, the step, and the gradient sums when
+    /// accumulating.
     pub optimizer_state: usize,
     /// The rollouts' own copy of the base weights (0 when they share the learner's).
     pub rollout_base: usize,
@@ -87,11 +94,38 @@ pub struct Learner {
     merge: Option<(MergeProgram, Option<MergeProgram>)>,
     /// The weights into the rollouts' layout and dtype (full fine-tuning; LoRA's base once).
     handover: Option<CastProgram>,
+    /// Gradient accumulation's update program and its sums (zero between updates).
+    accumulation: Option<(ApplyGradientsProgram, Option<Vec<DeviceArray>>)>,
+}
+
+/// A micro-batch's part of an update (`Learner::shares`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Share {
+    /// Of the loss (and its gradient).
+    pub loss: f32,
+    /// Of the completion tokens.
+    pub tokens: f32,
+}
+
+impl Share {
+    /// A batch that is the whole update.
+    pub const WHOLE: Share = Share {
+        loss: 1.0,
+        tokens: 1.0,
+    };
+}
+
+/// How a batch shape's update runs.
+enum StepProgram {
+    /// Forward, backward and AdamW in one program.
+    Fused(TrainStepProgram),
+    /// Forward and backward into the gradient sums; AdamW runs once all micro-batches are in.
+    Accumulating(GradientProgram),
 }
 
 /// The programs one batch shape runs.
 struct ShapePrograms {
-    train_step: TrainStepProgram,
+    step: StepProgram,
     /// GRPO: the completion log-probs program (the reference policy's, and full fine-tuning's
     /// current policy's); none when nothing calls it (`Loss::runs_reference`).
     reference: Option<LogProbsProgram>,
@@ -106,8 +140,20 @@ impl ShapePrograms {
         spec: &LearnerSpec,
         geo: Geometry,
     ) -> Result<ShapePrograms> {
-        let train_step =
-            TrainStepProgram::compile(on, cfg, geo, &spec.trainable, &spec.loss, &spec.optimizer)?;
+        let (trainable, loss) = (&spec.trainable, &spec.loss);
+        let step = match spec.accumulate {
+            true => {
+                StepProgram::Accumulating(GradientProgram::compile(on, cfg, geo, trainable, loss)?)
+            }
+            false => StepProgram::Fused(TrainStepProgram::compile(
+                on,
+                cfg,
+                geo,
+                trainable,
+                loss,
+                &spec.optimizer,
+            )?),
+        };
         let logps = |weights: &Trainable| {
             LogProbsProgram::compile(on, cfg, geo, weights, spec.loss.temperature())
         };
@@ -120,7 +166,7 @@ impl ShapePrograms {
             false => None,
         };
         Ok(ShapePrograms {
-            train_step,
+            step,
             reference,
             policy,
         })
@@ -236,6 +282,20 @@ impl Learner {
             _ => base.clone(),
         };
         let names = spec.trainable.names(cfg);
+        let accumulation = match spec.accumulate {
+            true => {
+                let apply =
+                    ApplyGradientsProgram::compile(on, cfg, &spec.trainable, &spec.optimizer)?;
+                let zeros: Vec<HostArray> = spec
+                    .trainable
+                    .shapes(cfg)
+                    .iter()
+                    .map(|d| HostArray::new(&vec![0f32; d.iter().product::<i64>() as usize], d))
+                    .collect();
+                Some((apply, Some(placement.upload_weights(&zeros)?)))
+            }
+            false => None,
+        };
         let spec_geo = spec.geo;
         let start = starting_state(model, &spec, resume)?;
         let state = OptState {
@@ -255,6 +315,7 @@ impl Learner {
             shapes: HashMap::from([(spec_geo, Arc::new(first))]),
             merge,
             handover,
+            accumulation,
         })
     }
 
@@ -269,7 +330,13 @@ impl Learner {
             .flat_map(|list| list.iter())
             .map(|a| a.bytes_per_device())
             .sum::<usize>()
-            + state.step.bytes_per_device();
+            + state.step.bytes_per_device()
+            + self
+                .accumulation
+                .iter()
+                .flat_map(|(_, sums)| sums.iter().flatten())
+                .map(|a| a.bytes_per_device())
+                .sum::<usize>();
         // Full fine-tuning hands rollouts a copy of every weight from its first update on;
         // LoRA copies its base once, unless rollouts can read the learner's own arrays.
         let whole_copy = self.model.num_params() as usize * self.spec.rollout_dtype.size_in_bytes();
@@ -395,6 +462,20 @@ impl Learner {
         })
     }
 
+    /// An update's micro-batches (`TrainExample::split_rows`) on the device with their
+    /// reference and old log-probs and their shares of the update (GRPO).
+    pub fn prepare_micro(
+        &mut self,
+        micro: &[TrainExample],
+    ) -> Result<Vec<(GrpoBatch<DeviceArray>, Share)>> {
+        let shares = self.shares(micro);
+        micro
+            .iter()
+            .zip(shares)
+            .map(|(m, share)| Ok((self.prepare(m)?, share)))
+            .collect()
+    }
+
     /// The packed batch on the device, its completions as the targets (SFT).
     pub fn prepare_sft(&self, packed: &TrainExample) -> Result<SftBatch<DeviceArray>> {
         let (seq, target_mask, _) = packed.upload(&self.placement)?;
@@ -403,18 +484,101 @@ impl Learner {
 
     /// μ updates on one batch; the metrics of the last.
     pub fn update(&mut self, batch: &dyn StepBatch) -> Result<StepMetrics> {
-        let programs = self.programs(batch.geometry())?;
+        self.update_micro(&[(batch, Share::WHOLE)])
+    }
+
+    /// Each micro-batch's share of the update: its part of what the loss averages over the
+    /// whole batch (rows, or tokens for a token mean), and its part of the completion tokens
+    /// (what the token-mean metrics, kl and clip fraction, average over).
+    pub fn shares(&self, micro: &[TrainExample]) -> Vec<Share> {
+        let aggregation = match &self.spec.loss {
+            Loss::Grpo { objective, .. } => objective.aggregation,
+            Loss::Sft => Aggregation::TokenMean,
+        };
+        let fractions = |units: Vec<f64>| -> Vec<f32> {
+            let total: f64 = units.iter().sum();
+            units
+                .iter()
+                .map(|u| match total > 0.0 {
+                    true => (u / total) as f32,
+                    false => 1.0 / units.len() as f32,
+                })
+                .collect()
+        };
+        let units = |a| micro.iter().map(|m| m.loss_units(a)).collect();
+        fractions(units(aggregation))
+            .into_iter()
+            .zip(fractions(units(Aggregation::TokenMean)))
+            .map(|(loss, tokens)| Share { loss, tokens })
+            .collect()
+    }
+
+    /// μ updates on one batch given as micro-batches with their shares of the loss (`shares`);
+    /// the metrics of the last. Without accumulation there must be one, of share 1.
+    pub fn update_micro<B: StepBatch>(&mut self, micro: &[(B, Share)]) -> Result<StepMetrics> {
+        let programs: Vec<Arc<ShapePrograms>> = micro
+            .iter()
+            .map(|(b, _)| self.programs(b.geometry()))
+            .collect::<Result<_>>()?;
         let mut metrics = StepMetrics::default();
         for _ in 0..self.spec.iterations {
-            let frozen: &[Arc<DeviceArray>] = if self.is_lora() { &self.base } else { &[] };
-            let out = programs.train_step.run(TrainStepInputs {
-                frozen,
-                state: self.state.take().expect("state present"),
-                batch,
-            })?;
-            self.state = Some(out.state);
-            metrics = out.metrics;
+            metrics = match &programs[0].step {
+                StepProgram::Fused(train_step) => {
+                    anyhow::ensure!(
+                        micro.len() == 1 && micro[0].1 == Share::WHOLE,
+                        "a learner without gradient accumulation updates on one whole batch"
+                    );
+                    let frozen: &[Arc<DeviceArray>] = if self.is_lora() { &self.base } else { &[] };
+                    let out = train_step.run(TrainStepInputs {
+                        frozen,
+                        state: self.state.take().expect("state present"),
+                        batch: &micro[0].0,
+                    })?;
+                    self.state = Some(out.state);
+                    out.metrics
+                }
+                StepProgram::Accumulating(_) => self.accumulated_update(&programs, micro)?,
+            };
         }
+        Ok(metrics)
+    }
+
+    /// One update from the micro-batches' summed gradients.
+    fn accumulated_update<B: StepBatch>(
+        &mut self,
+        programs: &[Arc<ShapePrograms>],
+        micro: &[(B, Share)],
+    ) -> Result<StepMetrics> {
+        let (_, slot) = self.accumulation.as_mut().expect("an accumulating learner");
+        let mut sums = slot
+            .take()
+            .expect("the gradient sums are present between updates");
+        let frozen: &[Arc<DeviceArray>] = if self.is_lora() { &self.base } else { &[] };
+        let params = &self.state.as_ref().expect("state present").params;
+        let mut loss: LossValues = [0.0; 4];
+        for (p, (batch, share)) in programs.iter().zip(micro) {
+            let StepProgram::Accumulating(gradient) = &p.step else {
+                unreachable!("every shape of an accumulating learner accumulates")
+            };
+            let share_on_device = self.placement.replicate(&HostArray::scalar(share.loss))?;
+            let (next, [l, kl, clip, entropy]) =
+                gradient.run(frozen, params, sums, &share_on_device, batch)?;
+            sums = next;
+            // Loss and entropy are aggregated alike; kl and clip fraction are token means.
+            for (total, (t, w)) in loss.iter_mut().zip([
+                (l, share.loss),
+                (kl, share.tokens),
+                (clip, share.tokens),
+                (entropy, share.loss),
+            ]) {
+                *total += w * t;
+            }
+        }
+        let (apply, slot) = self.accumulation.as_mut().expect("an accumulating learner");
+        let state = self.state.take().expect("state present");
+        let (state, zeroed, metrics) = apply.run(state, sums, loss)?;
+        *slot = Some(zeroed);
+        self.state = Some(state);
         Ok(metrics)
     }
 

@@ -6,6 +6,7 @@
 use anyhow::Result;
 
 use crate::graph::{DeviceArray, Placement};
+use crate::grpo::objective::Aggregation;
 use crate::grpo::programs::{Geometry, Sequences};
 use crate::rollout::Completion;
 
@@ -133,6 +134,46 @@ impl TrainExample {
         }
     }
 
+    /// The rows in micro-batches of at most `rows` rows each, in order.
+    pub fn split_rows(&self, rows: usize) -> Vec<TrainExample> {
+        let (b, t, c) = (
+            self.geo.batch as usize,
+            self.geo.seq_len() as usize,
+            self.geo.completion_len as usize,
+        );
+        (0..b)
+            .step_by(rows.max(1))
+            .map(|start| {
+                let end = (start + rows).min(b);
+                TrainExample {
+                    geo: Geometry {
+                        batch: (end - start) as i64,
+                        ..self.geo
+                    },
+                    tokens: self.tokens[start * t..end * t].to_vec(),
+                    valid: self.valid[start * t..end * t].to_vec(),
+                    completion_mask: self.completion_mask[start * c..end * c].to_vec(),
+                    advantages: self.advantages[start..end].to_vec(),
+                }
+            })
+            .collect()
+    }
+
+    /// What the loss averages this batch's terms over, as `aggregation` counts: completion
+    /// tokens for a token mean, otherwise rows with at least one completion token. A
+    /// micro-batch's share of a whole batch's loss is its units over the whole batch's.
+    pub fn loss_units(&self, aggregation: Aggregation) -> f64 {
+        let c = self.geo.completion_len as usize;
+        match aggregation {
+            Aggregation::TokenMean => self.completion_mask.iter().map(|&m| m as f64).sum(),
+            _ => self
+                .completion_mask
+                .chunks(c.max(1))
+                .filter(|row| row.iter().any(|&m| m > 0.0))
+                .count() as f64,
+        }
+    }
+
     /// The sequences, completion mask and advantages on the devices, rows split over them.
     pub fn upload(
         &self,
@@ -227,5 +268,46 @@ mod tests {
         .unwrap();
         assert_eq!(empty.trimmed(2).geo.completion_len, 2);
         assert_eq!(empty.trimmed(2).geo.prompt_len, 2);
+    }
+
+    #[test]
+    fn micro_batches_are_the_rows_in_order_and_count_their_part_of_the_loss() {
+        let geo = Geometry {
+            batch: 3,
+            prompt_len: 2,
+            completion_len: 3,
+        };
+        let prompts = vec![vec![2, 10]];
+        let completion = |tokens: Vec<u32>| Completion {
+            prompt_index: 0,
+            logps: vec![0.0; tokens.len()],
+            tokens,
+            finish: Finish::Stop,
+        };
+        let rows = [
+            completion(vec![5]),
+            completion(vec![6, 7, 8]),
+            completion(vec![]),
+        ];
+        let packed = TrainExample::pack(&prompts, &rows, &[0.5, -0.5, 0.0], geo).unwrap();
+        let micro = packed.split_rows(2);
+        assert_eq!(micro.len(), 2);
+        assert_eq!(micro[0].geo, Geometry { batch: 2, ..geo });
+        assert_eq!(micro[1].geo, Geometry { batch: 1, ..geo });
+        // Each micro-batch is what packing its rows alone gives.
+        let alone = |r: &[Completion], adv: &[f64]| {
+            let g = Geometry {
+                batch: r.len() as i64,
+                ..geo
+            };
+            TrainExample::pack(&prompts, r, adv, g).unwrap()
+        };
+        assert_eq!(micro[0], alone(&rows[..2], &[0.5, -0.5]));
+        assert_eq!(micro[1], alone(&rows[2..], &[0.0]));
+        // Tokens for a token mean; rows that have a completion token for the others.
+        assert_eq!(micro[0].loss_units(Aggregation::TokenMean), 4.0);
+        assert_eq!(micro[0].loss_units(Aggregation::SequenceMeanTokenMean), 2.0);
+        assert_eq!(micro[1].loss_units(Aggregation::SequenceMeanTokenMean), 0.0);
+        assert_eq!(packed.split_rows(3), vec![packed.clone()]);
     }
 }

@@ -6,6 +6,7 @@
 //! `rollout_sampling`, `sampling_bucket`), so the plan cannot drift from what a run compiles.
 
 use crate::graph::{Layout, Module};
+use crate::grpo::accumulate::{ApplyGradientsProgram, GradientProgram};
 use crate::grpo::programs::{LogProbsProgram, MergeProgram, TrainStepProgram, Trainable};
 use crate::models::gemma::GemmaConfig;
 use crate::rollout::generator::{prompt_bucket, sampling_bucket};
@@ -35,6 +36,16 @@ impl PlannedProgram {
     }
 }
 
+/// Gradient accumulation's f32 sums, one per trained element.
+fn gradient_sums(model: &GemmaConfig, trainable: &Trainable) -> u64 {
+    let elements: u64 = trainable
+        .shapes(model)
+        .iter()
+        .map(|d| d.iter().product::<i64>() as u64)
+        .sum();
+    4 * elements
+}
+
 /// Bytes held on the device for a whole phase.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Resident {
@@ -49,6 +60,15 @@ pub struct Resident {
 }
 
 impl Resident {
+    /// What a learner of `spec` holds.
+    pub fn of_learner(model: &GemmaConfig, spec: &LearnerSpec) -> Resident {
+        let mut resident = Resident::of(model, &spec.trainable);
+        if spec.accumulate {
+            resident.optimizer_state += gradient_sums(model, &spec.trainable);
+        }
+        resident
+    }
+
     pub fn of(model: &GemmaConfig, trainable: &Trainable) -> Resident {
         let width = model.dtype.size_in_bytes() as u64;
         let specs = model.param_specs();
@@ -99,14 +119,14 @@ pub fn plan(cfg: &TrainConfig, model: &GemmaConfig, layout: &Layout) -> ProgramP
     let mut programs = vec![];
     let sft = cfg.sft.as_ref().map(|section| {
         let spec = sft_spec(cfg, section, model);
-        let resident = Resident::of(model, &spec.trainable).per_device(layout);
+        let resident = Resident::of_learner(model, &spec).per_device(layout);
         let phase = resident.base + resident.optimizer_state;
         learner_programs("sft", model, &spec, &resident, phase, layout, &mut programs);
         resident
     });
 
     let spec = grpo_spec(cfg, model);
-    let mut grpo = Resident::of(model, &spec.trainable).per_device(layout);
+    let mut grpo = Resident::of_learner(model, &spec).per_device(layout);
     // Rollouts in another dtype sample from a cast copy of every weight.
     let rollout_model = rollout_model(cfg, model);
     let rollout_weights =
@@ -180,18 +200,26 @@ fn learner_programs(
         Trainable::Lora(..) => resident.base,
         Trainable::Full => 0,
     };
-    push(
-        "train_step",
-        TrainStepProgram::build(
-            model,
-            spec.geo,
-            &spec.trainable,
-            &spec.loss,
-            &spec.optimizer,
-            layout,
-        ),
-        frozen + resident.optimizer_state,
-    );
+    let (trainable, loss) = (&spec.trainable, &spec.loss);
+    if spec.accumulate {
+        let sums = gradient_sums(model, trainable).div_ceil(layout.fsdp() as u64);
+        push(
+            "gradient",
+            GradientProgram::build(model, spec.geo, trainable, loss, layout),
+            frozen + resident.trained + sums,
+        );
+        push(
+            "apply_gradients",
+            ApplyGradientsProgram::build(model, trainable, &spec.optimizer, layout),
+            resident.optimizer_state,
+        );
+    } else {
+        push(
+            "train_step",
+            TrainStepProgram::build(model, spec.geo, trainable, loss, &spec.optimizer, layout),
+            frozen + resident.optimizer_state,
+        );
+    }
     let temperature = spec.loss.temperature();
     if spec.loss.runs_reference(&spec.trainable) {
         push(

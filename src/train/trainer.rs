@@ -85,8 +85,14 @@ fn adamw(cfg: &TrainConfig, peak_lr: f64, warmup_ratio: f64, updates: usize) -> 
 /// The GRPO learner a config asks for.
 pub(crate) fn grpo_spec(cfg: &TrainConfig, model: &GemmaConfig) -> LearnerSpec {
     let grpo = cfg.grpo();
+    let step_rows = cfg.training.prompts_per_step * cfg.rollout.num_generations;
+    let micro_rows = cfg
+        .training
+        .micro_batch_rows
+        .unwrap_or(step_rows)
+        .min(step_rows);
     let geo = Geometry {
-        batch: (cfg.training.prompts_per_step * cfg.rollout.num_generations) as i64,
+        batch: micro_rows as i64,
         prompt_len: prompt_bucket(cfg.rollout.max_prompt_length),
         completion_len: cfg.rollout.max_new_tokens as i64,
     };
@@ -116,6 +122,7 @@ pub(crate) fn grpo_spec(cfg: &TrainConfig, model: &GemmaConfig) -> LearnerSpec {
         ),
         geo,
         iterations: grpo.num_iterations,
+        accumulate: micro_rows < step_rows,
         seed: cfg.training.seed,
         rollout_dtype: rollout_model(cfg, model).dtype,
     }
@@ -133,6 +140,7 @@ pub(crate) fn sft_spec(cfg: &TrainConfig, sft: &SftSection, model: &GemmaConfig)
             completion_len: sft.max_target_length as i64,
         },
         iterations: 1,
+        accumulate: false,
         seed: cfg.training.seed,
         rollout_dtype: model.dtype,
     }
@@ -468,7 +476,7 @@ fn grpo_phase(
         let adv = advantages(&scores.totals, g, grpo.advantage, grpo.advantage_epsilon);
         stages.scoring = clock.lap();
 
-        let packed = pack_for_update(
+        let micro = pack_for_update(
             &prompt_ids,
             &samples.completions,
             &scores.totals,
@@ -477,9 +485,9 @@ fn grpo_phase(
             placement.layout(),
             cfg,
         )?;
-        let batch = learner.prepare(&packed)?;
+        let batches = learner.prepare_micro(&micro)?;
         stages.prepare = clock.lap();
-        let update = learner.update(&batch)?;
+        let update = learner.update_micro(&batches)?;
         stages.update = clock.lap();
         stop_unless_finite(&session.run, &state, &update)?;
         state.step += 1;
@@ -500,7 +508,10 @@ fn grpo_phase(
             step_seconds: started.elapsed().as_secs_f64(),
             stages,
             rollout_tokens_per_s: lengths.iter().sum::<f64>() / samples.seconds,
-            train_tokens_per_s: (packed.geo.batch * packed.geo.seq_len()) as f64
+            train_tokens_per_s: micro
+                .iter()
+                .map(|m| m.geo.batch * m.geo.seq_len())
+                .sum::<i64>() as f64
                 * iterations as f64
                 / stages.update,
             kl_measured: grpo.beta != 0.0,
@@ -537,8 +548,9 @@ fn log_step(
     Ok(())
 }
 
-/// The rollout as the learner's batch: every row, or with `drop_uniform_groups` those of the
-/// groups that teach something, padded to the shortest shape that holds them.
+/// The rollout as the learner's micro-batches of at most `geo.batch` rows (one unless it
+/// accumulates): every row, or with `drop_uniform_groups` those of the groups that teach
+/// something, each micro-batch padded to the shortest shape that holds it.
 fn pack_for_update(
     prompt_ids: &[Vec<u32>],
     completions: &[Completion],
@@ -547,7 +559,7 @@ fn pack_for_update(
     geo: Geometry,
     layout: &Layout,
     cfg: &TrainConfig,
-) -> Result<TrainExample> {
+) -> Result<Vec<TrainExample>> {
     let grpo = cfg.grpo();
     let g = cfg.rollout.num_generations;
     let groups = match grpo.drop_uniform_groups {
@@ -565,7 +577,7 @@ fn pack_for_update(
         })
         .collect();
     let kept_adv: Vec<f64> = rows.iter().map(|&r| advantages[r]).collect();
-    let geo = Geometry {
+    let all = Geometry {
         batch: rows.len() as i64,
         ..geo
     };
@@ -574,7 +586,12 @@ fn pack_for_update(
         Aggregation::SequenceMeanTokenScale => 0,
         _ => cfg.training.pad_to_multiple_of,
     };
-    Ok(TrainExample::pack_rows(prompt_ids, &kept, &kept_adv, geo)?.trimmed(multiple))
+    let packed = TrainExample::pack_rows(prompt_ids, &kept, &kept_adv, all)?;
+    Ok(packed
+        .split_rows(geo.batch as usize)
+        .iter()
+        .map(|m| m.trimmed(multiple))
+        .collect())
 }
 
 /// A non-finite loss or gradient ends the run, naming the last good checkpoint.
