@@ -224,21 +224,59 @@ pub fn run(
         ids.len(),
         client.platform_name()
     );
-    println!("| batch | prefill tok/s ours | prefill tok/s tunix | ratio | decode tok/s ours | decode tok/s tunix | ratio | decode bound min(memory, compute) |");
-    println!("|------:|-------------------:|--------------------:|------:|------------------:|-------------------:|------:|----------------------------------:|");
-    let mut json_rows = vec![];
     // Rows say when our side is not in Tunix's dtype (its sampler runs f32).
     let note = match dtype {
         DType::F32 => String::new(),
         other => format!(" (ours {}, tunix f32)", format!("{other:?}").to_lowercase()),
     };
+    let mut json_rows = print_table(&ours, tunix.as_ref(), ids.len(), &note, &bound);
+    if let Some((mean, max)) = gap {
+        println!(
+            "log-prob gap of {:?} decoding to an f32 forward pass over the same {steps} greedy tokens: mean {mean:.2e}, largest {max:.2e} nats per token",
+            dtype
+        );
+        json_rows.push(BenchRow::new(
+            &format!("log-prob gap to f32 per token, mean{note}"),
+            mean,
+            None,
+            "nats",
+            false,
+        ));
+    }
+    if let Some(path) = json_out {
+        BenchRow::write_json(&json_rows, path)?;
+    }
+    println!(
+        "memory bandwidth measured on the device: {:.1} GB/s; a decode step reads every weight once ({:.2} GB), so the memory bound is batch x bandwidth / weight bytes; \
+         matmul peak {matmul}, and a token costs about 2 x {} FLOPs, so the compute bound is {compute_bound:.1} tok/s",
+        bw / 1e9,
+        bytes_per_step / 1e9,
+        cfg.num_params()
+    );
+    println!("Tunix prefill is timed as a 1-step sampler call (prefill + one sample); decode as (N-step - 1-step) / (N - 1).");
+    Ok(())
+}
+
+/// The table of our prefill and decode rates beside Tunix's, one line per batch (`ours`:
+/// batch, prefill seconds, decode seconds per step); the same numbers as bench rows.
+fn print_table(
+    ours: &[(i64, f64, f64)],
+    tunix: Option<&serde_json::Value>,
+    prompt_len: usize,
+    note: &str,
+    bound: &dyn Fn(i64) -> f64,
+) -> Vec<BenchRow> {
+    println!("| batch | prefill tok/s ours | prefill tok/s tunix | ratio | decode tok/s ours | decode tok/s tunix | ratio | decode bound min(memory, compute) |");
+    println!("|------:|-------------------:|--------------------:|------:|------------------:|-------------------:|------:|----------------------------------:|");
+    let mut json_rows = vec![];
     for (i, (b, pre_s, dec_s)) in ours.iter().enumerate() {
-        let prefill_ours = (*b * ids.len() as i64) as f64 / pre_s;
+        let prompt_tokens = (*b * prompt_len as i64) as f64;
+        let prefill_ours = prompt_tokens / pre_s;
         let decode_ours = *b as f64 / dec_s;
-        let tr = tunix.as_ref().map(|t| &t["rows"][i]);
+        let tr = tunix.map(|t| &t["rows"][i]);
         let prefill_tunix = tr
             .and_then(|r| r["prefill_s"].as_f64())
-            .map(|s| (*b * ids.len() as i64) as f64 / s);
+            .map(|s| prompt_tokens / s);
         let decode_tunix = tr
             .and_then(|r| r["decode_s_per_step"].as_f64())
             .map(|s| *b as f64 / s);
@@ -270,29 +308,5 @@ pub fn run(
             .with_bound(decode_ours / bound(*b)),
         );
     }
-    if let Some((mean, max)) = gap {
-        println!(
-            "log-prob gap of {:?} decoding to an f32 forward pass over the same {steps} greedy tokens: mean {mean:.2e}, largest {max:.2e} nats per token",
-            dtype
-        );
-        json_rows.push(BenchRow::new(
-            &format!("log-prob gap to f32 per token, mean{note}"),
-            mean,
-            None,
-            "nats",
-            false,
-        ));
-    }
-    if let Some(path) = json_out {
-        BenchRow::write_json(&json_rows, path)?;
-    }
-    println!(
-        "memory bandwidth measured on the device: {:.1} GB/s; a decode step reads every weight once ({:.2} GB), so the memory bound is batch x bandwidth / weight bytes; \
-         matmul peak {matmul}, and a token costs about 2 x {} FLOPs, so the compute bound is {compute_bound:.1} tok/s",
-        bw / 1e9,
-        bytes_per_step / 1e9,
-        cfg.num_params()
-    );
-    println!("Tunix prefill is timed as a 1-step sampler call (prefill + one sample); decode as (N-step - 1-step) / (N - 1).");
-    Ok(())
+    json_rows
 }
