@@ -653,6 +653,10 @@ impl Learner {
         })
     }
 
+    pub fn spec(&self) -> &LearnerSpec {
+        &self.spec
+    }
+
     pub fn model_config(&self) -> &GemmaConfig {
         &self.model
     }

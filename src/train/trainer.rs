@@ -432,24 +432,9 @@ fn grpo_phase(
     let first_step = cfg.sft.as_ref().map_or(0, |s| s.steps);
     let last_step = first_step + cfg.training.steps;
     let data = grpo_prompts(cfg)?;
-    let spec = grpo_spec(cfg, &model.config);
-    let (geo, iterations) = (spec.geo, spec.iterations);
-    eprintln!(
-        "compiling the GRPO programs ({} params, batch {} x ({} + {}) tokens) ...",
-        model.config.num_params(),
-        geo.batch,
-        geo.prompt_len,
-        geo.completion_len
-    );
+    let mut learner = grpo_learner(cfg, placement, model, state.step - first_step, resumed)?;
+    let (geo, iterations) = (learner.spec().geo, learner.spec().iterations);
     let g = cfg.rollout.num_generations;
-    let updates = (state.step - first_step) * iterations;
-    let mut learner = Learner::new(
-        placement.clone(),
-        model,
-        spec,
-        resumed.as_deref().map(|a| (a, updates)),
-    )?;
-    eprintln!("per device: {}", learner.resident_per_device());
     let (mut rollout, mut scorer) = sampling_stages(cfg, placement, model, &learner)?;
     let mut prompts = PromptStream::new(&data, cfg.training.seed, cfg.data.shuffle, &state);
     let mut log = MetricsLog::open(&session.run, last_step, state.step)?;
@@ -498,6 +483,7 @@ fn grpo_phase(
             .iter()
             .map(|c| c.tokens.len() as f64)
             .collect();
+        let trained_tokens: i64 = micro.iter().map(|m| m.geo.batch * m.geo.seq_len()).sum();
         let report = StepReport {
             step: state.step,
             scores: &scores,
@@ -508,12 +494,7 @@ fn grpo_phase(
             step_seconds: started.elapsed().as_secs_f64(),
             stages,
             rollout_tokens_per_s: lengths.iter().sum::<f64>() / samples.seconds,
-            train_tokens_per_s: micro
-                .iter()
-                .map(|m| m.geo.batch * m.geo.seq_len())
-                .sum::<i64>() as f64
-                * iterations as f64
-                / stages.update,
+            train_tokens_per_s: (trained_tokens * iterations as i64) as f64 / stages.update,
             kl_measured: grpo.beta != 0.0,
         };
         let first_sample = (examples[0].answer.as_str(), texts[0].as_str());
@@ -524,6 +505,34 @@ fn grpo_phase(
     }
     log.bar.finish_with_message("done");
     Ok(())
+}
+
+/// The GRPO learner, compiled, with the state of `resumed` after `steps_done` GRPO steps.
+fn grpo_learner(
+    cfg: &TrainConfig,
+    placement: &Placement,
+    model: &LoadedModel,
+    steps_done: usize,
+    resumed: Option<NamedArrays>,
+) -> Result<Learner> {
+    let spec = grpo_spec(cfg, &model.config);
+    let geo = spec.geo;
+    eprintln!(
+        "compiling the GRPO programs ({} params, batch {} x ({} + {}) tokens) ...",
+        model.config.num_params(),
+        geo.batch,
+        geo.prompt_len,
+        geo.completion_len
+    );
+    let updates = steps_done * spec.iterations;
+    let learner = Learner::new(
+        placement.clone(),
+        model,
+        spec,
+        resumed.as_deref().map(|a| (a, updates)),
+    )?;
+    eprintln!("per device: {}", learner.resident_per_device());
+    Ok(learner)
 }
 
 /// The step's metrics line; the log line and a sample when their intervals say so.
