@@ -516,6 +516,7 @@ impl Learner {
     /// μ updates on one batch given as micro-batches with their shares of the loss (`shares`);
     /// the metrics of the last. Without accumulation there must be one, of share 1.
     pub fn update_micro<B: StepBatch>(&mut self, micro: &[(B, Share)]) -> Result<StepMetrics> {
+        anyhow::ensure!(!micro.is_empty(), "an update needs at least one batch");
         let programs: Vec<Arc<ShapePrograms>> = micro
             .iter()
             .map(|(b, _)| self.programs(b.geometry()))
