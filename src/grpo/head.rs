@@ -102,6 +102,12 @@ struct Chunk {
     jacobian: Option<Tensor>,
 }
 
+/// Whether the log-probs divide the logits by the rollout temperature: 1 changes nothing, and
+/// 0 (greedy rollouts) has no distribution to match, so both leave the logits as they are.
+pub fn divides_logits(temperature: f64) -> bool {
+    temperature != 1.0 && temperature != 0.0
+}
+
 /// One chunk [B, n, D] of hidden states → log-probs [B, n], entropy [B, n] and, if asked,
 /// ∂ logp / ∂h [B, n, D]. The logits are computed as `models::gemma::logits` computes them (in
 /// the model's dtype, soft cap included, then f32), so every program scores a token alike.
@@ -115,7 +121,7 @@ fn chunk_log_probs(
 ) -> Chunk {
     let embed = w.embed.stop_gradient();
     let capped = logits(cfg, w, h).convert(ElementType::F32);
-    let scaled = temperature != 1.0 && temperature != 0.0;
+    let scaled = divides_logits(temperature);
     let logits = if scaled {
         &capped / temperature
     } else {

@@ -13,7 +13,7 @@ use crate::graph::{
 use crate::models::gemma::{hidden_states, logits, GemmaConfig, GemmaWeights};
 use crate::pjrt::{ElementType, Result};
 
-use super::head::{target_log_probs, HeadGradient, CHUNK_TOKENS};
+use super::head::{divides_logits, target_log_probs, HeadGradient, CHUNK_TOKENS};
 use super::lora::{self, LoraConfig, LoraSpec};
 use super::objective::{
     aggregate, grpo_objective, token_entropy, token_log_probs, Aggregation, ObjectiveConfig,
@@ -178,7 +178,7 @@ pub fn completion_log_probs(
         return target_log_probs(cfg, w, &h, &targets, temperature, gradient, CHUNK_TOKENS);
     }
     let mut l = logits(cfg, w, &h).convert(ElementType::F32);
-    if temperature != 1.0 && temperature != 0.0 {
+    if divides_logits(temperature) {
         l = l / temperature;
     }
     (token_log_probs(&l, &targets), token_entropy(&l))
