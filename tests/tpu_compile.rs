@@ -55,7 +55,7 @@ fn every_program_of_a_run_compiles_for_a_v5e_8_with_no_tpu() {
     let cfg = every_program_config(dir.path());
     let model = GemmaConfig::preset(cfg.model.preset.as_deref().unwrap()).unwrap();
     let layout = grpo_xla::graph::Layout::new(4, 2);
-    let planned = plan(&cfg, &model, &layout);
+    let mut planned = plan(&cfg, &model, &layout);
     let names: Vec<&str> = planned.programs.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(
         names,
@@ -71,6 +71,32 @@ fn every_program_of_a_run_compiles_for_a_v5e_8_with_no_tpu() {
             "rollout/decode"
         ]
     );
+    // With gradient accumulation two programs take the GRPO train step's place.
+    let micro_path = dir.path().join("micro.yaml");
+    let every = std::fs::read_to_string(dir.path().join("every_program.yaml")).unwrap();
+    std::fs::write(
+        &micro_path,
+        every.replace(
+            "  prompts_per_step: 2",
+            "  prompts_per_step: 2\n  micro_batch_rows: 4",
+        ),
+    )
+    .unwrap();
+    let micro = plan(&TrainConfig::load(&micro_path).unwrap(), &model, &layout);
+    let accumulation: Vec<_> = micro
+        .programs
+        .into_iter()
+        .filter(|p| {
+            p.name.starts_with("grpo/") && !planned.programs.iter().any(|q| q.name == p.name)
+        })
+        .collect();
+    let names: Vec<&str> = accumulation.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["grpo/gradient", "grpo/apply_gradients"]);
+    assert!(
+        micro.grpo.optimizer_state > planned.grpo.optimizer_state,
+        "the gradient sums are resident"
+    );
+    planned.programs.extend(accumulation);
     for version in VERSIONS {
         let Some(path) = libtpu(version) else { return };
         let plugin = Platform::Tpu.load_compiler(Some(&path)).unwrap();
