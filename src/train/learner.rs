@@ -185,6 +185,14 @@ fn initial_params(model: &LoadedModel, spec: &LearnerSpec) -> Vec<HostArray> {
     }
 }
 
+/// One f32 array of zeros per shape: fresh Adam moments, empty gradient sums.
+fn f32_zeros(shapes: &[Vec<i64>]) -> Vec<HostArray> {
+    shapes
+        .iter()
+        .map(|d| HostArray::new(&vec![0f32; d.iter().product::<i64>() as usize], d))
+        .collect()
+}
+
 /// The trained tensors and both Adam moments to start from, and the updates already done:
 /// fresh (zero moments), or a checkpoint's `param.*`, `mu.*`, `nu.*`, checked against the
 /// model's names and shapes.
@@ -196,10 +204,7 @@ fn starting_state(
     let names = spec.trainable.names(&model.config);
     let shapes = spec.trainable.shapes(&model.config);
     let Some((arrays, updates)) = resume else {
-        let zeros: Vec<HostArray> = shapes
-            .iter()
-            .map(|d| HostArray::new(&vec![0f32; d.iter().product::<i64>() as usize], d))
-            .collect();
+        let zeros = f32_zeros(&shapes);
         return Ok(OptState {
             params: initial_params(model, spec),
             mu: zeros.clone(),
@@ -286,12 +291,7 @@ impl Learner {
             true => {
                 let apply =
                     ApplyGradientsProgram::compile(on, cfg, &spec.trainable, &spec.optimizer)?;
-                let zeros: Vec<HostArray> = spec
-                    .trainable
-                    .shapes(cfg)
-                    .iter()
-                    .map(|d| HostArray::new(&vec![0f32; d.iter().product::<i64>() as usize], d))
-                    .collect();
+                let zeros = f32_zeros(&spec.trainable.shapes(cfg));
                 Some((apply, Some(placement.upload_weights(&zeros)?)))
             }
             false => None,
