@@ -36,14 +36,18 @@ impl PlannedProgram {
     }
 }
 
-/// Gradient accumulation's f32 sums, one per trained element.
-fn gradient_sums(model: &GemmaConfig, trainable: &Trainable) -> u64 {
-    let elements: u64 = trainable
+/// How many numbers the trained tensors hold.
+fn trained_elements(model: &GemmaConfig, trainable: &Trainable) -> u64 {
+    trainable
         .shapes(model)
         .iter()
         .map(|d| d.iter().product::<i64>() as u64)
-        .sum();
-    4 * elements
+        .sum()
+}
+
+/// Gradient accumulation's f32 sums, one per trained element.
+fn gradient_sums(model: &GemmaConfig, trainable: &Trainable) -> u64 {
+    4 * trained_elements(model, trainable)
 }
 
 /// Bytes held on the device for a whole phase.
@@ -51,7 +55,8 @@ fn gradient_sums(model: &GemmaConfig, trainable: &Trainable) -> u64 {
 pub struct Resident {
     /// The frozen base weights (reference policy, LoRA's W).
     pub base: u64,
-    /// The trained tensors, AdamW's two moments (f32) and the step counter.
+    /// The trained tensors, AdamW's two moments (f32) and the step counter, and the f32
+    /// gradient sums when the learner accumulates.
     pub optimizer_state: u64,
     /// The trained tensors alone.
     pub trained: u64,
@@ -74,7 +79,7 @@ impl Resident {
         let specs = model.param_specs();
         let numel = |d: &[i64]| d.iter().product::<i64>() as u64;
         let base: u64 = specs.iter().map(|(_, d)| numel(d) * width).sum();
-        let elements: u64 = trainable.shapes(model).iter().map(|d| numel(d)).sum();
+        let elements = trained_elements(model, trainable);
         let trained = elements * trainable.element_type(model).size_in_bytes() as u64;
         let rollout_copy = match trainable {
             Trainable::Full => base,
