@@ -274,10 +274,7 @@ fn sft_rows(
     let tunix_s = tunix.as_ref().map(median_step);
     let geo = ours.batch.geo;
     let kind = if ours.lora.is_some() { "LoRA" } else { "full" };
-    let name = format!(
-        "SFT step, {kind}, {} x ({} + {}) tokens",
-        geo.batch, geo.prompt_len, geo.completion_len
-    );
+    let name = format!("SFT step, {kind}, {geo}");
     let gflops = step_flops(&ours) / ours_s / 1e9;
     let rows = vec![
         BenchRow::new(&name, ours_s, tunix_s, "s/step", true).with_bound(gflops / peak.gflops),

@@ -34,6 +34,17 @@ impl Geometry {
     }
 }
 
+/// "B x (P + C) tokens", as progress lines and bench rows name a batch.
+impl std::fmt::Display for Geometry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} x ({} + {}) tokens",
+            self.batch, self.prompt_len, self.completion_len
+        )
+    }
+}
+
 /// What is trained.
 #[derive(Clone, Debug)]
 pub enum Trainable {

@@ -383,12 +383,7 @@ impl Learner {
                 && geo.completion_len <= max.completion_len,
             "a batch of shape {geo:?} does not fit the learner's {max:?} over {multiple} devices"
         );
-        tracing::info!(
-            "compiling the learner for {} x ({} + {}) tokens",
-            geo.batch,
-            geo.prompt_len,
-            geo.completion_len
-        );
+        tracing::info!("compiling the learner for {geo}");
         let compiled = ShapePrograms::compile(&self.placement, &self.model, &self.spec, geo)?;
         Ok(self.shapes.entry(geo).or_insert(Arc::new(compiled)).clone())
     }

@@ -84,11 +84,8 @@ pub(super) fn sft_phase(
     let spec = sft_spec(cfg, sft, &model.config);
     let geo = spec.geo;
     eprintln!(
-        "compiling the SFT program ({} params, batch {} x ({} + {}) tokens) ...",
-        model.config.num_params(),
-        geo.batch,
-        geo.prompt_len,
-        geo.completion_len
+        "compiling the SFT program ({} params, batch {geo}) ...",
+        model.config.num_params()
     );
     let mut learner = Learner::new(
         placement.clone(),

@@ -518,11 +518,8 @@ fn grpo_learner(
     let spec = grpo_spec(cfg, &model.config);
     let geo = spec.geo;
     eprintln!(
-        "compiling the GRPO programs ({} params, batch {} x ({} + {}) tokens) ...",
-        model.config.num_params(),
-        geo.batch,
-        geo.prompt_len,
-        geo.completion_len
+        "compiling the GRPO programs ({} params, batch {geo}) ...",
+        model.config.num_params()
     );
     let updates = steps_done * spec.iterations;
     let learner = Learner::new(
