@@ -368,6 +368,22 @@ fn rematerialized_block_gives_the_same_gradient() {
 }
 
 #[test]
+fn an_optimization_barrier_passes_every_gradient_through() {
+    // Both of the barrier's results carry a cotangent (the decode cache's keys and values do
+    // when a cached forward is differentiated).
+    check(
+        "optimization barrier",
+        &[input(&[2, 3], 1), input(&[2, 3], 2)],
+        |_, p| {
+            let [a, b]: [Tensor; 2] = Tensor::optimization_barrier(&[p[0].tanh(), p[1].exp()])
+                .try_into()
+                .unwrap();
+            &a * &b
+        },
+    );
+}
+
+#[test]
 fn sharding_constraints_pass_gradients_through() {
     let client = cpu_client(1);
     check_on(

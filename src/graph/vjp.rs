@@ -14,12 +14,12 @@ pub(crate) fn rule(
     g: &[Option<Tensor>],
 ) -> Result<Vec<Option<Tensor>>, GraphError> {
     let none = |n: usize| vec![None; n];
-    let Some(g0) = g[0].clone() else {
-        // Multi-output ops below look at each of their cotangents themselves.
-        if !matches!(node.op, Op::OptimizationBarrier) {
-            return Ok(none(x.len()));
-        }
+    // The barrier is the identity on each of its values, whichever have a cotangent.
+    if matches!(node.op, Op::OptimizationBarrier) {
         return Ok(g.to_vec());
+    }
+    let Some(g0) = g[0].clone() else {
+        return Ok(none(x.len()));
     };
     let g = &g0;
     Ok(match &node.op {
