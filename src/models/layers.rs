@@ -229,13 +229,23 @@ pub fn attention_over(
             let zero = start.scalar_like(0.0);
             let k = k.transpose(&[0, 1, 3, 2]).reshape(&[b * kh, h, t]);
             let v = v.reshape(&[b * kh, t, h]);
-            let written = LayerCache {
-                keys: cache
-                    .keys
-                    .dynamic_update_slice(&k, &[zero.clone(), zero.clone(), start.clone()]),
-                values: cache
-                    .values
-                    .dynamic_update_slice(&v, &[zero.clone(), start.clone(), zero]),
+            let keys = cache
+                .keys
+                .dynamic_update_slice(&k, &[zero.clone(), zero.clone(), start.clone()]);
+            let values = cache
+                .values
+                .dynamic_update_slice(&v, &[zero.clone(), start.clone(), zero]);
+            // One written cache feeds both the matmuls and a decode loop's carry. Without the
+            // barrier, at B·K = 1 XLA drops the unit axis for the matmul and fuses the update
+            // twice, once per consumer, copying the layer's whole cache four times a step. A
+            // call that fills the whole cache (a forward without one) carries nothing on.
+            let written = if t < values.dim(1) {
+                let [keys, values]: [Tensor; 2] = Tensor::optimization_barrier(&[keys, values])
+                    .try_into()
+                    .expect("two results");
+                LayerCache { keys, values }
+            } else {
+                LayerCache { keys, values }
             };
             let s = written.values.dim(1);
             let keys = Keys::HeadDimFirst(written.keys.reshape(&[b, kh, h, s]));
