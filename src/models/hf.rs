@@ -102,7 +102,25 @@ pub fn read_config(dir: &Path) -> Result<GemmaConfig, LoadError> {
             cfg.rope_base_local = cfg.rope_base_global;
         }
     }
-    cfg.layer_kinds = match c["layer_types"].as_array() {
+    cfg.layer_kinds = layer_kinds(c, family, cfg.num_layers);
+    if cfg.layer_kinds.len() != cfg.num_layers {
+        return Err(file_error(
+            &path,
+            format!(
+                "layer_types has {} entries for {} layers",
+                cfg.layer_kinds.len(),
+                cfg.num_layers
+            ),
+        ));
+    }
+    Ok(cfg)
+}
+
+/// Which layers attend globally: `layer_types` where the config lists them, else the family's
+/// pattern (Gemma 3: every `sliding_window_pattern`-th layer, 6 by default; Gemma 2: every
+/// second).
+fn layer_kinds(c: &serde_json::Value, family: Family, num_layers: usize) -> Vec<LayerKind> {
+    match c["layer_types"].as_array() {
         Some(types) => types
             .iter()
             .map(|t| {
@@ -118,7 +136,7 @@ pub fn read_config(dir: &Path) -> Result<GemmaConfig, LoadError> {
                 .as_i64()
                 .unwrap_or(if family == Family::Gemma3 { 6 } else { 2 })
                 as usize;
-            (0..cfg.num_layers)
+            (0..num_layers)
                 .map(|i| match family {
                     Family::Gemma3 if (i + 1) % pattern == 0 => LayerKind::Global,
                     Family::Gemma2 if i % 2 == 1 => LayerKind::Global,
@@ -126,18 +144,7 @@ pub fn read_config(dir: &Path) -> Result<GemmaConfig, LoadError> {
                 })
                 .collect()
         }
-    };
-    if cfg.layer_kinds.len() != cfg.num_layers {
-        return Err(file_error(
-            &path,
-            format!(
-                "layer_types has {} entries for {} layers",
-                cfg.layer_kinds.len(),
-                cfg.num_layers
-            ),
-        ));
     }
-    Ok(cfg)
 }
 
 /// How HF tensors become one Tunix parameter.

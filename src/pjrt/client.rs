@@ -72,10 +72,16 @@ pub struct Client {
     cache: Arc<ExecutableCache>,
 }
 
-impl Client {
-    /// Creates a client with named options (for the CPU plugin: `cpu_device_count`).
-    pub fn new(plugin: Arc<Plugin>, options: &[(&str, OptionValue)]) -> Result<Client> {
-        // Keep the option names and string values alive for the duration of the call.
+/// Client-creation options as the C API reads them. The entries point into `names` and
+/// `strings`, which live as long as this does (a `CString`'s bytes stay put when it moves).
+struct NamedValues {
+    _names: Vec<CString>,
+    _strings: Vec<Option<CString>>,
+    values: Vec<ffi::PJRT_NamedValue>,
+}
+
+impl NamedValues {
+    fn new(options: &[(&str, OptionValue)]) -> Result<NamedValues> {
         let names: Vec<CString> = options
             .iter()
             .map(|(n, _)| CString::new(*n).map_err(|_| Error::usage("option name has a NUL")))
@@ -128,9 +134,21 @@ impl Client {
                 }
             })
             .collect();
+        Ok(NamedValues {
+            _names: names,
+            _strings: strings,
+            values,
+        })
+    }
+}
+
+impl Client {
+    /// Creates a client with named options (for the CPU plugin: `cpu_device_count`).
+    pub fn new(plugin: Arc<Plugin>, options: &[(&str, OptionValue)]) -> Result<Client> {
+        let options = NamedValues::new(options)?;
         let mut args = ffi::PJRT_Client_Create_Args::new();
-        args.create_options = values.as_ptr();
-        args.num_options = values.len();
+        args.create_options = options.values.as_ptr();
+        args.num_options = options.values.len();
         pjrt_call!(&plugin, PJRT_Client_Create, &mut args)?;
         let raw = args.client;
 

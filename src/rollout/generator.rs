@@ -131,6 +131,47 @@ impl Rows {
         }
     }
 
+    /// The first `prompt_indices.len()` rows as completions: each cut at the device's length,
+    /// at its stop string (kept), or before the stop token that ended it (dropped).
+    fn into_completions(
+        self,
+        prompt_indices: &[usize],
+        lengths: &[i32],
+        done: &[i32],
+        stops: &[u32],
+    ) -> Vec<Completion> {
+        prompt_indices
+            .iter()
+            .enumerate()
+            .map(|(r, &prompt_index)| {
+                let cut = self.cut[r];
+                let len = (lengths[r] as usize)
+                    .min(self.tokens[r].len())
+                    .min(cut.unwrap_or(usize::MAX));
+                let mut tokens = self.tokens[r][..len].to_vec();
+                let mut logps = self.logps[r][..len].to_vec();
+                let stopped_by_token = cut.is_none()
+                    && done[r] > 0
+                    && tokens.last().is_some_and(|t| stops.contains(t));
+                if stopped_by_token {
+                    tokens.pop();
+                    logps.pop();
+                }
+                let finish = if stopped_by_token || cut.is_some() {
+                    Finish::Stop
+                } else {
+                    Finish::Length
+                };
+                Completion {
+                    prompt_index,
+                    tokens,
+                    logps,
+                    finish,
+                }
+            })
+            .collect()
+    }
+
     /// The rows as far as they go: cut at a stop string where one was found.
     fn visible(&self) -> Vec<Vec<u32>> {
         self.tokens
@@ -330,36 +371,7 @@ impl Generator {
         }
         let lengths = rows_of(&state.lengths)?.to_vec::<i32>();
         let done = rows_of(&state.done)?.to_vec::<i32>();
-        let stops = &self.stops;
-        Ok(rows[..wanted]
-            .iter()
-            .enumerate()
-            .map(|(r, (prompt_index, _))| {
-                let mut len = (lengths[r] as usize).min(out.tokens[r].len());
-                if let Some(cut) = out.cut[r] {
-                    len = len.min(cut);
-                }
-                let mut toks = out.tokens[r][..len].to_vec();
-                let mut lps = out.logps[r][..len].to_vec();
-                let stopped_by_token = out.cut[r].is_none()
-                    && done[r] > 0
-                    && toks.last().is_some_and(|t| stops.contains(t));
-                if stopped_by_token {
-                    toks.pop();
-                    lps.pop();
-                }
-                let finish = if stopped_by_token || out.cut[r].is_some() {
-                    Finish::Stop
-                } else {
-                    Finish::Length
-                };
-                Completion {
-                    prompt_index: *prompt_index,
-                    tokens: toks,
-                    logps: lps,
-                    finish,
-                }
-            })
-            .collect())
+        let prompt_indices: Vec<usize> = rows[..wanted].iter().map(|(i, _)| *i).collect();
+        Ok(out.into_completions(&prompt_indices, &lengths, &done, &self.stops))
     }
 }
