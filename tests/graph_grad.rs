@@ -369,8 +369,8 @@ fn rematerialized_block_gives_the_same_gradient() {
 
 #[test]
 fn an_optimization_barrier_passes_every_gradient_through() {
-    // Both of the barrier's results carry a cotangent (the decode cache's keys and values do
-    // when a cached forward is differentiated).
+    // Both of the barrier's results carry a cotangent: its rule used to handle only a first
+    // result without one.
     check(
         "optimization barrier",
         &[input(&[2, 3], 1), input(&[2, 3], 2)],

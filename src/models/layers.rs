@@ -239,14 +239,15 @@ pub fn attention_over(
             // barrier, at B·K = 1 XLA drops the unit axis for the matmul and fuses the update
             // twice, once per consumer, copying the layer's whole cache four times a step. A
             // call that fills the whole cache (a forward without one) carries nothing on.
-            let written = if t < values.dim(1) {
+            let (keys, values) = if t < values.dim(1) {
                 let [keys, values]: [Tensor; 2] = Tensor::optimization_barrier(&[keys, values])
                     .try_into()
                     .expect("two results");
-                LayerCache { keys, values }
+                (keys, values)
             } else {
-                LayerCache { keys, values }
+                (keys, values)
             };
+            let written = LayerCache { keys, values };
             let s = written.values.dim(1);
             let keys = Keys::HeadDimFirst(written.keys.reshape(&[b, kh, h, s]));
             let values = written.values.reshape(&[b, kh, s, h]);
