@@ -1,10 +1,11 @@
 //! The executable cache: compiled programs kept in memory and, optionally, serialized on disk,
-//! keyed by a hash of the program, the compile options and the plugin's identity.
+//! keyed by a hash of the program, the compile options, the plugin's identity and the
+//! environment variables that change what the compiler emits.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use sha2::{Digest, Sha256};
 
@@ -57,15 +58,8 @@ impl ExecutableCache {
     }
 
     fn key(client: &Client, program: &[u8], options: &CompileOptions) -> [u8; 32] {
-        let mut hasher = Sha256::new();
-        hasher.update(client.identity().as_bytes());
-        hasher.update([0]);
-        hasher.update(options.to_bytes());
-        hasher.update([0]);
-        hasher.update(program);
-        hasher.finalize().into()
+        key_of(&client.identity(), compiler_environment(), program, options)
     }
-
     pub(crate) fn get_or_compile(
         &self,
         client: &Client,
@@ -132,6 +126,37 @@ impl ExecutableCache {
     }
 }
 
+/// Variables the plugins read when they compile: `XLA_FLAGS` (every XLA backend) and
+/// `LIBTPU_INIT_ARGS` (libtpu). An executable compiled under other flags is another program
+/// (TF32 off on a GPU, a dump, a different fusion setting), so they are part of the key.
+const COMPILER_VARIABLES: [&str; 2] = ["XLA_FLAGS", "LIBTPU_INIT_ARGS"];
+
+/// The compiler variables as this process sees them; read once, as XLA reads them once.
+fn compiler_environment() -> &'static str {
+    static ENVIRONMENT: OnceLock<String> = OnceLock::new();
+    ENVIRONMENT.get_or_init(|| {
+        COMPILER_VARIABLES
+            .iter()
+            .map(|name| format!("{name}={}", std::env::var(name).unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+fn key_of(identity: &str, environment: &str, program: &[u8], options: &CompileOptions) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    for part in [
+        identity.as_bytes(),
+        environment.as_bytes(),
+        &options.to_bytes(),
+    ] {
+        hasher.update(part);
+        hasher.update([0]);
+    }
+    hasher.update(program);
+    hasher.finalize().into()
+}
+
 /// Writes to a temporary file beside `path`, then renames: readers never see a partial file.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -144,4 +169,23 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compiler_flags_are_part_of_the_key() {
+        let options = CompileOptions::default();
+        let plain = key_of("cpu", "XLA_FLAGS=", b"program", &options);
+        assert_eq!(plain, key_of("cpu", "XLA_FLAGS=", b"program", &options));
+        let flagged = key_of("cpu", "XLA_FLAGS=--xla_cpu_fast_math", b"program", &options);
+        assert_ne!(
+            plain, flagged,
+            "another XLA_FLAGS must not reuse the executable"
+        );
+        assert_ne!(plain, key_of("gpu", "XLA_FLAGS=", b"program", &options));
+        assert_ne!(plain, key_of("cpu", "XLA_FLAGS=", b"other", &options));
+    }
 }
