@@ -139,6 +139,10 @@ fn sampling_gathers_no_rows_across_devices() {
         ),
     ] {
         assert!(module.text.contains("sdy.manual_computation"), "{name}");
+        // The decode loop looks at the other devices' rows once every few steps: an outer
+        // loop whose condition asks, around an inner one that never does.
+        let loops = module.text.matches("stablehlo.while").count();
+        assert_eq!(loops, if reduces { 2 } else { 0 }, "{name}'s loops");
         // The optimized program (a serialized HLO module) names each op it holds.
         let hlo = module
             .compile(&client)

@@ -273,6 +273,10 @@ fn decode_step(
     (state, next, logp)
 }
 
+/// Decode steps between looks at whether every row is done, when rows are split over devices:
+/// each look is an all-reduce, a rendezvous of every device per token otherwise.
+const DONE_CHECK_EVERY: i64 = 4;
+
 /// Decode: params, state, knobs, limit (i32: stop after this many tokens in total) → outputs.
 pub fn decode(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32], layout: &Layout) -> Module {
     let g = Graph::new("decode");
@@ -301,30 +305,64 @@ pub fn decode(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32], layout: &Layout
         g.zeros(Shape::i32(&[b, chunk])),
         g.zeros(Shape::f32(&[b, chunk])),
     ]);
-    let out = g.while_loop(
-        &init,
-        |carry| {
-            let s = DecodeState::from_vec(&mut carry.to_vec(), cache_len);
-            let i = &carry[n];
-            let more = i.lt(&i.scalar_like(chunk as f64)).and(&s.step.lt(&limit));
-            let all_done = s.done.min(&[0], false).gt(&s.done.scalar_like(0.0));
-            more.and(&all_done.logical_not())
-        },
-        |carry| {
-            let s = DecodeState::from_vec(&mut carry.to_vec(), cache_len);
-            let (i, tokens, logps) = (&carry[n], &carry[n + 1], &carry[n + 2]);
-            let (state, next, logp) = decode_step(cfg, &w, bucket, stops, &knobs, &s, &rows_over);
-            let zero = i.scalar_like(0.0);
-            let at = [zero, i.clone()];
-            let mut carry = state.into_vec();
-            carry.extend([
-                i + 1.0,
-                tokens.dynamic_update_slice(&next.reshape(&[b, 1]), &at),
-                logps.dynamic_update_slice(&logp.reshape(&[b, 1]), &at),
-            ]);
-            carry
-        },
-    );
+    // Continue while this chunk has steps left and the total is under the limit: scalars every
+    // device holds alike, so testing them needs no other device.
+    let more = |carry: &[Tensor]| {
+        let s = DecodeState::from_vec(&mut carry.to_vec(), cache_len);
+        let i = &carry[n];
+        i.lt(&i.scalar_like(chunk as f64)).and(&s.step.lt(&limit))
+    };
+    // Stop early once every row is done: over a batch split across devices, an all-reduce.
+    let all_done = |carry: &[Tensor]| {
+        let s = DecodeState::from_vec(&mut carry.to_vec(), cache_len);
+        s.done.min(&[0], false).gt(&s.done.scalar_like(0.0))
+    };
+    let step = |carry: &[Tensor]| {
+        let s = DecodeState::from_vec(&mut carry.to_vec(), cache_len);
+        let (i, tokens, logps) = (&carry[n], &carry[n + 1], &carry[n + 2]);
+        let (state, next, logp) = decode_step(cfg, &w, bucket, stops, &knobs, &s, &rows_over);
+        let zero = i.scalar_like(0.0);
+        let at = [zero, i.clone()];
+        let mut carry = state.into_vec();
+        carry.extend([
+            i + 1.0,
+            tokens.dynamic_update_slice(&next.reshape(&[b, 1]), &at),
+            logps.dynamic_update_slice(&logp.reshape(&[b, 1]), &at),
+        ]);
+        carry
+    };
+    let out = match rows_over.is_empty() {
+        true => g.while_loop(
+            &init,
+            |carry| more(carry).and(&all_done(carry).logical_not()),
+            step,
+        ),
+        // Rows on several devices: look at the other devices' rows once every few steps, in an
+        // outer loop around an inner one whose condition is local. Rows already done only run
+        // masked steps, at most DONE_CHECK_EVERY - 1 of them after the last row ends.
+        false => g.while_loop(
+            &init,
+            |carry| more(carry).and(&all_done(carry).logical_not()),
+            |carry| {
+                let mut inner = carry.to_vec();
+                inner.push(g.scalar(0.0, ElementType::S32));
+                let mut out = g.while_loop(
+                    &inner,
+                    |c| {
+                        let j = &c[c.len() - 1];
+                        more(c).and(&j.lt(&j.scalar_like(DONE_CHECK_EVERY as f64)))
+                    },
+                    |c| {
+                        let mut next = step(&c[..c.len() - 1]);
+                        next.push(&c[c.len() - 1] + 1.0);
+                        next
+                    },
+                );
+                out.pop();
+                out
+            },
+        ),
+    };
     let mut results = out[..n].to_vec();
     results.extend([out[n + 1].clone(), out[n + 2].clone()]);
     let mut shardings = state_layout;
