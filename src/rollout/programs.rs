@@ -277,6 +277,42 @@ fn decode_step(
 /// each look is an all-reduce, a rendezvous of every device per token otherwise.
 const DONE_CHECK_EVERY: i64 = 4;
 
+/// `while more(s) && go_on(s) { s = step(s) }` where `go_on` is costly (an all-reduce over the
+/// devices' rows): an outer loop tests it around an inner loop of up to DONE_CHECK_EVERY steps
+/// that tests only `more`. The steps run after `go_on` turns false must be harmless (decode's
+/// are masked for rows already done).
+fn loop_checking_rarely(
+    g: &Graph,
+    init: &[Tensor],
+    more: impl Fn(&[Tensor]) -> Tensor,
+    go_on: impl Fn(&[Tensor]) -> Tensor,
+    step: impl Fn(&[Tensor]) -> Vec<Tensor>,
+) -> Vec<Tensor> {
+    g.while_loop(
+        init,
+        |carry| more(carry).and(&go_on(carry)),
+        |carry| {
+            let mut inner = carry.to_vec();
+            inner.push(g.scalar(0.0, ElementType::S32));
+            let mut out = g.while_loop(
+                &inner,
+                |c| {
+                    let (state, j) = c.split_at(c.len() - 1);
+                    more(state).and(&j[0].lt(&j[0].scalar_like(DONE_CHECK_EVERY as f64)))
+                },
+                |c| {
+                    let (state, j) = c.split_at(c.len() - 1);
+                    let mut next = step(state);
+                    next.push(&j[0] + 1.0);
+                    next
+                },
+            );
+            out.pop();
+            out
+        },
+    )
+}
+
 /// Decode: params, state, knobs, limit (i32: stop after this many tokens in total) → outputs.
 pub fn decode(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32], layout: &Layout) -> Module {
     let g = Graph::new("decode");
@@ -331,37 +367,10 @@ pub fn decode(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32], layout: &Layout
         ]);
         carry
     };
+    let stop_early = |carry: &[Tensor]| all_done(carry).logical_not();
     let out = match rows_over.is_empty() {
-        true => g.while_loop(
-            &init,
-            |carry| more(carry).and(&all_done(carry).logical_not()),
-            step,
-        ),
-        // Rows on several devices: look at the other devices' rows once every few steps, in an
-        // outer loop around an inner one whose condition is local. Rows already done only run
-        // masked steps, at most DONE_CHECK_EVERY - 1 of them after the last row ends.
-        false => g.while_loop(
-            &init,
-            |carry| more(carry).and(&all_done(carry).logical_not()),
-            |carry| {
-                let mut inner = carry.to_vec();
-                inner.push(g.scalar(0.0, ElementType::S32));
-                let mut out = g.while_loop(
-                    &inner,
-                    |c| {
-                        let j = &c[c.len() - 1];
-                        more(c).and(&j.lt(&j.scalar_like(DONE_CHECK_EVERY as f64)))
-                    },
-                    |c| {
-                        let mut next = step(&c[..c.len() - 1]);
-                        next.push(&c[c.len() - 1] + 1.0);
-                        next
-                    },
-                );
-                out.pop();
-                out
-            },
-        ),
+        true => g.while_loop(&init, |c| more(c).and(&stop_early(c)), step),
+        false => loop_checking_rarely(&g, &init, more, stop_early, step),
     };
     let mut results = out[..n].to_vec();
     results.extend([out[n + 1].clone(), out[n + 2].clone()]);
