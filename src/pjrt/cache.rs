@@ -60,6 +60,7 @@ impl ExecutableCache {
     fn key(client: &Client, program: &[u8], options: &CompileOptions) -> [u8; 32] {
         key_of(&client.identity(), compiler_environment(), program, options)
     }
+
     pub(crate) fn get_or_compile(
         &self,
         client: &Client,
