@@ -126,7 +126,7 @@ impl Platform {
         if self == Platform::Tpu {
             prepare_tpu_environment();
         }
-        if self == Platform::Cpu && env_says_yes("GRPO_XLA_KEEP_HOST_MEMORY") {
+        if self == Platform::Cpu && env_switch("GRPO_XLA_KEEP_HOST_MEMORY") == Some(true) {
             keep_freed_host_memory();
         }
         quiet_xla_logging();
@@ -167,7 +167,7 @@ impl Platform {
                 OptionValue::Int(num_devices.unwrap_or(1) as i64),
             ));
         }
-        if self == Platform::Gpu && env_says_no("GRPO_XLA_GPU_PREALLOCATE") {
+        if self == Platform::Gpu && env_switch("GRPO_XLA_GPU_PREALLOCATE") == Some(false) {
             // As JAX's XLA_PYTHON_CLIENT_PREALLOCATE=false: take GPU memory as needed instead
             // of 75% up front, so another process (JAX in a benchmark) can share the card.
             options.push(("preallocate", OptionValue::Bool(false)));
@@ -194,14 +194,13 @@ impl Platform {
     }
 }
 
-/// Whether the environment variable `name` is set to `1` or `true`.
-fn env_says_yes(name: &str) -> bool {
-    std::env::var(name).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
-}
-
-/// Whether the environment variable `name` is set to `0` or `false`.
-fn env_says_no(name: &str) -> bool {
-    std::env::var(name).is_ok_and(|v| v == "0" || v.eq_ignore_ascii_case("false"))
+/// The environment variable `name` as a switch: `1`/`true` or `0`/`false`; None otherwise.
+fn env_switch(name: &str) -> Option<bool> {
+    match std::env::var(name).ok()?.to_ascii_lowercase().as_str() {
+        "1" | "true" => Some(true),
+        "0" | "false" => Some(false),
+        _ => None,
+    }
 }
 
 /// The file libtpu locks while a process holds the TPU.
