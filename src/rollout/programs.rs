@@ -349,9 +349,10 @@ pub fn decode(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32], layout: &Layout
         i.lt(&i.scalar_like(chunk as f64)).and(&s.step.lt(&limit))
     };
     // Stop early once every row is done: over a batch split across devices, an all-reduce.
-    let all_done = |carry: &[Tensor]| {
+    let some_row_running = |carry: &[Tensor]| {
         let s = DecodeState::from_vec(&mut carry.to_vec(), cache_len);
-        s.done.min(&[0], false).gt(&s.done.scalar_like(0.0))
+        let all_done = s.done.min(&[0], false).gt(&s.done.scalar_like(0.0));
+        all_done.logical_not()
     };
     let step = |carry: &[Tensor]| {
         let s = DecodeState::from_vec(&mut carry.to_vec(), cache_len);
@@ -367,10 +368,9 @@ pub fn decode(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32], layout: &Layout
         ]);
         carry
     };
-    let stop_early = |carry: &[Tensor]| all_done(carry).logical_not();
     let out = match rows_over.is_empty() {
-        true => g.while_loop(&init, |c| more(c).and(&stop_early(c)), step),
-        false => loop_checking_rarely(&g, &init, more, stop_early, step),
+        true => g.while_loop(&init, |c| more(c).and(&some_row_running(c)), step),
+        false => loop_checking_rarely(&g, &init, more, some_row_running, step),
     };
     let mut results = out[..n].to_vec();
     results.extend([out[n + 1].clone(), out[n + 2].clone()]);
