@@ -180,28 +180,39 @@ fn bench_generate_and_graph_and_runtime_write_their_rows() {
     }
 }
 
-/// `bench mesh` on the smoke config: one row per device count, timed against one device.
+/// `bench mesh` on the smoke config: one row per device count, timed against one device; with
+/// `--repeats` the median row and each repeat's ratio.
 #[test]
 fn bench_mesh_compares_device_counts_with_one_device() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("rows.json");
-    let rows = rows_of(
-        &[
-            "bench",
-            "mesh",
-            "--config",
-            "configs/smoke.yaml",
-            "--devices",
-            "2",
-            "--steps",
-            "2",
-        ],
-        &json,
+    let out = Command::new(env!("CARGO_BIN_EXE_grpo-xla"))
+        .args(["bench", "mesh", "--config", "configs/smoke.yaml"])
+        .args(["--devices", "2", "--steps", "2", "--repeats", "2", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(rows.len(), 1, "{rows:?}");
     let row = &rows[0];
     assert_eq!(row["name"], "GRPO step per example, 2 devices (8 rows)");
     assert_eq!(row["reference"], "ours on 1 device");
     assert!(row["ours"].as_f64().unwrap() > 0.0 && row["tunix"].as_f64().unwrap() > 0.0);
     assert!(row["ratio"].as_f64().unwrap() > 0.0, "{row}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("median of 2 interleaved repeats"),
+        "{stdout}"
+    );
+    let each = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("2 devices: "))
+        .unwrap_or_else(|| panic!("no per-repeat line:\n{stdout}"));
+    assert_eq!(each.matches('x').count(), 2, "one ratio per repeat: {each}");
 }

@@ -83,6 +83,9 @@ pub enum BenchCommand {
         /// Prompts per step instead of the config's (rows = prompts × num_generations).
         #[arg(long)]
         prompts: Option<usize>,
+        /// Runs of the whole sequence of device counts, interleaved; each row is the median.
+        #[arg(long, default_value_t = 1)]
+        repeats: usize,
         /// Also write the rows as JSON (name, ours, tunix, unit, ratio, bound_fraction).
         #[arg(long)]
         json: Option<std::path::PathBuf>,
@@ -133,7 +136,18 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             steps,
             prompts,
             json,
-        } => super::bench_mesh::run(&device, &config, &devices, steps, prompts, json.as_ref()),
+            repeats,
+        } => super::bench_mesh::run(
+            &device,
+            &super::bench_mesh::MeshBench {
+                config: &config,
+                devices: &devices,
+                steps,
+                prompts,
+                repeats,
+            },
+            json.as_ref(),
+        ),
         BenchCommand::Generate {
             device,
             model,

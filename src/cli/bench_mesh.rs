@@ -70,54 +70,95 @@ fn rows_per_step(config: &Path, prompts: Option<usize>) -> Result<usize> {
     Ok(prompts * get("rollout", "num_generations"))
 }
 
-pub fn run(
+/// What `bench mesh` runs: the config's GRPO steps on one device and on each of `devices`,
+/// the whole sequence `repeats` times, interleaved so that a slow spell of a shared machine
+/// falls on every count alike.
+pub struct MeshBench<'a> {
+    pub config: &'a Path,
+    pub devices: &'a [usize],
+    pub steps: usize,
+    pub prompts: Option<usize>,
+    pub repeats: usize,
+}
+
+/// One `grpo-xla train` of the bench's config on `n` devices: seconds per example, and the
+/// trainer's own account of what each device holds.
+fn train_on(
     device: &DeviceArgs,
-    config: &Path,
-    devices: &[usize],
-    steps: usize,
-    prompts: Option<usize>,
-    json: Option<&PathBuf>,
-) -> Result<()> {
+    bench: &MeshBench,
+    n: usize,
+    dir: &Path,
+    run: &Path,
+) -> Result<(f64, Vec<String>)> {
+    let cfg = config_for(bench.config, n, bench.steps.max(2), bench.prompts, dir)?;
+    let out = Command::new(std::env::current_exe()?)
+        .args(["train", "--config"])
+        .arg(&cfg)
+        .arg("--output-dir")
+        .arg(run)
+        .args(["--device", &device.device.to_string()])
+        .args(["--num-devices", &n.to_string()])
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "training on {n} devices failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let rows = rows_per_step(bench.config, bench.prompts)?;
+    let held = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| l.starts_with("per device: "))
+        .map(|line| format!("{n} device(s), {line}"))
+        .collect();
+    Ok((seconds_per_step(run)? / rows as f64, held))
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let m = xs.len() / 2;
+    match xs.len() % 2 {
+        1 => xs[m],
+        _ => (xs[m - 1] + xs[m]) / 2.0,
+    }
+}
+
+pub fn run(device: &DeviceArgs, bench: &MeshBench, json: Option<&PathBuf>) -> Result<()> {
     let dir = tempfile::Builder::new()
         .prefix("grpo-xla-bench-mesh-")
         .tempdir()?;
-    let exe = std::env::current_exe()?;
-    let rows = rows_per_step(config, prompts)?;
-    let mut timings = vec![];
+    let rows = rows_per_step(bench.config, bench.prompts)?;
+    let counts: Vec<usize> = std::iter::once(1)
+        .chain(bench.devices.iter().copied().filter(|&n| n != 1))
+        .collect();
+    // seconds[i][r]: counts[i] devices, repeat r.
+    let mut seconds = vec![vec![]; counts.len()];
     let mut held = vec![];
-    for &n in std::iter::once(&1).chain(devices.iter().filter(|&&n| n != 1)) {
-        let cfg = config_for(config, n, steps.max(2), prompts, dir.path())?;
-        let run = dir.path().join(format!("run_{n}"));
-        eprintln!("{n} device(s): {} GRPO steps ...", steps.max(2));
-        let out = Command::new(&exe)
-            .args(["train", "--config"])
-            .arg(&cfg)
-            .arg("--output-dir")
-            .arg(&run)
-            .args(["--device", &device.device.to_string()])
-            .args(["--num-devices", &n.to_string()])
-            .output()?;
-        if !out.status.success() {
-            bail!(
-                "training on {n} devices failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
+    for r in 0..bench.repeats.max(1) {
+        for (i, &n) in counts.iter().enumerate() {
+            eprintln!(
+                "repeat {}/{}, {n} device(s): {} GRPO steps ...",
+                r + 1,
+                bench.repeats.max(1),
+                bench.steps.max(2)
             );
-        }
-        timings.push((n, seconds_per_step(&run)? / rows as f64));
-        // The trainer's own account of what each device holds.
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        for line in stderr.lines().filter(|l| l.starts_with("per device: ")) {
-            held.push(format!("{n} device(s), {line}"));
+            let run = dir.path().join(format!("run_{n}_{r}"));
+            let (s, lines) = train_on(device, bench, n, dir.path(), &run)?;
+            seconds[i].push(s);
+            if r == 0 {
+                held.extend(lines);
+            }
         }
     }
-    let one = timings[0].1;
-    let table: Vec<BenchRow> = timings
+    let one = median(seconds[0].clone());
+    let table: Vec<BenchRow> = counts
         .iter()
+        .zip(&seconds)
         .skip(1)
-        .map(|&(n, s)| {
+        .map(|(&n, s)| {
             BenchRow::new(
                 &format!("GRPO step per example, {n} devices ({rows} rows)"),
-                s,
+                median(s.clone()),
                 Some(one),
                 "s/example",
                 true,
@@ -125,11 +166,26 @@ pub fn run(
             .against("ours on 1 device")
         })
         .collect();
+    let repeats = match bench.repeats {
+        0 | 1 => String::new(),
+        r => format!(", median of {r} interleaved repeats"),
+    };
     println!(
-        "{}: GRPO steps after the first, mean; the reference column is the same run on 1 device ({one:.4} s/example)\n",
-        config.display()
+        "{}: GRPO steps after the first, mean{repeats}; the reference column is the same run on 1 device ({one:.4} s/example)\n",
+        bench.config.display()
     );
     BenchRow::print_table(&table);
+    if bench.repeats > 1 {
+        println!("\neach repeat, one device's time over N devices' (the ratio of that repeat):");
+        for (&n, s) in counts.iter().zip(&seconds).skip(1) {
+            let each: Vec<String> = s
+                .iter()
+                .zip(&seconds[0])
+                .map(|(s, one)| format!("{:.2}x", one / s))
+                .collect();
+            println!("  {n} devices: {}", each.join(", "));
+        }
+    }
     println!();
     for line in &held {
         println!("{line}");
@@ -138,4 +194,16 @@ pub fn run(
         BenchRow::write_json(&table, path)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(vec![5.0]), 5.0);
+    }
 }
