@@ -56,7 +56,8 @@ fn draw(temperature: f32, top_k: Option<i64>, top_p: f32, seed: u64) -> (Vec<i32
         top_k,
         top_p: top_p < 1.0,
     };
-    let (_, tokens, logps) = sample(&g, &rows, &rng, &t, &p, shape, &[]);
+    // The sampler reads logits vocabulary first, as the decode program's head writes them.
+    let (_, tokens, logps) = sample(&g, &rows.transpose(&[1, 0]), &rng, &t, &p, shape, &[]);
     let out = g
         .build(&[tokens, logps])
         .unwrap()

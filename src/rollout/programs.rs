@@ -11,7 +11,8 @@ use crate::graph::{
 };
 use crate::grpo::programs::{finish, place};
 use crate::models::gemma::{
-    embed, forward_cached, logits, positions_from_mask, GemmaConfig, GemmaWeights, KvCache,
+    embed, forward_cached, logits_vocab_major, positions_from_mask, GemmaConfig, GemmaWeights,
+    KvCache,
 };
 use crate::pjrt::{ElementType, Result};
 
@@ -171,7 +172,7 @@ pub fn prefill(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32], layout: &Layou
     );
     // Left padding: every prompt's last token is in the last column.
     let last = hidden.narrow(1, t - 1, 1).reshape(&[b, cfg.embed_dim]);
-    let l = logits(cfg, &w, &last).convert(ElementType::F32);
+    let l = logits_vocab_major(cfg, &w, &last).convert(ElementType::F32);
     let (rng, token, logp) = sample(
         &g,
         &l,
@@ -248,7 +249,8 @@ fn decode_step(
     // The token sampled at step k sits in cache slot prompt_len + k - 1.
     let slot = &s.step + (bucket.prompt_len - 1) as f64;
     let (hidden, cache) = forward_cached(cfg, w, &x, &pos, &pos, &cache, &slot);
-    let l = logits(cfg, w, &hidden.reshape(&[b, cfg.embed_dim])).convert(ElementType::F32);
+    let l =
+        logits_vocab_major(cfg, w, &hidden.reshape(&[b, cfg.embed_dim])).convert(ElementType::F32);
     let (rng, next, logp) = sample(
         g,
         &l,

@@ -13,9 +13,14 @@ pub struct SamplerShape {
     pub top_p: bool,
 }
 
-/// Samples from `logits` [B, V] (f32), whose rows are split over the mesh axes `rows_over`.
-/// `temperature` and `top_p` are f32 scalars, `rng` the threefry state. Returns (new rng,
-/// tokens [B] i32, log-probs of the tokens [B] under the temperature-scaled distribution).
+/// Samples from `logits` [V, B] (f32, vocabulary first: `logits_vocab_major`), whose rows
+/// (columns here) are split over the mesh axes `rows_over`. `temperature` and `top_p` are f32
+/// scalars, `rng` the threefry state. Returns (new rng, tokens [B] i32, log-probs of the tokens
+/// [B] under the temperature-scaled distribution).
+///
+/// The reductions over the vocabulary (softmax, argmax) read the logits in the order the head
+/// wrote them; only the log-probs are turned to [B, V] for top-k, so no transpose sits right
+/// after the head's matmul (XLA would fold it back into the slower [B, V] matmul).
 pub fn sample(
     g: &Graph,
     logits: &Tensor,
@@ -25,16 +30,16 @@ pub fn sample(
     shape: SamplerShape,
     rows_over: &[String],
 ) -> (Tensor, Tensor, Tensor) {
-    let (b, v) = (logits.dim(0), logits.dim(1));
+    let (v, b) = (logits.dim(0), logits.dim(1));
     if shape.greedy {
-        let token = logits.argmax(-1);
+        let token = logits.argmax(0);
         // The chosen token's log-prob is its row's largest: a reduction, which a batch split
         // over devices computes where the rows are.
-        let logp = logits.log_softmax(-1).max(&[-1], false);
+        let logp = logits.log_softmax(0).max(&[0], false);
         return (rng.clone(), token, logp);
     }
     let scaled = logits / temperature;
-    let log_probs = scaled.log_softmax(-1);
+    let log_probs = scaled.log_softmax(0).transpose(&[1, 0]);
     // Candidates: the top k (or the whole vocabulary, sorted only when top-p needs it).
     let (cand_logp, cand_ids) = match (shape.top_k, shape.top_p) {
         (Some(k), _) => log_probs.top_k_of_rows(k.min(v), rows_over),
