@@ -56,6 +56,11 @@ fn bench_train_times_sft_and_grpo_steps_on_a_tiny_model_and_writes_json_rows() {
 }
 
 fn rows_of(args: &[&str], json: &std::path::Path) -> Vec<serde_json::Value> {
+    rows_and_table_of(args, json).0
+}
+
+/// The bench's JSON rows and what it printed.
+fn rows_and_table_of(args: &[&str], json: &std::path::Path) -> (Vec<serde_json::Value>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_grpo-xla"))
         .args(args)
         .args(["--json", json.to_str().unwrap()])
@@ -66,7 +71,8 @@ fn rows_of(args: &[&str], json: &std::path::Path) -> Vec<serde_json::Value> {
         "{args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
+    let rows = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    (rows, String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// `bench generate` on a tiny model folder (byte tokenizer): a prefill and a decode row per batch,
@@ -186,26 +192,27 @@ fn bench_generate_and_graph_and_runtime_write_their_rows() {
 fn bench_mesh_compares_device_counts_with_one_device() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("rows.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_grpo-xla"))
-        .args(["bench", "mesh", "--config", "configs/smoke.yaml"])
-        .args(["--devices", "2", "--steps", "2", "--repeats", "2", "--json"])
-        .arg(&json)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (rows, stdout) = rows_and_table_of(
+        &[
+            "bench",
+            "mesh",
+            "--config",
+            "configs/smoke.yaml",
+            "--devices",
+            "2",
+            "--steps",
+            "2",
+            "--repeats",
+            "2",
+        ],
+        &json,
     );
-    let rows: Vec<serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(rows.len(), 1, "{rows:?}");
     let row = &rows[0];
     assert_eq!(row["name"], "GRPO step per example, 2 devices (8 rows)");
     assert_eq!(row["reference"], "ours on 1 device");
     assert!(row["ours"].as_f64().unwrap() > 0.0 && row["tunix"].as_f64().unwrap() > 0.0);
     assert!(row["ratio"].as_f64().unwrap() > 0.0, "{row}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("median of 2 interleaved repeats"),
         "{stdout}"

@@ -81,19 +81,17 @@ pub struct MeshBench<'a> {
     pub repeats: usize,
 }
 
-/// One `grpo-xla train` of the bench's config on `n` devices: seconds per example, and the
-/// trainer's own account of what each device holds.
+/// One `grpo-xla train` of `config` (written by `config_for`) on `n` devices: mean seconds per
+/// step, and the trainer's own account of what each device holds.
 fn train_on(
     device: &DeviceArgs,
-    bench: &MeshBench,
+    config: &Path,
     n: usize,
-    dir: &Path,
     run: &Path,
 ) -> Result<(f64, Vec<String>)> {
-    let cfg = config_for(bench.config, n, bench.steps.max(2), bench.prompts, dir)?;
     let out = Command::new(std::env::current_exe()?)
         .args(["train", "--config"])
-        .arg(&cfg)
+        .arg(config)
         .arg("--output-dir")
         .arg(run)
         .args(["--device", &device.device.to_string()])
@@ -105,13 +103,12 @@ fn train_on(
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let rows = rows_per_step(bench.config, bench.prompts)?;
     let held = String::from_utf8_lossy(&out.stderr)
         .lines()
         .filter(|l| l.starts_with("per device: "))
         .map(|line| format!("{n} device(s), {line}"))
         .collect();
-    Ok((seconds_per_step(run)? / rows as f64, held))
+    Ok((seconds_per_step(run)?, held))
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
@@ -128,23 +125,26 @@ pub fn run(device: &DeviceArgs, bench: &MeshBench, json: Option<&PathBuf>) -> Re
         .prefix("grpo-xla-bench-mesh-")
         .tempdir()?;
     let rows = rows_per_step(bench.config, bench.prompts)?;
+    let (steps, repeats) = (bench.steps.max(2), bench.repeats.max(1));
     let counts: Vec<usize> = std::iter::once(1)
         .chain(bench.devices.iter().copied().filter(|&n| n != 1))
         .collect();
-    // seconds[i][r]: counts[i] devices, repeat r.
+    let configs: Vec<PathBuf> = counts
+        .iter()
+        .map(|&n| config_for(bench.config, n, steps, bench.prompts, dir.path()))
+        .collect::<Result<_>>()?;
+    // seconds[i][r]: seconds per example on counts[i] devices, repeat r.
     let mut seconds = vec![vec![]; counts.len()];
     let mut held = vec![];
-    for r in 0..bench.repeats.max(1) {
-        for (i, &n) in counts.iter().enumerate() {
+    for r in 0..repeats {
+        for (i, (&n, config)) in counts.iter().zip(&configs).enumerate() {
             eprintln!(
-                "repeat {}/{}, {n} device(s): {} GRPO steps ...",
-                r + 1,
-                bench.repeats.max(1),
-                bench.steps.max(2)
+                "repeat {}/{repeats}, {n} device(s): {steps} GRPO steps ...",
+                r + 1
             );
             let run = dir.path().join(format!("run_{n}_{r}"));
-            let (s, lines) = train_on(device, bench, n, dir.path(), &run)?;
-            seconds[i].push(s);
+            let (per_step, lines) = train_on(device, config, n, &run)?;
+            seconds[i].push(per_step / rows as f64);
             if r == 0 {
                 held.extend(lines);
             }
@@ -166,16 +166,16 @@ pub fn run(device: &DeviceArgs, bench: &MeshBench, json: Option<&PathBuf>) -> Re
             .against("ours on 1 device")
         })
         .collect();
-    let repeats = match bench.repeats {
-        0 | 1 => String::new(),
+    let median_of = match repeats {
+        1 => String::new(),
         r => format!(", median of {r} interleaved repeats"),
     };
     println!(
-        "{}: GRPO steps after the first, mean{repeats}; the reference column is the same run on 1 device ({one:.4} s/example)\n",
+        "{}: GRPO steps after the first, mean{median_of}; the reference column is the same run on 1 device ({one:.4} s/example)\n",
         bench.config.display()
     );
     BenchRow::print_table(&table);
-    if bench.repeats > 1 {
+    if repeats > 1 {
         println!("\neach repeat, one device's time over N devices' (the ratio of that repeat):");
         for (&n, s) in counts.iter().zip(&seconds).skip(1) {
             let each: Vec<String> = s
