@@ -443,8 +443,8 @@ pub fn logits(cfg: &GemmaConfig, w: &GemmaWeights, hidden: &Tensor) -> Tensor {
 /// transposed. For a few rows (decoding) this order is the cheaper matmul on XLA's CPU
 /// backend: the embedding [V, D] is read as it lies, where [B, V] makes the kernel repack all
 /// of it (decode 17-22% faster at 8 and 32 rows, `bench generate`). One row keeps the [1, V]
-/// matmul, relabelled [V, 1] (the same bytes): there a JAX probe timed it 8% faster than
-/// [V, 1], and our interleaved decode runs could not tell the two apart.
+/// matmul, relabelled [V, 1] (the same bytes): our interleaved decode runs could not tell the
+/// two orders apart at one row.
 pub fn logits_vocab_major(cfg: &GemmaConfig, w: &GemmaWeights, hidden: &Tensor) -> Tensor {
     assert_eq!(hidden.rank(), 2, "hidden states [B, D]");
     if hidden.dim(0) == 1 {
