@@ -151,6 +151,49 @@ fn argmax_picks_the_first_of_ties() {
     assert_eq!(out[0].to_vec::<i32>(), vec![1]);
 }
 
+/// The blocked `max_and_argmax` against the host's first-maximum, along either axis, with ties
+/// inside a block and across blocks, on a length with blocks (260 = 20 x 13) and a prime one
+/// (the one-pass fallback).
+#[test]
+fn max_and_argmax_finds_the_first_maximum_along_either_axis() {
+    for (n, cols) in [(260usize, 3usize), (257, 2)] {
+        let mut data = values(n * cols, 11);
+        // Column 0: a tie within one block of 13 (rows 40 and 41); column 1: ties in
+        // different blocks (rows 5 and 200), the first of which must win.
+        for (row, col) in [(40, 0), (41, 0), (5, 1), (200, 1)] {
+            data[row * cols + col] = 2.0;
+        }
+        let first_max = |col: usize| {
+            let column: Vec<f32> = (0..n).map(|r| data[r * cols + col]).collect();
+            let top = column.iter().copied().fold(f32::MIN, f32::max);
+            (top, column.iter().position(|&v| v == top).unwrap() as i32)
+        };
+        let expected: Vec<(f32, i32)> = (0..cols).map(first_max).collect();
+        let g = Graph::new("max_and_argmax");
+        let x = g.parameter("x", Shape::f32(&[n as i64, cols as i64]));
+        let (max0, arg0) = x.max_and_argmax(0);
+        let (max1, arg1) = x.transpose(&[1, 0]).max_and_argmax(1);
+        let out = g
+            .build(&[max0, arg0, max1, arg1])
+            .unwrap()
+            .run(
+                &cpu_client(1),
+                &[HostArray::new(&data, &[n as i64, cols as i64])],
+            )
+            .unwrap();
+        for (k, axis) in [(0, "leading"), (2, "last")] {
+            let got: Vec<(f32, i32)> = out[k]
+                .to_vec::<f32>()
+                .into_iter()
+                .zip(out[k + 1].to_vec::<i32>())
+                .collect();
+            assert_eq!(got, expected, "n = {n}, along the {axis} axis");
+        }
+        assert_eq!(expected[0].1, 40);
+        assert_eq!(expected[1].1, 5);
+    }
+}
+
 #[test]
 fn random_numbers_are_seeded_uniform_and_gumbel() {
     let g = Graph::new("rng");

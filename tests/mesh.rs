@@ -114,43 +114,50 @@ fn sampling_gathers_no_rows_across_devices() {
     use grpo_xla::rollout::sampling::SamplerShape;
     let model = model();
     let layout = Layout::new(2, 2);
-    let bucket = Bucket {
-        batch: 8,
-        prompt_len: 8,
-        slots: 20,
-        chunk: 4,
-        sampler: SamplerShape {
-            greedy: false,
-            top_k: Some(50),
-            top_p: false,
-        },
-    };
     let client = cpu_client(4);
-    for (name, module, reduces) in [
-        (
-            "prefill",
-            prefill(&model.config, &bucket, &[1], &layout),
-            false,
-        ),
-        (
-            "decode",
-            decode(&model.config, &bucket, &[1], &layout),
-            true,
-        ),
-    ] {
-        assert!(module.text.contains("sdy.manual_computation"), "{name}");
-        // The decode loop looks at the other devices' rows once every few steps: an outer
-        // loop whose condition asks, around an inner one that never does.
-        let loops = module.text.matches("stablehlo.while").count();
-        assert_eq!(loops, if reduces { 2 } else { 0 }, "{name}'s loops");
-        // The optimized program (a serialized HLO module) names each op it holds.
-        let hlo = module
-            .compile(&client)
-            .unwrap()
-            .optimized_program()
-            .unwrap();
-        assert!(!hlo.contains("all-gather"), "{name} gathers rows");
-        assert_eq!(hlo.contains("all-reduce"), reduces, "{name}'s all-reduce");
+    // Top-k sampling, and greedy (whose argmax over the vocabulary gathers the winning block
+    // of each row: a gather the partitioner must keep on the row's device).
+    for (sampler, top_k) in [("top-k", Some(50)), ("greedy", None)] {
+        let bucket = Bucket {
+            batch: 8,
+            prompt_len: 8,
+            slots: 20,
+            chunk: 4,
+            sampler: SamplerShape {
+                greedy: top_k.is_none(),
+                top_k,
+                top_p: false,
+            },
+        };
+        for (name, module, reduces) in [
+            (
+                "prefill",
+                prefill(&model.config, &bucket, &[1], &layout),
+                false,
+            ),
+            (
+                "decode",
+                decode(&model.config, &bucket, &[1], &layout),
+                true,
+            ),
+        ] {
+            let name = format!("{sampler} {name}");
+            // XLA has no rule to split TopK by rows: it runs per device, by hand.
+            let manual = module.text.contains("sdy.manual_computation");
+            assert_eq!(manual, top_k.is_some(), "{name}");
+            // The decode loop looks at the other devices' rows once every few steps: an outer
+            // loop whose condition asks, around an inner one that never does.
+            let loops = module.text.matches("stablehlo.while").count();
+            assert_eq!(loops, if reduces { 2 } else { 0 }, "{name}'s loops");
+            // The optimized program (a serialized HLO module) names each op it holds.
+            let hlo = module
+                .compile(&client)
+                .unwrap()
+                .optimized_program()
+                .unwrap();
+            assert!(!hlo.contains("all-gather"), "{name} gathers rows");
+            assert_eq!(hlo.contains("all-reduce"), reduces, "{name}'s all-reduce");
+        }
     }
 }
 

@@ -10,8 +10,10 @@ use std::process::Command;
 use grpo_xla::models::gemma::GemmaConfig;
 use grpo_xla::pjrt::platforms::Platform;
 use grpo_xla::pjrt::{CompileOptions, Topology};
+use grpo_xla::rollout::programs::{decode, Bucket};
+use grpo_xla::rollout::sampling::SamplerShape;
 use grpo_xla::train::config::TrainConfig;
-use grpo_xla::train::plan::plan;
+use grpo_xla::train::plan::{plan, PlannedProgram};
 
 const VERSIONS: [&str; 2] = ["0.0.17", "0.0.52"];
 
@@ -97,6 +99,24 @@ fn every_program_of_a_run_compiles_for_a_v5e_8_with_no_tpu() {
         "the gradient sums are resident"
     );
     planned.programs.extend(accumulation);
+    // Evaluation decodes greedily, whose argmax over the vocabulary gathers with batching dims.
+    let greedy = Bucket {
+        batch: 8,
+        prompt_len: 32,
+        slots: 48,
+        chunk: 16,
+        sampler: SamplerShape {
+            greedy: true,
+            top_k: None,
+            top_p: false,
+        },
+    };
+    planned.programs.push(PlannedProgram {
+        name: "eval/decode".to_string(),
+        module: decode(&model, &greedy, &[1, 106], &layout),
+        resident_args: 0,
+        phase_resident: 0,
+    });
     for version in VERSIONS {
         let Some(path) = libtpu(version) else { return };
         let plugin = Platform::Tpu.load_compiler(Some(&path)).unwrap();

@@ -227,6 +227,7 @@ impl Tensor {
                 start_index_map: vec![0],
                 index_vector_dim: idx_rank,
                 slice_sizes,
+                ..Default::default()
             },
         )
     }
@@ -257,6 +258,7 @@ impl Tensor {
                 start_index_map: (0..r).collect(),
                 index_vector_dim: r - 1,
                 slice_sizes: vec![1; r as usize],
+                ..Default::default()
             },
         )
     }
@@ -333,6 +335,58 @@ impl Tensor {
         } else {
             s.reshape(&self.keep_shape_without(dim))
         }
+    }
+
+    /// The largest entry along `dim` and the index of its first occurrence (`argmax`'s, ties
+    /// included), in passes XLA's CPU backend vectorizes: the maximum of each block of the axis,
+    /// the first block holding the overall maximum, then the first position within that block.
+    /// The one-pass `argmax` reduces (value, index) pairs one element at a time; over Gemma's
+    /// 262k vocabulary, greedy decoding at 32 rows ran 15-20% faster with this (interleaved
+    /// `bench generate` runs). The block is gathered with batching dims, so a partitioner
+    /// keeps each row on its device. An axis with no divisor near its square root (a prime
+    /// length) takes the one pass.
+    #[track_caller]
+    pub fn max_and_argmax(&self, dim: i64) -> (Tensor, Tensor) {
+        let dims = self.dims();
+        let d = super::ops::axis(dim, dims.len()) as usize;
+        let n = dims[d];
+        let block = (2..=(n as f64).sqrt() as i64)
+            .rev()
+            .find(|b| n % b == 0)
+            .unwrap_or(1);
+        if block == 1 {
+            return (self.max(&[d as i64], false), self.argmax(d as i64));
+        }
+        // [.., n, ..] → [.., n / block, block, ..]
+        let mut split = dims.clone();
+        split.splice(d..=d, [n / block, block]);
+        let blocks = self.reshape(&split);
+        let block_max = blocks.max(&[d as i64 + 1], false);
+        let (max, first_block) = (
+            block_max.max(&[d as i64], false),
+            block_max.argmax(d as i64),
+        );
+        // Gather that block's entries, each position of the other axes from its own batch.
+        let r = first_block.rank() as i64;
+        let others: Vec<i64> = (0..split.len() as i64)
+            .filter(|&a| a != d as i64 && a != d as i64 + 1)
+            .collect();
+        let mut slice_sizes = vec![1; split.len()];
+        slice_sizes[d + 1] = block;
+        let window = blocks.gather(
+            &first_block.reshape(&[first_block.dims(), vec![1]].concat()),
+            GatherDims {
+                offset_dims: vec![r],
+                collapsed_slice_dims: vec![d as i64],
+                operand_batching_dims: others,
+                start_indices_batching_dims: (0..r).collect(),
+                start_index_map: vec![d as i64],
+                index_vector_dim: r,
+                slice_sizes,
+            },
+        );
+        let within = window.argmax(r);
+        (max, first_block * block as f64 + within)
     }
 
     fn keep_shape_without(&self, dim: i64) -> Vec<i64> {

@@ -79,6 +79,11 @@ pub struct DotDims {
 pub struct GatherDims {
     pub offset_dims: Vec<i64>,
     pub collapsed_slice_dims: Vec<i64>,
+    /// Operand axes matched one to one with `start_indices_batching_dims` of the indices:
+    /// each index row reads only its own batch. Unlike an iota column in the indices, a
+    /// partitioner splitting that axis over devices keeps the gather on each device.
+    pub operand_batching_dims: Vec<i64>,
+    pub start_indices_batching_dims: Vec<i64>,
     pub start_index_map: Vec<i64>,
     pub index_vector_dim: i64,
     pub slice_sizes: Vec<i64>,
@@ -809,8 +814,17 @@ impl Tensor {
             if (dims.index_vector_dim as usize) < batch.len() {
                 batch.remove(dims.index_vector_dim as usize);
             }
+            if dims.operand_batching_dims.len() != dims.start_indices_batching_dims.len() {
+                return Err(format!(
+                    "operand batching dims {:?} and indices batching dims {:?} differ in number",
+                    dims.operand_batching_dims, dims.start_indices_batching_dims
+                ));
+            }
             let offsets: Vec<i64> = (0..op_shape.rank() as i64)
-                .filter(|d| !dims.collapsed_slice_dims.contains(d))
+                .filter(|d| {
+                    !dims.collapsed_slice_dims.contains(d)
+                        && !dims.operand_batching_dims.contains(d)
+                })
                 .map(|d| dims.slice_sizes[d as usize])
                 .collect();
             if offsets.len() != dims.offset_dims.len() {

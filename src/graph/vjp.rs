@@ -155,6 +155,10 @@ pub(crate) fn rule(
             out
         }
         Op::Gather(d) => {
+            assert!(
+                d.operand_batching_dims.is_empty(),
+                "no gradient rule for a gather with batching dims (sampling-only)"
+            );
             let scatter = ScatterDims {
                 update_window_dims: d.offset_dims.clone(),
                 inserted_window_dims: d.collapsed_slice_dims.clone(),
@@ -182,6 +186,7 @@ pub(crate) fn rule(
                 start_index_map: d.scatter_dims_to_operand_dims.clone(),
                 index_vector_dim: d.index_vector_dim,
                 slice_sizes,
+                ..Default::default()
             };
             vec![Some(g.clone()), None, Some(g.gather(&x[1], gather))]
         }

@@ -32,10 +32,13 @@ pub fn sample(
 ) -> (Tensor, Tensor, Tensor) {
     let (v, b) = (logits.dim(0), logits.dim(1));
     if shape.greedy {
-        let token = logits.argmax(0);
-        // The chosen token's log-prob is its row's largest: a reduction, which a batch split
-        // over devices computes where the rows are.
-        let logp = logits.log_softmax(0).max(&[0], false);
+        let (top, token) = logits.max_and_argmax(0);
+        // The chosen token's log-prob is log_softmax at the maximum, -log Σ exp(l - max):
+        // reductions, which a batch split over devices computes where the rows are.
+        let logp = -(logits - &top.reshape(&[1, b]))
+            .exp()
+            .sum(&[0], false)
+            .log();
         return (rng.clone(), token, logp);
     }
     let scaled = logits / temperature;

@@ -76,6 +76,13 @@ fn gather_attrs(g: &GatherDims) -> String {
             list(&g.collapsed_slice_dims)
         ));
     }
+    if !g.operand_batching_dims.is_empty() {
+        fields.push(format!(
+            "operand_batching_dims = {}, start_indices_batching_dims = {}",
+            list(&g.operand_batching_dims),
+            list(&g.start_indices_batching_dims)
+        ));
+    }
     fields.push(format!("start_index_map = {}", list(&g.start_index_map)));
     fields.push(format!("index_vector_dim = {}", g.index_vector_dim));
     format!(
