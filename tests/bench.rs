@@ -144,6 +144,28 @@ fn bench_generate_and_graph_and_runtime_write_their_rows() {
             && gap < 0.5,
         "{bf16:?}"
     );
+    // Sampled from the top 5, as rollouts decode (the tiny vocabulary's blocks of 13).
+    let top_k = rows_of(
+        &[
+            "bench",
+            "generate",
+            "--model",
+            model.to_str().unwrap(),
+            "--batches",
+            "2",
+            "--steps",
+            "4",
+            "--no-tunix",
+            "--top-k",
+            "5",
+        ],
+        &json,
+    );
+    let names: Vec<&str> = top_k.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["prefill, batch 2 (top-5)", "decode, batch 2 (top-5)"]
+    );
     for r in rows
         .iter()
         .filter(|r| r["name"].as_str().unwrap().starts_with("decode"))

@@ -50,10 +50,10 @@ fn placement(data: i64, fsdp: i64) -> Placement {
     Placement::new(cpu_client(layout.num_devices()), layout).unwrap()
 }
 
-fn sampling() -> SamplingParams {
+fn sampling(top_k: i64) -> SamplingParams {
     SamplingParams {
         temperature: 1.0,
-        top_k: Some(50),
+        top_k: Some(top_k),
         top_p: 1.0,
         seed: 7,
         max_new_tokens: 12,
@@ -69,7 +69,7 @@ fn prompts() -> Vec<Vec<u32>> {
     ]
 }
 
-fn sample(on: Placement, model: &LoadedModel) -> Vec<Completion> {
+fn sample(on: Placement, model: &LoadedModel, top_k: i64) -> Vec<Completion> {
     let mut generator = Generator::new(
         on,
         model.config.clone(),
@@ -79,26 +79,31 @@ fn sample(on: Placement, model: &LoadedModel) -> Vec<Completion> {
     .unwrap();
     // Three prompts × two samples: six rows, padded to eight on four and eight devices.
     generator
-        .generate(&prompts(), 2, &sampling(), 5, |_| {})
+        .generate(&prompts(), 2, &sampling(top_k), 5, |_| {})
         .unwrap()
 }
 
 #[test]
 fn sampled_tokens_and_logps_equal_one_devices() {
     let model = model();
-    let want = sample(placement(1, 1), &model);
-    assert_eq!(want.len(), 6);
-    for (data, fsdp) in MESHES {
-        let got = sample(placement(data, fsdp), &model);
-        assert_eq!(got.len(), want.len(), "mesh {data}×{fsdp}: rows");
-        for (r, (a, b)) in got.iter().zip(&want).enumerate() {
-            assert_eq!(a.tokens, b.tokens, "mesh {data}×{fsdp}: row {r}'s tokens");
-            assert_eq!(a.prompt_index, b.prompt_index);
-            for (x, y) in a.logps.iter().zip(&b.logps) {
-                assert!(
-                    (x - y).abs() <= 1e-6 * y.abs().max(1.0),
-                    "mesh {data}×{fsdp}: row {r}'s log-probs {x} vs {y}"
-                );
+    // k = 50 sorts all 260 entries of the tiny vocabulary; k = 5 the 5 blocks of 13 with the
+    // largest maxima.
+    for top_k in [50, 5] {
+        let want = sample(placement(1, 1), &model, top_k);
+        assert_eq!(want.len(), 6);
+        for (data, fsdp) in MESHES {
+            let got = sample(placement(data, fsdp), &model, top_k);
+            let mesh = format!("top-{top_k}, mesh {data}×{fsdp}");
+            assert_eq!(got.len(), want.len(), "{mesh}: rows");
+            for (r, (a, b)) in got.iter().zip(&want).enumerate() {
+                assert_eq!(a.tokens, b.tokens, "{mesh}: row {r}'s tokens");
+                assert_eq!(a.prompt_index, b.prompt_index);
+                for (x, y) in a.logps.iter().zip(&b.logps) {
+                    assert!(
+                        (x - y).abs() <= 1e-6 * y.abs().max(1.0),
+                        "{mesh}: row {r}'s log-probs {x} vs {y}"
+                    );
+                }
             }
         }
     }
@@ -115,9 +120,10 @@ fn sampling_gathers_no_rows_across_devices() {
     let model = model();
     let layout = Layout::new(2, 2);
     let client = cpu_client(4);
-    // Top-k sampling, and greedy (whose argmax over the vocabulary gathers the winning block
-    // of each row: a gather the partitioner must keep on the row's device).
-    for (sampler, top_k) in [("top-k", Some(50)), ("greedy", None)] {
+    // Top-k sampling over all 260 entries of the tiny vocabulary (k = 50) and over the 5 blocks
+    // of 13 with the largest maxima (k = 5), and greedy: both blocked forms gather each row's
+    // blocks, which the partitioner must keep on the row's device.
+    for (sampler, top_k) in [("top-50", Some(50)), ("top-5", Some(5)), ("greedy", None)] {
         let bucket = Bucket {
             batch: 8,
             prompt_len: 8,

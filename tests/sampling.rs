@@ -7,10 +7,10 @@
 
 mod common;
 
-use common::cpu_client;
+use common::{cpu_client, values};
 use grpo_xla::graph::{Graph, HostArray, Shape};
 use grpo_xla::pjrt::ElementType;
-use grpo_xla::rollout::sampling::{sample, SamplerShape};
+use grpo_xla::rollout::sampling::{sample, top_k_log_probs, SamplerShape};
 
 const DRAWS: i64 = 30_000;
 const LOGITS: [f64; 8] = [1.3, -0.4, 2.1, 0.2, -1.7, 0.9, 1.6, -0.9];
@@ -148,4 +148,65 @@ fn a_wrong_temperature_would_be_caught() {
         .map(|(&c, &p)| (c as f64 - p * DRAWS as f64).powi(2) / (p * DRAWS as f64))
         .sum();
     assert!(chi2 > chi2_999(7), "chi2 {chi2}");
+}
+
+/// The blocked top-k against a sort of each column on the host: the same ids in the same order
+/// (ties to the lower id, here across blocks of 13) and log-probs under the whole softmax.
+#[test]
+fn top_k_by_blocks_equals_a_full_sort() {
+    let (v, b, k) = (260usize, 3usize, 6i64);
+    let mut data: Vec<f32> = values(v * b, 7).iter().map(|x| x * 4.0).collect();
+    // Column 0: three equal maxima in different blocks (rows 3, 100, 250); column 1: a tie
+    // inside one block (rows 27 and 30), just below its maximum; column 2: a tie between a
+    // block with a larger maximum (rows 200, 201) and an earlier block (row 10).
+    for (row, col, value) in [
+        (3, 0, 5.0),
+        (100, 0, 5.0),
+        (250, 0, 5.0),
+        (26, 1, 6.0),
+        (200, 2, 6.0),
+        (201, 2, 5.0),
+        (10, 2, 5.0),
+    ] {
+        data[row * b + col] = value;
+    }
+    for row in [27, 30] {
+        data[row * b + 1] = 5.5;
+    }
+    let g = Graph::new("top_k");
+    let x = g.parameter("x", Shape::f32(&[v as i64, b as i64]));
+    let (logp, ids) = top_k_log_probs(&x, k, &[]);
+    let out = g
+        .build(&[logp, ids])
+        .unwrap()
+        .run(
+            &cpu_client(1),
+            &[HostArray::new(&data, &[v as i64, b as i64])],
+        )
+        .unwrap();
+    let (logp, ids) = (out[0].to_vec::<f32>(), out[1].to_vec::<i32>());
+    for col in 0..b {
+        let column: Vec<f64> = (0..v).map(|r| data[r * b + col] as f64).collect();
+        let max = column.iter().cloned().fold(f64::MIN, f64::max);
+        let log_norm = max + column.iter().map(|x| (x - max).exp()).sum::<f64>().ln();
+        let mut order: Vec<usize> = (0..v).collect();
+        order.sort_by(|&a, &c| column[c].total_cmp(&column[a]).then(a.cmp(&c)));
+        let k = k as usize;
+        let want: Vec<i32> = order[..k].iter().map(|&i| i as i32).collect();
+        assert_eq!(
+            &ids[col * k..(col + 1) * k],
+            want.as_slice(),
+            "column {col}"
+        );
+        for (j, &i) in order[..k].iter().enumerate() {
+            let got = logp[col * k + j] as f64;
+            assert!(
+                (got - (column[i] - log_norm)).abs() < 1e-5,
+                "column {col}: {got}"
+            );
+        }
+    }
+    assert_eq!(&ids[..3], &[3, 100, 250]);
+    assert_eq!(&ids[6..9], &[26, 27, 30]);
+    assert_eq!(&ids[12..15], &[200, 10, 201]);
 }

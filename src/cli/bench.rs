@@ -91,26 +91,7 @@ pub enum BenchCommand {
         json: Option<std::path::PathBuf>,
     },
     /// Prefill and decode tokens/s at batch 1, 8, 32, vs Tunix's sampler, and the memory bound.
-    Generate {
-        #[command(flatten)]
-        device: DeviceArgs,
-        #[arg(long, default_value = "models/gemma3-270m")]
-        model: std::path::PathBuf,
-        #[arg(long, value_delimiter = ',', default_values_t = vec![1i64, 8, 32])]
-        batches: Vec<i64>,
-        /// Decode steps timed.
-        #[arg(long, default_value_t = 32)]
-        steps: i64,
-        /// Skip the Tunix side.
-        #[arg(long)]
-        no_tunix: bool,
-        /// Our weights and activations (Tunix's sampler stays f32, the reference to beat).
-        #[arg(long, value_enum, default_value_t = grpo_xla::models::DType::F32)]
-        dtype: grpo_xla::models::DType,
-        /// Also write the rows as JSON (name, ours, tunix, unit, ratio, bound_fraction).
-        #[arg(long)]
-        json: Option<std::path::PathBuf>,
-    },
+    Generate(super::bench_generate::GenerateBench),
 }
 
 pub fn run(cmd: BenchCommand) -> Result<()> {
@@ -148,23 +129,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             },
             json.as_ref(),
         ),
-        BenchCommand::Generate {
-            device,
-            model,
-            batches,
-            steps,
-            no_tunix,
-            dtype,
-            json,
-        } => super::bench_generate::run(
-            &device,
-            &model,
-            &batches,
-            steps,
-            dtype,
-            !no_tunix,
-            json.as_ref(),
-        ),
+        BenchCommand::Generate(args) => super::bench_generate::run(&args),
         BenchCommand::Graph {
             device,
             layers,

@@ -1,7 +1,7 @@
 //! `grpo-xla bench generate`: prefill and decode throughput at several batch sizes, side by side
 //! with Tunix's sampler on the same weights and machine, and the memory-bandwidth bound.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Result;
@@ -30,22 +30,51 @@ def main(inputs):
     with jax.set_mesh(mesh):
         model = ps.create_model_from_safe_tensors(inputs["model_dir"], cfg, mesh, dtype=jnp.float32)
         steps, plen = inputs["steps"], inputs["prompt_len"]
+        k = inputs["top_k"]
+        sampling = dict(temperature=0.0) if k is None else dict(temperature=1.0, top_k=k, seed=0)
         s = sampler_lib.Sampler(model, tok, sampler_lib.CacheConfig(cache_size=plen + steps + 8, num_layers=18, num_kv_heads=1, head_dim=256))
         for b in inputs["batches"]:
             prompts = [inputs["prompt"]] * b
             def timed(n):
                 # One untimed call (compiles), then the best of three, as ours is timed.
-                s(prompts, max_generation_steps=n, max_prompt_length=plen, temperature=0.0, echo=False)
+                s(prompts, max_generation_steps=n, max_prompt_length=plen, echo=False, **sampling)
                 best = float("inf")
                 for _ in range(3):
                     t = time.perf_counter()
-                    s(prompts, max_generation_steps=n, max_prompt_length=plen, temperature=0.0, echo=False)
+                    s(prompts, max_generation_steps=n, max_prompt_length=plen, echo=False, **sampling)
                     best = min(best, time.perf_counter() - t)
                 return best
             one, many = timed(1), timed(steps)
             rows.append({"batch": b, "prefill_s": one, "decode_s_per_step": (many - one) / (steps - 1)})
     return {"rows": rows, "tunix_version": "0.1.7"}
 "#;
+
+/// `bench generate`'s arguments.
+#[derive(clap::Args, Debug)]
+pub struct GenerateBench {
+    #[command(flatten)]
+    device: DeviceArgs,
+    #[arg(long, default_value = "models/gemma3-270m")]
+    model: PathBuf,
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1i64, 8, 32])]
+    batches: Vec<i64>,
+    /// Decode steps timed.
+    #[arg(long, default_value_t = 32)]
+    steps: i64,
+    /// Sample at temperature 1 from the K most likely tokens, as rollouts do (both sides),
+    /// instead of decoding greedily.
+    #[arg(long)]
+    top_k: Option<i64>,
+    /// Skip the Tunix side.
+    #[arg(long)]
+    no_tunix: bool,
+    /// Our weights and activations (Tunix's sampler stays f32, the reference to beat).
+    #[arg(long, value_enum, default_value_t = DType::F32)]
+    dtype: DType,
+    /// Also write the rows as JSON (name, ours, tunix, unit, ratio, bound_fraction).
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
 
 /// Mean and largest |log p| difference per token between greedy decoding with `low` (our bf16)
 /// and an f32 forward pass over the same prompt and tokens: what rollouts in that dtype add to
@@ -110,16 +139,16 @@ fn logp_gap(
     Ok((mean, gaps.iter().copied().fold(0.0, f64::max)))
 }
 
-/// Our best-of-3 prefill seconds and decode seconds per step at batch `b` (greedy, `steps`
-/// decode steps after a prompt of `ids` left-padded to `t`).
+/// Our best-of-3 prefill seconds and decode seconds per step at batch `b` (`steps` decode
+/// steps, greedy or top-k at temperature 1, after a prompt of `ids` left-padded to `t`).
 fn time_ours(
     client: &grpo_xla::pjrt::Client,
     cfg: &grpo_xla::models::gemma::GemmaConfig,
     params: &[Arc<DeviceArray>],
-    ids: &[u32],
-    t: i64,
+    (ids, t): (&[u32], i64),
     b: i64,
     steps: i64,
+    top_k: Option<i64>,
 ) -> Result<(f64, f64)> {
     let on = Placement::single(client.clone());
     let bucket = Bucket {
@@ -128,8 +157,8 @@ fn time_ours(
         slots: t + steps + 1,
         chunk: steps,
         sampler: SamplerShape {
-            greedy: true,
-            top_k: None,
+            greedy: top_k.is_none(),
+            top_k,
             top_p: false,
         },
     };
@@ -169,18 +198,11 @@ fn time_ours(
     Ok((prefill_s, decode_s))
 }
 
-pub fn run(
-    device: &DeviceArgs,
-    model: &Path,
-    batches: &[i64],
-    steps: i64,
-    dtype: DType,
-    with_tunix: bool,
-    json_out: Option<&std::path::PathBuf>,
-) -> Result<()> {
+pub fn run(args: &GenerateBench) -> Result<()> {
+    let (model, dtype, steps) = (args.model.as_path(), args.dtype, args.steps);
     let loaded = LoadedModel::from_dir(model, dtype)?;
     let cfg = loaded.config.clone();
-    let client = device.client()?;
+    let client = args.device.client()?;
     let prompt = "Question: A farmer has 12 cows and buys 30 more. How many cows?";
     let ids = loaded.tokenizer.encode(prompt)?;
     let gap = match dtype {
@@ -196,15 +218,17 @@ pub fn run(
     drop(loaded.params);
     let t = grpo_xla::rollout::generator::prompt_bucket(ids.len());
     let mut ours = vec![];
-    for &b in batches {
-        let (prefill_s, decode_s) = time_ours(&client, &cfg, &params, &ids, t, b, steps)?;
+    for &b in &args.batches {
+        let (prefill_s, decode_s) =
+            time_ours(&client, &cfg, &params, (&ids, t), b, steps, args.top_k)?;
         ours.push((b, prefill_s, decode_s));
     }
-    let tunix = if with_tunix {
+    let tunix = if !args.no_tunix {
         eprintln!("running Tunix's sampler on the same weights ...");
         super::bench_train::tunix_or_warn(grpo_xla::reference::run(
             TUNIX_SCRIPT,
-            &json!({"model_dir": model, "batches": batches, "steps": steps, "prompt": prompt, "prompt_len": t}),
+            &json!({"model_dir": model, "batches": args.batches, "steps": steps, "prompt": prompt,
+                    "prompt_len": t, "top_k": args.top_k}),
         ))
     } else {
         None
@@ -216,19 +240,26 @@ pub fn run(
     let peak = matmul.gflops * 1e9;
     let compute_bound = peak / (2.0 * cfg.num_params() as f64);
     let bound = |b: i64| (b as f64 * bw / bytes_per_step).min(compute_bound);
+    let decoding = match args.top_k {
+        None => "greedy".to_string(),
+        Some(k) => format!("top-{k} sampled (temperature 1)"),
+    };
     println!(
-        "generation, {} ({} params, {}), prompt {} tokens (bucket {t}), {steps} greedy decode steps, {}",
+        "generation, {} ({} params, {}), prompt {} tokens (bucket {t}), {steps} {decoding} decode steps, {}",
         model.display(),
         cfg.num_params(),
         cfg.dtype,
         ids.len(),
         client.platform_name()
     );
-    // Rows say when our side is not in Tunix's dtype (its sampler runs f32).
-    let note = match dtype {
+    // Rows say when our side is not in Tunix's dtype (its sampler runs f32), and how they sample.
+    let mut note = match dtype {
         DType::F32 => String::new(),
         other => format!(" (ours {}, tunix f32)", format!("{other:?}").to_lowercase()),
     };
+    if let Some(k) = args.top_k {
+        note += &format!(" (top-{k})");
+    }
     let mut json_rows = print_table(&ours, tunix.as_ref(), ids.len(), &note, &bound);
     if let Some((mean, max)) = gap {
         println!(
@@ -243,7 +274,7 @@ pub fn run(
             false,
         ));
     }
-    if let Some(path) = json_out {
+    if let Some(path) = &args.json {
         BenchRow::write_json(&json_rows, path)?;
     }
     println!(

@@ -350,10 +350,7 @@ impl Tensor {
         let dims = self.dims();
         let d = super::ops::axis(dim, dims.len()) as usize;
         let n = dims[d];
-        let block = (2..=(n as f64).sqrt() as i64)
-            .rev()
-            .find(|b| n % b == 0)
-            .unwrap_or(1);
+        let block = block_size(n);
         if block == 1 {
             return (self.max(&[d as i64], false), self.argmax(d as i64));
         }
@@ -389,11 +386,39 @@ impl Tensor {
         (max, first_block * block as f64 + within)
     }
 
+    /// `self[b, idx[b, j]]` for `self` [B, N] and `idx` [B, k]: a gather with batching dims, so
+    /// rows split over devices stay on their device. Not differentiable.
+    #[track_caller]
+    pub fn pick_per_row(&self, idx: &Tensor) -> Tensor {
+        let (b, k) = (idx.dim(0), idx.dim(1));
+        self.gather(
+            &idx.reshape(&[b, k, 1]),
+            GatherDims {
+                collapsed_slice_dims: vec![1],
+                operand_batching_dims: vec![0],
+                start_indices_batching_dims: vec![0],
+                start_index_map: vec![1],
+                index_vector_dim: 2,
+                slice_sizes: vec![1, 1],
+                ..Default::default()
+            },
+        )
+    }
+
     fn keep_shape_without(&self, dim: i64) -> Vec<i64> {
         let mut d = self.dims();
         d.remove(super::ops::axis(dim, d.len()) as usize);
         d
     }
+}
+
+/// The block length that splits an axis of `n` into about √n blocks of about √n: its largest
+/// divisor up to √n (1 for a prime `n`).
+pub fn block_size(n: i64) -> i64 {
+    (2..=(n as f64).sqrt() as i64)
+        .rev()
+        .find(|b| n % b == 0)
+        .unwrap_or(1)
 }
 
 impl super::builder::Graph {

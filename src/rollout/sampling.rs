@@ -1,7 +1,8 @@
 //! Choosing the next token on the device: greedy, or temperature with top-k / top-p, by
 //! Gumbel-max over the kept candidates (as Tunix's sampler draws from the same distribution).
 
-use crate::graph::{Graph, Shape, Tensor};
+use crate::graph::math::block_size;
+use crate::graph::{GatherDims, Graph, Shape, Tensor};
 use crate::pjrt::ElementType;
 
 /// The compile-time part of sampling (changes the program's shapes).
@@ -42,12 +43,12 @@ pub fn sample(
         return (rng.clone(), token, logp);
     }
     let scaled = logits / temperature;
-    let log_probs = scaled.log_softmax(0).transpose(&[1, 0]);
+    let log_probs = || scaled.log_softmax(0).transpose(&[1, 0]);
     // Candidates: the top k (or the whole vocabulary, sorted only when top-p needs it).
     let (cand_logp, cand_ids) = match (shape.top_k, shape.top_p) {
-        (Some(k), _) => log_probs.top_k_of_rows(k.min(v), rows_over),
-        (None, true) => log_probs.top_k_of_rows(v, rows_over),
-        (None, false) => (log_probs.clone(), g.iota(Shape::i32(&[b, v]), 1)),
+        (Some(k), _) => top_k_log_probs(&scaled, k.min(v), rows_over),
+        (None, true) => log_probs().top_k_of_rows(v, rows_over),
+        (None, false) => (log_probs(), g.iota(Shape::i32(&[b, v]), 1)),
     };
     let mut keep_logp = cand_logp.clone();
     if shape.top_p {
@@ -69,4 +70,47 @@ pub fn sample(
     // The candidates' log-probs are the full distribution's (top-p's mask is on a copy).
     let logp = cand_logp.pick_along_last(&choice);
     (rng, token, logp)
+}
+
+/// The `k` largest of `scaled` [V, B] (vocabulary first) in each column, as log-probs under the
+/// softmax over all V and token ids, [B, k] each, in `top_k`'s order (ties to the lower id).
+/// The k largest lie in the k blocks (of about √V entries) with the largest maxima; those
+/// blocks, in vocabulary order, are gathered and only their entries sorted: the same answer
+/// as `top_k` over the whole vocabulary, which is the dearest op of a sampled decode step on a
+/// CPU (XLA's TopK over 262k entries) and sort-based on a TPU. Where V has no such blocks, or
+/// k blocks would cover it, `top_k` over all of it.
+pub fn top_k_log_probs(scaled: &Tensor, k: i64, rows_over: &[String]) -> (Tensor, Tensor) {
+    let (v, b) = (scaled.dim(0), scaled.dim(1));
+    let block = block_size(v);
+    if block == 1 || k * block >= v {
+        return scaled
+            .log_softmax(0)
+            .transpose(&[1, 0])
+            .top_k_of_rows(k, rows_over);
+    }
+    let top = scaled.max(&[0], true);
+    let log_norm = ((scaled - &top).exp().sum(&[0], true).log() + top).reshape(&[b, 1]);
+    let blocks = scaled.reshape(&[v / block, block, b]);
+    let block_max = blocks.max(&[1], false).transpose(&[1, 0]);
+    let (_, best_blocks) = block_max.top_k_of_rows(k, rows_over);
+    let best_blocks = Tensor::sort(&[best_blocks], 1, false).swap_remove(0);
+    // [B, k, block]: each row's chosen blocks, gathered on the row's own device.
+    let window = blocks.gather(
+        &best_blocks.reshape(&[b, k, 1]),
+        GatherDims {
+            offset_dims: vec![2],
+            collapsed_slice_dims: vec![0],
+            operand_batching_dims: vec![2],
+            start_indices_batching_dims: vec![0],
+            start_index_map: vec![0],
+            index_vector_dim: 2,
+            slice_sizes: vec![1, block, 1],
+        },
+    );
+    let within = scaled.graph().iota(Shape::i32(&[b, k, block]), 2);
+    let ids = (best_blocks.reshape(&[b, k, 1]).broadcast_to(&[b, k, block]) * block as f64
+        + within)
+        .reshape(&[b, k * block]);
+    let (values, at) = window.reshape(&[b, k * block]).top_k_of_rows(k, rows_over);
+    (values - log_norm, ids.pick_per_row(&at))
 }
