@@ -90,20 +90,23 @@ fn bench_generate_and_graph_and_runtime_write_their_rows() {
     )
     .unwrap();
     let json = dir.path().join("rows.json");
-    let rows = rows_of(
-        &[
+    // `bench generate` on the tiny model, 4 decode steps, without the Tunix side.
+    let generate = |batches: &str, extra: &[&str]| {
+        let mut args = vec![
             "bench",
             "generate",
             "--model",
             model.to_str().unwrap(),
             "--batches",
-            "1,2",
+            batches,
             "--steps",
             "4",
             "--no-tunix",
-        ],
-        &json,
-    );
+        ];
+        args.extend(extra);
+        rows_of(&args, &json)
+    };
+    let rows = generate("1,2", &[]);
     let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
@@ -115,22 +118,7 @@ fn bench_generate_and_graph_and_runtime_write_their_rows() {
         ]
     );
     // The same in bf16 (our weights and activations; the reference stays f32).
-    let bf16 = rows_of(
-        &[
-            "bench",
-            "generate",
-            "--model",
-            model.to_str().unwrap(),
-            "--batches",
-            "2",
-            "--steps",
-            "4",
-            "--no-tunix",
-            "--dtype",
-            "bf16",
-        ],
-        &json,
-    );
+    let bf16 = generate("2", &["--dtype", "bf16"]);
     // Prefill, decode, and the log-prob gap of bf16 decoding to an f32 pass over its tokens:
     // rounding makes it non-zero, and on a tiny random model it stays far below a nat.
     assert_eq!(bf16.len(), 3, "{bf16:?}");
@@ -145,22 +133,7 @@ fn bench_generate_and_graph_and_runtime_write_their_rows() {
         "{bf16:?}"
     );
     // Sampled from the top 5, as rollouts decode (the tiny vocabulary's blocks of 13).
-    let top_k = rows_of(
-        &[
-            "bench",
-            "generate",
-            "--model",
-            model.to_str().unwrap(),
-            "--batches",
-            "2",
-            "--steps",
-            "4",
-            "--no-tunix",
-            "--top-k",
-            "5",
-        ],
-        &json,
-    );
+    let top_k = generate("2", &["--top-k", "5"]);
     let names: Vec<&str> = top_k.iter().map(|r| r["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,

@@ -76,6 +76,43 @@ pub struct GenerateBench {
     json: Option<PathBuf>,
 }
 
+impl GenerateBench {
+    /// How both sides pick tokens, for the header.
+    fn decoding(&self) -> String {
+        match self.top_k {
+            None => "greedy".to_string(),
+            Some(k) => format!("top-{k} sampled (temperature 1)"),
+        }
+    }
+
+    /// What each row's name adds: our dtype where it is not Tunix's (its sampler runs f32),
+    /// and the sampler where it is not greedy.
+    fn row_note(&self) -> String {
+        let mut note = match self.dtype {
+            DType::F32 => String::new(),
+            other => format!(" (ours {}, tunix f32)", format!("{other:?}").to_lowercase()),
+        };
+        if let Some(k) = self.top_k {
+            note += &format!(" (top-{k})");
+        }
+        note
+    }
+
+    /// Tunix's sampler on the same weights, prompt (`t`: its bucket) and batches; None when
+    /// skipped or when the reference environment is missing (with a warning).
+    fn time_tunix(&self, prompt: &str, t: i64) -> Option<serde_json::Value> {
+        if self.no_tunix {
+            return None;
+        }
+        eprintln!("running Tunix's sampler on the same weights ...");
+        super::bench_train::tunix_or_warn(grpo_xla::reference::run(
+            TUNIX_SCRIPT,
+            &json!({"model_dir": self.model, "batches": self.batches, "steps": self.steps,
+                    "prompt": prompt, "prompt_len": t, "top_k": self.top_k}),
+        ))
+    }
+}
+
 /// Mean and largest |log p| difference per token between greedy decoding with `low` (our bf16)
 /// and an f32 forward pass over the same prompt and tokens: what rollouts in that dtype add to
 /// the learner's f32 ratio.
@@ -223,16 +260,7 @@ pub fn run(args: &GenerateBench) -> Result<()> {
             time_ours(&client, &cfg, &params, (&ids, t), b, steps, args.top_k)?;
         ours.push((b, prefill_s, decode_s));
     }
-    let tunix = if !args.no_tunix {
-        eprintln!("running Tunix's sampler on the same weights ...");
-        super::bench_train::tunix_or_warn(grpo_xla::reference::run(
-            TUNIX_SCRIPT,
-            &json!({"model_dir": model, "batches": args.batches, "steps": steps, "prompt": prompt,
-                    "prompt_len": t, "top_k": args.top_k}),
-        ))
-    } else {
-        None
-    };
+    let tunix = args.time_tunix(prompt, t);
     let bytes_per_step: f64 = cfg.num_params() as f64 * cfg.dtype.size_in_bytes() as f64;
     let bw = super::bench::memory_bandwidth(&client)?;
     // A decode token costs about 2 FLOPs per parameter (every matmul, the LM head included).
@@ -240,26 +268,16 @@ pub fn run(args: &GenerateBench) -> Result<()> {
     let peak = matmul.gflops * 1e9;
     let compute_bound = peak / (2.0 * cfg.num_params() as f64);
     let bound = |b: i64| (b as f64 * bw / bytes_per_step).min(compute_bound);
-    let decoding = match args.top_k {
-        None => "greedy".to_string(),
-        Some(k) => format!("top-{k} sampled (temperature 1)"),
-    };
     println!(
-        "generation, {} ({} params, {}), prompt {} tokens (bucket {t}), {steps} {decoding} decode steps, {}",
+        "generation, {} ({} params, {}), prompt {} tokens (bucket {t}), {steps} {} decode steps, {}",
         model.display(),
         cfg.num_params(),
         cfg.dtype,
         ids.len(),
+        args.decoding(),
         client.platform_name()
     );
-    // Rows say when our side is not in Tunix's dtype (its sampler runs f32), and how they sample.
-    let mut note = match dtype {
-        DType::F32 => String::new(),
-        other => format!(" (ours {}, tunix f32)", format!("{other:?}").to_lowercase()),
-    };
-    if let Some(k) = args.top_k {
-        note += &format!(" (top-{k})");
-    }
+    let note = args.row_note();
     let mut json_rows = print_table(&ours, tunix.as_ref(), ids.len(), &note, &bound);
     if let Some((mean, max)) = gap {
         println!(
