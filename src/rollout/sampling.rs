@@ -88,8 +88,7 @@ pub fn top_k_log_probs(scaled: &Tensor, k: i64, rows_over: &[String]) -> (Tensor
             .transpose(&[1, 0])
             .top_k_of_rows(k, rows_over);
     }
-    let top = scaled.max(&[0], true);
-    let log_norm = ((scaled - &top).exp().sum(&[0], true).log() + top).reshape(&[b, 1]);
+    let log_norm = scaled.logsumexp(0, false).reshape(&[b, 1]);
     let blocks = scaled.reshape(&[v / block, block, b]);
     let block_max = blocks.max(&[1], false).transpose(&[1, 0]);
     let (_, best_blocks) = block_max.top_k_of_rows(k, rows_over);
