@@ -7,7 +7,8 @@ use std::time::Instant;
 use anyhow::Result;
 use grpo_xla::graph::{EmitOptions, Graph, Shape, Tensor};
 use grpo_xla::models::layers::{
-    attention_mask, gemma_block, AttentionConfig, AttentionWeights, BlockWeights, KeyValues,
+    attention_mask, gemma_block, AttentionConfig, AttentionWeights, BlockWeights, GateUpWeights,
+    KeyValues, QkvWeights,
 };
 use serde_json::json;
 
@@ -44,44 +45,35 @@ fn build(layers: usize, batch: i64, seq: i64) -> Result<String> {
     let mut h = x;
     let mask = attention_mask(&positions, &positions, config().window);
     for l in 0..layers {
-        let p =
-            |name: &str, dims: &[i64]| g.parameter(&format!("layers.{l}.{name}"), Shape::f32(dims));
+        let mut p = |name: &str, dims: &[i64]| {
+            let t = g.parameter(&format!("layers.{l}.{name}"), Shape::f32(dims));
+            weights.push(t.clone());
+            t
+        };
+        // Created in `param_specs` order, the order of `weights` and so of the gradients.
         let w = BlockWeights {
             pre_attention_norm: p("pre_attention_norm", &[D]),
             attention: AttentionWeights {
-                q: p("attn.q_einsum.w", &[N, D, H]),
-                kv: p("attn.kv_einsum.w", &[2, K, D, H]),
+                qkv: QkvWeights::Tunix {
+                    q: p("attn.q_einsum.w", &[N, D, H]),
+                    kv: p("attn.kv_einsum.w", &[2, K, D, H]),
+                },
                 out: p("attn.attn_vec_einsum.w", &[N, H, D]),
-                model_dim_first: false,
                 q_norm: Some(p("attn._query_norm.scale", &[H])),
                 k_norm: Some(p("attn._key_norm.scale", &[H])),
             },
             post_attention_norm: p("post_attention_norm", &[D]),
             pre_ffw_norm: p("pre_ffw_norm", &[D]),
-            gate: p("mlp.gate_proj.kernel", &[D, F]),
-            up: p("mlp.up_proj.kernel", &[D, F]),
+            gate_up: GateUpWeights::Tunix {
+                gate: p("mlp.gate_proj.kernel", &[D, F]),
+                up: p("mlp.up_proj.kernel", &[D, F]),
+            },
             down: p("mlp.down_proj.kernel", &[F, D]),
             post_ffw_norm: p("post_ffw_norm", &[D]),
         };
         h = g.scope(&format!("layer{l}"), || {
             gemma_block(&h, &positions, &mask, &w, &config(), KeyValues::Own).0
         });
-        let a = &w.attention;
-        weights.extend([
-            w.pre_attention_norm.clone(),
-            a.q.clone(),
-            a.kv.clone(),
-            a.out.clone(),
-        ]);
-        weights.extend([a.q_norm.clone().unwrap(), a.k_norm.clone().unwrap()]);
-        weights.extend([
-            w.post_attention_norm,
-            w.pre_ffw_norm,
-            w.gate,
-            w.up,
-            w.down,
-            w.post_ffw_norm,
-        ]);
     }
     let loss = h.square().mean(&[0, 1, 2], false);
     let grads = g.grad(&loss, &weights)?;

@@ -63,21 +63,24 @@ pub struct AttentionConfig {
     pub rms_eps: f64,
 }
 
-/// Weights of one attention layer, in Tunix's layout.
+/// Weights of one attention layer.
 pub struct AttentionWeights {
-    /// [N, D, H] (Tunix's layout), or [D, N, H] when `model_dim_first`.
-    pub q: Tensor,
-    /// q and kv are stored with the model dimension D first ([D, N, H], [D, 2, K, H]): the
-    /// projections contract their leading axis, so a loop that reads them every step (decoding)
-    /// needs no copy of them (see `GemmaWeights::for_decoding`).
-    pub model_dim_first: bool,
-    /// [2, K, D, H] (keys, values), or [D, 2, K, H] when `model_dim_first`.
-    pub kv: Tensor,
+    pub qkv: QkvWeights,
     /// [N, H, D]
     pub out: Tensor,
     /// Gemma 3 QK-norm scales, [H] each.
     pub q_norm: Option<Tensor>,
     pub k_norm: Option<Tensor>,
+}
+
+/// The query, key and value projections.
+pub enum QkvWeights {
+    /// Tunix's layout: q [N, D, H], kv [2, K, D, H] (keys, values).
+    Tunix { q: Tensor, kv: Tensor },
+    /// All three in one [D, N + 2K, H] (queries, then keys, then values), model dimension
+    /// first: one matmul where decoding's few rows made two smaller ones, and a loop that
+    /// reads them every step needs no copy of them (see `GemmaWeights::for_decoding`).
+    Fused(Tensor),
 }
 
 /// The mask value for disallowed logits (Tunix's K_MASK).
@@ -90,7 +93,6 @@ pub fn project_qkv(
     w: &AttentionWeights,
     cfg: &AttentionConfig,
 ) -> (Tensor, Tensor, Tensor) {
-    // BTD,NDH->BTNH (and BTD,KDH->BTKH for keys and values; BTD,DNH->BTNH for a q stored D first)
     let project = |weight: &Tensor, contract: i64| {
         x.dot_general(
             weight,
@@ -101,16 +103,19 @@ pub fn project_qkv(
             },
         )
     };
-    let q = project(&w.q, if w.model_dim_first { 0 } else { 1 });
-    let (k, v) = if w.model_dim_first {
-        // BTD,D2KH->BT2KH in one matmul; keys and values split from the small result.
-        let kv = project(&w.kv, 0);
-        let (b, t, kh, h) = (kv.dim(0), kv.dim(1), kv.dim(3), kv.dim(4));
-        let half = |i| kv.narrow(2, i, 1).reshape(&[b, t, kh, h]);
-        (half(0), half(1))
-    } else {
-        let half = |i| project(&w.kv.narrow(0, i, 1).reshape(&w.kv.dims()[1..]), 1);
-        (half(0), half(1))
+    let (q, k, v) = match &w.qkv {
+        // BTD,NDH->BTNH and BTD,KDH->BTKH for keys and values.
+        QkvWeights::Tunix { q, kv } => {
+            let half = |i| project(&kv.narrow(0, i, 1).reshape(&kv.dims()[1..]), 1);
+            (project(q, 1), half(0), half(1))
+        }
+        // BTD,DMH->BTMH with M = N + 2K; q, k and v split from the small result.
+        QkvWeights::Fused(qkv) => {
+            let all = project(qkv, 0);
+            let (n, k) = (cfg.num_heads, cfg.num_kv_heads);
+            let part = |start, len| all.narrow(2, start, len);
+            (part(0, n), part(n, k), part(n + k, k))
+        }
     };
     let q = match &w.q_norm {
         Some(s) => rms_norm(&q, s, cfg.rms_eps),
@@ -279,8 +284,24 @@ pub fn attention(
 }
 
 /// Gemma's gated feed-forward: (gelu(x·W_gate) ⊙ x·W_up)·W_down.
-pub fn gated_mlp(x: &Tensor, gate: &Tensor, up: &Tensor, down: &Tensor) -> Tensor {
-    (x.matmul(gate).gelu_tanh() * x.matmul(up)).matmul(down)
+pub fn gated_mlp(x: &Tensor, gate_up: &GateUpWeights, down: &Tensor) -> Tensor {
+    let (gate, up) = match gate_up {
+        GateUpWeights::Tunix { gate, up } => (x.matmul(gate), x.matmul(up)),
+        GateUpWeights::Fused(both) => {
+            let both = x.matmul(both);
+            let f = both.dim(-1) / 2;
+            (both.narrow(-1, 0, f), both.narrow(-1, f, f))
+        }
+    };
+    (gate.gelu_tanh() * up).matmul(down)
+}
+
+/// The MLP's two input projections.
+pub enum GateUpWeights {
+    /// `mlp.gate_proj.kernel` and `mlp.up_proj.kernel`, [D, F] each.
+    Tunix { gate: Tensor, up: Tensor },
+    /// Both in one [D, 2F], gate first: one matmul where decoding's few rows made two.
+    Fused(Tensor),
 }
 
 impl Tensor {
@@ -300,10 +321,7 @@ pub struct BlockWeights {
     pub post_attention_norm: Tensor,
     /// `pre_ffw_norm.scale` [D]
     pub pre_ffw_norm: Tensor,
-    /// `mlp.gate_proj.kernel` [D, F]
-    pub gate: Tensor,
-    /// `mlp.up_proj.kernel` [D, F]
-    pub up: Tensor,
+    pub gate_up: GateUpWeights,
     /// `mlp.down_proj.kernel` [F, D]
     pub down: Tensor,
     /// `post_ffw_norm.scale` [D]
@@ -325,7 +343,7 @@ pub fn gemma_block(
     let x = x + &rms_norm(&a, &w.post_attention_norm, cfg.rms_eps);
     let h = rms_norm(&x, &w.pre_ffw_norm, cfg.rms_eps);
     let m = rms_norm(
-        &gated_mlp(&h, &w.gate, &w.up, &w.down),
+        &gated_mlp(&h, &w.gate_up, &w.down),
         &w.post_ffw_norm,
         cfg.rms_eps,
     );
