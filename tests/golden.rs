@@ -22,7 +22,9 @@ use common::{cpu_client, values};
 use grpo_xla::graph::exec::run_executable;
 use grpo_xla::graph::{EmitOptions, Graph, HostArray, Mesh, Module, Shape, Sharding};
 use grpo_xla::grpo::optimizer::{adamw_step, AdamWConfig};
-use grpo_xla::models::layers::{attention, gated_mlp, AttentionConfig, AttentionWeights};
+use grpo_xla::models::layers::{
+    attention, gated_mlp, AttentionConfig, AttentionWeights, GateUpWeights, QkvWeights,
+};
 use grpo_xla::pjrt::{Client, ElementType, LoadedExecutable};
 
 fn no_locations(shardy: bool) -> EmitOptions {
@@ -136,7 +138,14 @@ fn mlp_train_step() {
         .map(|(n, s)| g.parameter(&format!("nu_{n}"), s.clone()))
         .collect();
     let step = g.parameter("step", Shape::i32(&[]));
-    let loss = (gated_mlp(&x, &params[0], &params[1], &params[2]) - &y)
+    let loss = (gated_mlp(
+        &x,
+        &GateUpWeights::Tunix {
+            gate: params[0].clone(),
+            up: params[1].clone(),
+        },
+        &params[2],
+    ) - &y)
         .square()
         .mean(&[0, 1], false);
     let grads = g.grad(&loss, &params).unwrap();
@@ -383,10 +392,8 @@ fn attention_block_sharded() {
         &x,
         &pos,
         &AttentionWeights {
-            q,
-            kv,
+            qkv: QkvWeights::Tunix { q, kv },
             out: o,
-            model_dim_first: false,
             q_norm: None,
             k_norm: None,
         },

@@ -14,7 +14,8 @@ use grpo_xla::grpo::objective::{
 };
 use grpo_xla::grpo::optimizer::{adamw_step, AdamWConfig};
 use grpo_xla::models::layers::{
-    attention, gated_mlp, rms_norm, rope, AttentionConfig, AttentionWeights,
+    attention, gated_mlp, rms_norm, rope, AttentionConfig, AttentionWeights, GateUpWeights,
+    QkvWeights,
 };
 use grpo_xla::reference;
 use serde_json::{json, Value};
@@ -131,20 +132,32 @@ fn compare(fn_name: &str, arrays: Vec<Arr>, cfg: Value, f: impl Fn(&Graph, &[Ten
     }
 }
 
+/// Both layouts of the gate and up projections: Tunix's, and fused into one matrix (decoding).
 #[test]
 fn mlp_matches_jax() {
-    compare(
-        "mlp",
-        vec![
-            f32s("x", &[2, 3, 8], 1, 1.0),
-            f32s("gate", &[8, 16], 2, 0.5),
-            f32s("up", &[8, 16], 3, 0.5),
-            f32s("down", &[16, 8], 4, 0.5),
-            fixed(f32s("w", &[2, 3, 8], 5, 1.0)),
-        ],
-        json!({}),
-        |_, p| (gated_mlp(&p[0], &p[1], &p[2], &p[3]) * &p[4]).sum_all(),
-    );
+    for fused in [false, true] {
+        compare(
+            "mlp",
+            vec![
+                f32s("x", &[2, 3, 8], 1, 1.0),
+                f32s("gate", &[8, 16], 2, 0.5),
+                f32s("up", &[8, 16], 3, 0.5),
+                f32s("down", &[16, 8], 4, 0.5),
+                fixed(f32s("w", &[2, 3, 8], 5, 1.0)),
+            ],
+            json!({}),
+            |_, p| {
+                let mut gate_up = GateUpWeights::Tunix {
+                    gate: p[1].clone(),
+                    up: p[2].clone(),
+                };
+                if fused {
+                    gate_up = gate_up.fused();
+                }
+                (gated_mlp(&p[0], &gate_up, &p[3]) * &p[4]).sum_all()
+            },
+        );
+    }
 }
 
 #[test]
@@ -175,8 +188,15 @@ fn rotary_embedding_matches_jax() {
     );
 }
 
+/// Both layouts of the q, k, v projections: Tunix's, and fused into one matrix (decoding).
 #[test]
 fn windowed_softcapped_gqa_attention_matches_jax() {
+    for fused in [false, true] {
+        attention_case(fused);
+    }
+}
+
+fn attention_case(fused: bool) {
     let (d, n, k, h) = (16, 4, 2, 8);
     let cfg = AttentionConfig {
         num_heads: n,
@@ -207,11 +227,16 @@ fn windowed_softcapped_gqa_attention_matches_jax() {
         ],
         json!({"rope_base": 10000.0, "query_scale": cfg.query_scale, "softcap": 50.0 / 40.0, "window": 3}),
         |_, p| {
-            let w = AttentionWeights {
+            let mut qkv = QkvWeights::Tunix {
                 q: p[2].clone(),
                 kv: p[3].clone(),
+            };
+            if fused {
+                qkv = qkv.fused();
+            }
+            let w = AttentionWeights {
+                qkv,
                 out: p[4].clone(),
-                model_dim_first: false,
                 q_norm: Some(p[5].clone()),
                 k_norm: Some(p[6].clone()),
             };

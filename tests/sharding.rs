@@ -10,7 +10,7 @@ mod common;
 
 use common::{cpu_client, values};
 use grpo_xla::graph::{EmitOptions, Graph, HostArray, Mesh, Shape, Sharding, Tensor};
-use grpo_xla::models::layers::{attention, AttentionConfig, AttentionWeights};
+use grpo_xla::models::layers::{attention, AttentionConfig, AttentionWeights, QkvWeights};
 
 const B: i64 = 4;
 const T: i64 = 6;
@@ -81,10 +81,8 @@ fn build(mesh: Option<(Mesh, [Sharding; 6])>, shardy: bool) -> grpo_xla::graph::
         x.clone()
     };
     let w = AttentionWeights {
-        q,
-        kv,
+        qkv: QkvWeights::Tunix { q, kv },
         out,
-        model_dim_first: false,
         q_norm: None,
         k_norm: None,
     };

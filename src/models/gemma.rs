@@ -244,16 +244,8 @@ impl GemmaWeights {
     /// matrices), and weights read with the model dimension first need no copy inside the loop.
     pub fn for_decoding(mut self) -> GemmaWeights {
         for layer in &mut self.layers {
-            if let QkvWeights::Tunix { q, kv } = &layer.attention.qkv {
-                let (d, h) = (q.dim(1), q.dim(2));
-                let q = q.transpose(&[1, 0, 2]);
-                let kv = kv.transpose(&[2, 0, 1, 3]).reshape(&[d, 2 * kv.dim(1), h]);
-                layer.attention.qkv = QkvWeights::Fused(Tensor::concatenate(&[q, kv], 1));
-            }
-            if let GateUpWeights::Tunix { gate, up } = &layer.gate_up {
-                layer.gate_up =
-                    GateUpWeights::Fused(Tensor::concatenate(&[gate.clone(), up.clone()], 1));
-            }
+            layer.attention.qkv = layer.attention.qkv.fused();
+            layer.gate_up = layer.gate_up.fused();
         }
         self
     }

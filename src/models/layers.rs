@@ -83,6 +83,21 @@ pub enum QkvWeights {
     Fused(Tensor),
 }
 
+impl QkvWeights {
+    /// The same projections in the fused layout.
+    pub fn fused(&self) -> QkvWeights {
+        match self {
+            QkvWeights::Tunix { q, kv } => {
+                let (d, h) = (q.dim(1), q.dim(2));
+                let q = q.transpose(&[1, 0, 2]);
+                let kv = kv.transpose(&[2, 0, 1, 3]).reshape(&[d, 2 * kv.dim(1), h]);
+                QkvWeights::Fused(Tensor::concatenate(&[q, kv], 1))
+            }
+            QkvWeights::Fused(t) => QkvWeights::Fused(t.clone()),
+        }
+    }
+}
+
 /// The mask value for disallowed logits (Tunix's K_MASK).
 pub const MASK_VALUE: f64 = -2.381_976_3e38;
 
@@ -285,15 +300,15 @@ pub fn attention(
 
 /// Gemma's gated feed-forward: (gelu(x·W_gate) ⊙ x·W_up)·W_down.
 pub fn gated_mlp(x: &Tensor, gate_up: &GateUpWeights, down: &Tensor) -> Tensor {
-    let (gate, up) = match gate_up {
-        GateUpWeights::Tunix { gate, up } => (x.matmul(gate), x.matmul(up)),
+    let (gated, up) = match gate_up {
+        GateUpWeights::Tunix { gate, up } => (x.matmul(gate).gelu_tanh(), x.matmul(up)),
         GateUpWeights::Fused(both) => {
             let both = x.matmul(both);
             let f = both.dim(-1) / 2;
-            (both.narrow(-1, 0, f), both.narrow(-1, f, f))
+            (both.narrow(-1, 0, f).gelu_tanh(), both.narrow(-1, f, f))
         }
     };
-    (gate.gelu_tanh() * up).matmul(down)
+    (gated * up).matmul(down)
 }
 
 /// The MLP's two input projections.
@@ -302,6 +317,18 @@ pub enum GateUpWeights {
     Tunix { gate: Tensor, up: Tensor },
     /// Both in one [D, 2F], gate first: one matmul where decoding's few rows made two.
     Fused(Tensor),
+}
+
+impl GateUpWeights {
+    /// The same projections in the fused layout.
+    pub fn fused(&self) -> GateUpWeights {
+        match self {
+            GateUpWeights::Tunix { gate, up } => {
+                GateUpWeights::Fused(Tensor::concatenate(&[gate.clone(), up.clone()], 1))
+            }
+            GateUpWeights::Fused(t) => GateUpWeights::Fused(t.clone()),
+        }
+    }
 }
 
 impl Tensor {
