@@ -141,10 +141,10 @@ fn mlp_train_step() {
     let loss = (gated_mlp(
         &x,
         &GateUpWeights::Tunix {
-            gate: params[0].clone(),
-            up: params[1].clone(),
+            gate: params[0].clone().into(),
+            up: params[1].clone().into(),
         },
-        &params[2],
+        &params[2].clone().into(),
     ) - &y)
         .square()
         .mean(&[0, 1], false);
@@ -392,8 +392,11 @@ fn attention_block_sharded() {
         &x,
         &pos,
         &AttentionWeights {
-            qkv: QkvWeights::Tunix { q, kv },
-            out: o,
+            qkv: QkvWeights::Tunix {
+                q: q.into(),
+                kv: kv.into(),
+            },
+            out: o.into(),
             q_norm: None,
             k_norm: None,
         },

@@ -148,13 +148,13 @@ fn mlp_matches_jax() {
             json!({}),
             |_, p| {
                 let mut gate_up = GateUpWeights::Tunix {
-                    gate: p[1].clone(),
-                    up: p[2].clone(),
+                    gate: p[1].clone().into(),
+                    up: p[2].clone().into(),
                 };
                 if fused {
                     gate_up = gate_up.fused();
                 }
-                (gated_mlp(&p[0], &gate_up, &p[3]) * &p[4]).sum_all()
+                (gated_mlp(&p[0], &gate_up, &p[3].clone().into()) * &p[4]).sum_all()
             },
         );
     }
@@ -228,15 +228,15 @@ fn attention_case(fused: bool) {
         json!({"rope_base": 10000.0, "query_scale": cfg.query_scale, "softcap": 50.0 / 40.0, "window": 3}),
         |_, p| {
             let mut qkv = QkvWeights::Tunix {
-                q: p[2].clone(),
-                kv: p[3].clone(),
+                q: p[2].clone().into(),
+                kv: p[3].clone().into(),
             };
             if fused {
                 qkv = qkv.fused();
             }
             let w = AttentionWeights {
                 qkv,
-                out: p[4].clone(),
+                out: p[4].clone().into(),
                 q_norm: Some(p[5].clone()),
                 k_norm: Some(p[6].clone()),
             };

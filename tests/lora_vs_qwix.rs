@@ -10,8 +10,11 @@
 //!    have exactly the names and shapes we export (`lora::export`); it is given our adapters, and
 //!    W + qwix's delta (qwix's einsum string / dot_general, probed with an identity) must equal our
 //!    merged W, and the LoRA model's logits must equal those of Tunix's plain model loaded from
-//!    our merged weights. Run on the tiny config (1 kv head) and on one with 4 heads over 2 kv
-//!    heads, where a swapped (N, H) or (2, K, H) order would show.
+//!    our merged weights, and those of our model with the adapters unmerged (`lora::attach`:
+//!    x·W + s·(x·A)·B, what our training programs compute). Run on the tiny config (1 kv head)
+//!    and on one with 4 heads over 2 kv heads, where a swapped (N, H) or (2, K, H) order would show.
+//! 3. The gradients of a loss with respect to A and B through the unmerged model equal those
+//!    through the merged one (the same function, differentiated along two different graphs).
 //!
 //! Tolerances (relative to the largest |value| of each array):
 //! - merge vs the f64 formula: 1e-6; measured 9.2e-8 (f32 rounding of a rank-3 sum and the add).
@@ -19,15 +22,20 @@
 //!   f32 values: both sides sum the same three products).
 //! - LoRA model's logits vs the merged model's: 2e-5; measured 1.3e-6 (K 1) and 1.8e-6 (K 2):
 //!   x·(W + s·A·B) and x·W + s·(x·A)·B round differently. The adapters move the logits by ~1.4
-//!   (relative), so a wrong layout cannot pass.
+//!   (relative), so a wrong layout cannot pass. Our unmerged model's logits vs qwix's: the same
+//!   2e-5; measured 1.7e-6 (K 1) and 1.5e-6 (K 2) (both compute x·W + s·(x·A)·B, summing in
+//!   different orders).
+//! - gradients, unmerged vs merged: 1e-4 of the largest |gradient| of each array; measured
+//!   2.2e-5 at worst, 3e-6 to 2e-5 across the 48 arrays: f32 rounding along two graphs summing
+//!   differently. A layout or scale error moves them by orders of magnitude more.
 
 mod common;
 
 use common::{cpu_client, values};
-use grpo_xla::graph::{Graph, HostArray};
+use grpo_xla::graph::{Graph, HostArray, Shape};
 use grpo_xla::grpo::lora::{self, LoraConfig, LoraSpec};
 use grpo_xla::grpo::programs::MergeProgram;
-use grpo_xla::models::gemma::{random_params, Family, GemmaConfig, GemmaWeights};
+use grpo_xla::models::gemma::{forward, random_params, Family, GemmaConfig, GemmaWeights};
 use grpo_xla::models::hf::save_params;
 use grpo_xla::reference;
 use serde_json::json;
@@ -39,6 +47,7 @@ const SCRIPT: &str = concat!(
 const MERGE_TOL: f64 = 1e-6;
 const QWIX_WEIGHT_TOL: f64 = 1e-6;
 const LOGITS_TOL: f64 = 2e-5;
+const GRAD_TOL: f64 = 1e-4;
 /// Tunix's demo notebook's targets.
 const MODULE_PATH: &str =
     ".*q_einsum|.*kv_einsum|.*gate_proj|.*down_proj|.*up_proj|.*attn_vec_einsum";
@@ -121,6 +130,94 @@ fn dense_merge(name: &str, w: &HostArray, a: &HostArray, b: &HostArray, s: f64) 
 }
 
 /// max |x - y| / max |y|.
+/// Logits of our model computing x·W + s·(x·A)·B in every adapted projection.
+fn unmerged_logits(
+    cfg: &GemmaConfig,
+    specs: &[LoraSpec],
+    params: &[HostArray],
+    ab: &[HostArray],
+    tokens: &[i32],
+    dims: [i64; 2],
+) -> Vec<f64> {
+    let g = Graph::new("unmerged_forward");
+    let (w, _) = GemmaWeights::parameters(&g, cfg);
+    let ab_t = lora::parameters(&g, specs);
+    let w = lora::attach(w, &ab_t, specs, &lora_config());
+    let t = g.parameter("tokens", Shape::i32(&dims));
+    let valid = g.full(1.0, Shape::i32(&dims));
+    let module = g.build(&[forward(cfg, &w, &t, &valid)]).unwrap();
+    let args = [
+        params.to_vec(),
+        ab.to_vec(),
+        vec![HostArray::new(tokens, &dims)],
+    ]
+    .concat();
+    module.run(&cpu_client(1), &args).unwrap()[0].to_f64()
+}
+
+/// d/d(A, B) of Σ logits · c (c fixed, varied) through the model with the adapters merged or not.
+fn adapter_gradients(
+    cfg: &GemmaConfig,
+    specs: &[LoraSpec],
+    params: &[HostArray],
+    ab: &[HostArray],
+    unmerged: bool,
+) -> Vec<HostArray> {
+    let dims = [2i64, 6];
+    let g = Graph::new("adapter_gradients");
+    let (w, base) = GemmaWeights::parameters(&g, cfg);
+    let ab_t = lora::parameters(&g, specs);
+    let w = match unmerged {
+        true => lora::attach(w, &ab_t, specs, &lora_config()),
+        false => {
+            GemmaWeights::from_tensors(cfg, &lora::merged(&base, &ab_t, specs, &lora_config()))
+        }
+    };
+    let tokens: Vec<i32> = (0..12)
+        .map(|i| ((i * 29 + 3) % cfg.vocab_size) as i32)
+        .collect();
+    let t = g.constant(&tokens, &dims);
+    let valid = g.full(1.0, Shape::i32(&dims));
+    let logits = forward(cfg, &w, &t, &valid);
+    let n = logits.dims().iter().product::<i64>() as usize;
+    let c = g.constant(&values(n, 77), &logits.dims());
+    let loss = (logits * c).sum_all();
+    let grads = g.grad(&loss, &ab_t).unwrap();
+    let module = g.build(&grads).unwrap();
+    module
+        .run(&cpu_client(1), &[params.to_vec(), ab.to_vec()].concat())
+        .unwrap()
+}
+
+#[test]
+fn unmerged_adapter_gradients_equal_the_merged_ones() {
+    let cfg = GemmaConfig {
+        num_heads: 4,
+        num_kv_heads: 2,
+        ..GemmaConfig::tiny(Family::Gemma3)
+    };
+    let specs = lora::specs(&cfg, &lora_config());
+    let params = random_params(&cfg, 5);
+    let ab = adapters(&specs);
+    let merged = adapter_gradients(&cfg, &specs, &params, &ab, false);
+    let unmerged = adapter_gradients(&cfg, &specs, &params, &ab, true);
+    assert_eq!(merged.len(), 2 * specs.len());
+    let mut worst = 0f64;
+    for (i, (m, u)) in merged.iter().zip(&unmerged).enumerate() {
+        let (m, u) = (m.to_f64(), u.to_f64());
+        assert!(m.iter().any(|v| v.abs() > 1e-3), "gradient {i} is zero");
+        let err = rel_err(&u, &m);
+        worst = worst.max(err);
+        assert!(
+            err <= GRAD_TOL,
+            "{} {}: unmerged vs merged gradient differs by {err:.2e}",
+            specs[i / 2].name,
+            ["A", "B"][i % 2]
+        );
+    }
+    eprintln!("unmerged vs merged adapter gradients: worst {worst:.2e}");
+}
+
 fn rel_err(x: &[f64], y: &[f64]) -> f64 {
     assert_eq!(x.len(), y.len());
     let scale = y.iter().fold(0f64, |m, v| m.max(v.abs())).max(1e-30);
@@ -297,6 +394,13 @@ fn matches_qwix(cfg: GemmaConfig) {
     let merged_logits = reference::f64s(&theirs["merged_logits"]).unwrap();
     let base_logits = reference::f64s(&theirs["base_logits"]).unwrap();
     let logits_err = rel_err(&merged_logits, &lora_logits);
+    let unmerged = unmerged_logits(&cfg, &specs, &params, &ab, &tokens, dims);
+    let unmerged_err = rel_err(&unmerged, &lora_logits);
+    eprintln!("{tag}: our unmerged LoRA model vs qwix's: {unmerged_err:.2e}");
+    assert!(
+        unmerged_err <= LOGITS_TOL,
+        "{tag}: our model with unmerged adapters vs Tunix + qwix LoRA: {unmerged_err:.2e}"
+    );
     let moved = rel_err(&base_logits, &lora_logits);
     eprintln!(
         "{tag}: merged weights vs qwix: worst {:.2e} ({}); logits, merged model vs qwix LoRA model: \

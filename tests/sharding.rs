@@ -81,8 +81,11 @@ fn build(mesh: Option<(Mesh, [Sharding; 6])>, shardy: bool) -> grpo_xla::graph::
         x.clone()
     };
     let w = AttentionWeights {
-        qkv: QkvWeights::Tunix { q, kv },
-        out,
+        qkv: QkvWeights::Tunix {
+            q: q.into(),
+            kv: kv.into(),
+        },
+        out: out.into(),
         q_norm: None,
         k_norm: None,
     };

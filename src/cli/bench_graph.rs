@@ -55,20 +55,20 @@ fn build(layers: usize, batch: i64, seq: i64) -> Result<String> {
             pre_attention_norm: p("pre_attention_norm", &[D]),
             attention: AttentionWeights {
                 qkv: QkvWeights::Tunix {
-                    q: p("attn.q_einsum.w", &[N, D, H]),
-                    kv: p("attn.kv_einsum.w", &[2, K, D, H]),
+                    q: p("attn.q_einsum.w", &[N, D, H]).into(),
+                    kv: p("attn.kv_einsum.w", &[2, K, D, H]).into(),
                 },
-                out: p("attn.attn_vec_einsum.w", &[N, H, D]),
+                out: p("attn.attn_vec_einsum.w", &[N, H, D]).into(),
                 q_norm: Some(p("attn._query_norm.scale", &[H])),
                 k_norm: Some(p("attn._key_norm.scale", &[H])),
             },
             post_attention_norm: p("post_attention_norm", &[D]),
             pre_ffw_norm: p("pre_ffw_norm", &[D]),
             gate_up: GateUpWeights::Tunix {
-                gate: p("mlp.gate_proj.kernel", &[D, F]),
-                up: p("mlp.up_proj.kernel", &[D, F]),
+                gate: p("mlp.gate_proj.kernel", &[D, F]).into(),
+                up: p("mlp.up_proj.kernel", &[D, F]).into(),
             },
-            down: p("mlp.down_proj.kernel", &[F, D]),
+            down: p("mlp.down_proj.kernel", &[F, D]).into(),
             post_ffw_norm: p("post_ffw_norm", &[D]),
         };
         h = g.scope(&format!("layer{l}"), || {

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use crate::graph::{DeviceArray, Graph, In, Layout, Module, Placement, Program, Shape};
-use crate::models::gemma::{GemmaConfig, GemmaWeights};
+use crate::models::gemma::GemmaConfig;
 use crate::pjrt::Result;
 
 use super::optimizer::AdamWConfig;
@@ -40,12 +40,11 @@ impl GradientProgram {
             Loss::Sft => "sft_gradient",
         };
         let g = Graph::new(name);
-        let (frozen, params, weights) = trainable.declare(&g, cfg);
+        let (frozen, params, w) = trainable.declare(&g, cfg);
         place_weights(&g, layout, &frozen);
         place_weights(&g, layout, &params);
         let sums = declare_gradient_sums(&g, layout, trainable, cfg, 0);
         let share = g.parameter("share", Shape::f32(&[]));
-        let w = GemmaWeights::from_tensors(cfg, &weights);
         let obj = declare_loss(&g, cfg, &w, geo, loss, layout, trainable.head_gradient());
         let grads = g
             .grad(&obj.loss, &params)

@@ -3,7 +3,8 @@
 //! The same frozen base serves as the reference policy.
 
 use crate::graph::{HostArray, Tensor};
-use crate::models::gemma::GemmaConfig;
+use crate::models::gemma::{GemmaConfig, GemmaWeights};
+use crate::models::layers::LowRank;
 
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -131,6 +132,28 @@ pub fn merged(
         };
         let w = &weights[s.param];
         weights[s.param] = w + &(delta * scale).convert(w.ty());
+    }
+    weights
+}
+
+/// The base weights with every adapted projection computing x·W + (α/r)·(x·A)·B: the same
+/// function as `merged`, at a fraction of its gradient's cost (see `Weight::project`).
+pub fn attach(
+    mut weights: GemmaWeights,
+    ab: &[Tensor],
+    specs: &[LoraSpec],
+    lora: &LoraConfig,
+) -> GemmaWeights {
+    let scale = lora.alpha / lora.rank as f64;
+    for (k, s) in specs.iter().enumerate() {
+        let w = weights
+            .projection_mut(&s.name)
+            .unwrap_or_else(|| panic!("LoRA target {} is not a projection", s.name));
+        w.lora = Some(LowRank {
+            a: ab[2 * k].clone(),
+            b: ab[2 * k + 1].clone(),
+            scale,
+        });
     }
     weights
 }

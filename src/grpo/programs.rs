@@ -94,12 +94,12 @@ impl Trainable {
     }
 
     /// Declares the model weights a program computes with: the frozen base (LoRA) and the
-    /// trainable tensors. Returns (frozen, trainable, weights in `param_specs` order).
+    /// trainable tensors. Returns (frozen, trainable, the model they make).
     pub(crate) fn declare(
         &self,
         g: &Graph,
         cfg: &GemmaConfig,
-    ) -> (Vec<Tensor>, Vec<Tensor>, Vec<Tensor>) {
+    ) -> (Vec<Tensor>, Vec<Tensor>, GemmaWeights) {
         let ty = self.element_type(cfg);
         match self {
             Trainable::Full => {
@@ -108,13 +108,13 @@ impl Trainable {
                     .iter()
                     .map(|(n, d)| g.parameter(n, Shape::new(ty, d)))
                     .collect();
-                (vec![], params.clone(), params)
+                let model = GemmaWeights::from_tensors(cfg, &params);
+                (vec![], params, model)
             }
             Trainable::Lora(lc, specs) => {
-                let (_, base) = GemmaWeights::parameters(g, cfg);
+                let (model, base) = GemmaWeights::parameters(g, cfg);
                 let ab = lora::parameters(g, specs);
-                let merged = lora::merged(&base, &ab, specs, lc);
-                (base, ab, merged)
+                (base, ab.clone(), lora::attach(model, &ab, specs, lc))
             }
         }
     }
@@ -230,7 +230,6 @@ impl LogProbsProgram {
         place_weights(&g, layout, &trained);
         let seq = declare_sequences(&g, geo);
         place_batch(&g, layout, &[&seq.tokens, &seq.valid]);
-        let w = GemmaWeights::from_tensors(cfg, &w);
         let (logp, _) = completion_log_probs(cfg, &w, &seq, geo, temperature, HeadGradient::None);
         finish(&g, &[logp], vec![layout.batch(2)], layout)
     }
@@ -747,10 +746,9 @@ impl TrainStepProgram {
             Loss::Sft => "sft_train_step",
         };
         let g = Graph::new(name);
-        let (frozen, params, weights) = trainable.declare(&g, cfg);
+        let (frozen, params, w) = trainable.declare(&g, cfg);
         place_weights(&g, layout, &frozen);
         let state = declare_state(&g, layout, params, &trainable.names(cfg));
-        let w = GemmaWeights::from_tensors(cfg, &weights);
         let obj = declare_loss(&g, cfg, &w, geo, loss, layout, trainable.head_gradient());
         let grads = g
             .grad(&obj.loss, &state.params)

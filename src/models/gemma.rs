@@ -10,7 +10,7 @@ use crate::pjrt::ElementType;
 
 use super::layers::{
     attention_mask, gemma_block, rms_norm, AttentionConfig, AttentionWeights, BlockWeights,
-    GateUpWeights, KeyValues, LayerCache, QkvWeights,
+    GateUpWeights, KeyValues, LayerCache, QkvWeights, Weight,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -250,6 +250,23 @@ impl GemmaWeights {
         self
     }
 
+    /// The projection `param_specs` names `name` (e.g. `layers.3.mlp.up_proj.kernel`), in
+    /// Tunix's layout; None for any other parameter.
+    pub fn projection_mut(&mut self, name: &str) -> Option<&mut Weight> {
+        let (layer, suffix) = name.strip_prefix("layers.")?.split_once('.')?;
+        let block = self.layers.get_mut(layer.parse::<usize>().ok()?)?;
+        let attention = &mut block.attention;
+        match (suffix, &mut attention.qkv, &mut block.gate_up) {
+            ("attn.q_einsum.w", QkvWeights::Tunix { q, .. }, _) => Some(q),
+            ("attn.kv_einsum.w", QkvWeights::Tunix { kv, .. }, _) => Some(kv),
+            ("attn.attn_vec_einsum.w", _, _) => Some(&mut attention.out),
+            ("mlp.gate_proj.kernel", _, GateUpWeights::Tunix { gate, .. }) => Some(gate),
+            ("mlp.up_proj.kernel", _, GateUpWeights::Tunix { up, .. }) => Some(up),
+            ("mlp.down_proj.kernel", _, _) => Some(&mut block.down),
+            _ => None,
+        }
+    }
+
     /// Builds from tensors in `param_specs` order.
     pub fn from_tensors(cfg: &GemmaConfig, tensors: &[Tensor]) -> GemmaWeights {
         let mut it = tensors.iter().cloned();
@@ -266,18 +283,21 @@ impl GemmaWeights {
                 BlockWeights {
                     pre_attention_norm,
                     attention: AttentionWeights {
-                        qkv: QkvWeights::Tunix { q, kv },
-                        out,
+                        qkv: QkvWeights::Tunix {
+                            q: q.into(),
+                            kv: kv.into(),
+                        },
+                        out: out.into(),
                         q_norm,
                         k_norm,
                     },
                     post_attention_norm: next(),
                     pre_ffw_norm: next(),
                     gate_up: GateUpWeights::Tunix {
-                        gate: next(),
-                        up: next(),
+                        gate: next().into(),
+                        up: next().into(),
                     },
-                    down: next(),
+                    down: next().into(),
                     post_ffw_norm: next(),
                 }
             })

@@ -63,11 +63,68 @@ pub struct AttentionConfig {
     pub rms_eps: f64,
 }
 
+/// A projection's weight, and the trainable low-rank update LoRA adds to it: none when the
+/// weight trains itself, stays frozen, or has its update merged in (rollouts).
+#[derive(Clone)]
+pub struct Weight {
+    pub base: Tensor,
+    pub lora: Option<LowRank>,
+}
+
+/// LoRA's update of a weight W: scale · A·B, with A [in, r] and B [r, out], `in` and `out` being
+/// W's contracted and remaining axes flattened in W's own axis order.
+#[derive(Clone)]
+pub struct LowRank {
+    pub a: Tensor,
+    pub b: Tensor,
+    pub scale: f64,
+}
+
+impl From<Tensor> for Weight {
+    fn from(base: Tensor) -> Weight {
+        Weight { base, lora: None }
+    }
+}
+
+impl Weight {
+    /// x's trailing axes contracted with the weight's axes `contract`, in order: the result is
+    /// [x's other axes..., the weight's other axes...]. With LoRA, plus scale·(x·A)·B taken in
+    /// that order, as qwix does: the update's gradients are then matmuls of rank r, where
+    /// differentiating a merged W + scale·A·B costs a whole weight gradient xᵀ·dy per projection.
+    pub fn project(&self, x: &Tensor, contract: &[i64]) -> Tensor {
+        let rank = x.rank() as i64;
+        let first = rank - contract.len() as i64;
+        let y = x.dot_general(
+            &self.base,
+            DotDims {
+                lhs_contract: (first..rank).collect(),
+                rhs_contract: contract.to_vec(),
+                ..Default::default()
+            },
+        );
+        let Some(l) = &self.lora else { return y };
+        let dims = x.dims();
+        let (lead, inner) = dims.split_at(first as usize);
+        let flat = x.reshape(&[lead, &[inner.iter().product::<i64>()]].concat());
+        let update = flat.convert(l.a.ty()).matmul(&l.a).matmul(&l.b) * l.scale;
+        &y + &update.convert(y.ty()).reshape(&y.dims())
+    }
+
+    /// The weight itself, for layouts that hold no update (decoding reads merged weights).
+    fn plain(&self) -> &Tensor {
+        assert!(
+            self.lora.is_none(),
+            "a LoRA update must be merged before re-laying a weight out"
+        );
+        &self.base
+    }
+}
+
 /// Weights of one attention layer.
 pub struct AttentionWeights {
     pub qkv: QkvWeights,
     /// [N, H, D]
-    pub out: Tensor,
+    pub out: Weight,
     /// Gemma 3 QK-norm scales, [H] each.
     pub q_norm: Option<Tensor>,
     pub k_norm: Option<Tensor>,
@@ -76,7 +133,7 @@ pub struct AttentionWeights {
 /// The query, key and value projections.
 pub enum QkvWeights {
     /// Tunix's layout: q [N, D, H], kv [2, K, D, H] (keys, values).
-    Tunix { q: Tensor, kv: Tensor },
+    Tunix { q: Weight, kv: Weight },
     /// All three in one [D, N + 2K, H] (queries, then keys, then values), model dimension
     /// first: one matmul where decoding's few rows made two smaller ones, and a loop that
     /// reads them every step needs no copy of them (see `GemmaWeights::for_decoding`).
@@ -88,6 +145,7 @@ impl QkvWeights {
     pub fn fused(&self) -> QkvWeights {
         match self {
             QkvWeights::Tunix { q, kv } => {
+                let (q, kv) = (q.plain(), kv.plain());
                 let (d, h) = (q.dim(1), q.dim(2));
                 let q = q.transpose(&[1, 0, 2]);
                 let kv = kv.transpose(&[2, 0, 1, 3]).reshape(&[d, 2 * kv.dim(1), h]);
@@ -119,10 +177,13 @@ pub fn project_qkv(
         )
     };
     let (q, k, v) = match &w.qkv {
-        // BTD,NDH->BTNH and BTD,KDH->BTKH for keys and values.
+        // BTD,NDH->BTNH and BTD,CKDH->BTCKH, keys and values split from the small result.
         QkvWeights::Tunix { q, kv } => {
-            let half = |i| project(&kv.narrow(0, i, 1).reshape(&kv.dims()[1..]), 1);
-            (project(q, 1), half(0), half(1))
+            let q = q.project(x, &[1]);
+            let both = kv.project(x, &[2]);
+            let (b, t, k, h) = (both.dim(0), both.dim(1), both.dim(3), both.dim(4));
+            let half = |i| both.narrow(2, i, 1).reshape(&[b, t, k, h]);
+            (q, half(0), half(1))
         }
         // BTD,DMH->BTMH with M = N + 2K; q, k and v split from the small result.
         QkvWeights::Fused(qkv) => {
@@ -276,14 +337,7 @@ pub fn attention_over(
     };
     let encoded = attend_keys(&q, &keys, &values, mask, cfg);
     // BTNH,NHD->BTD
-    let out = encoded.dot_general(
-        &w.out,
-        DotDims {
-            lhs_contract: vec![2, 3],
-            rhs_contract: vec![0, 1],
-            ..Default::default()
-        },
-    );
+    let out = w.out.project(&encoded, &[0, 1]);
     (out, cache)
 }
 
@@ -299,22 +353,24 @@ pub fn attention(
 }
 
 /// Gemma's gated feed-forward: (gelu(x·W_gate) ⊙ x·W_up)·W_down.
-pub fn gated_mlp(x: &Tensor, gate_up: &GateUpWeights, down: &Tensor) -> Tensor {
+pub fn gated_mlp(x: &Tensor, gate_up: &GateUpWeights, down: &Weight) -> Tensor {
     let (gated, up) = match gate_up {
-        GateUpWeights::Tunix { gate, up } => (x.matmul(gate).gelu_tanh(), x.matmul(up)),
+        GateUpWeights::Tunix { gate, up } => {
+            (gate.project(x, &[0]).gelu_tanh(), up.project(x, &[0]))
+        }
         GateUpWeights::Fused(both) => {
             let both = x.matmul(both);
             let f = both.dim(-1) / 2;
             (both.narrow(-1, 0, f).gelu_tanh(), both.narrow(-1, f, f))
         }
     };
-    (gated * up).matmul(down)
+    down.project(&(gated * up), &[0])
 }
 
 /// The MLP's two input projections.
 pub enum GateUpWeights {
     /// `mlp.gate_proj.kernel` and `mlp.up_proj.kernel`, [D, F] each.
-    Tunix { gate: Tensor, up: Tensor },
+    Tunix { gate: Weight, up: Weight },
     /// Both in one [D, 2F], gate first: one matmul where decoding's few rows made two.
     Fused(Tensor),
 }
@@ -323,9 +379,10 @@ impl GateUpWeights {
     /// The same projections in the fused layout.
     pub fn fused(&self) -> GateUpWeights {
         match self {
-            GateUpWeights::Tunix { gate, up } => {
-                GateUpWeights::Fused(Tensor::concatenate(&[gate.clone(), up.clone()], 1))
-            }
+            GateUpWeights::Tunix { gate, up } => GateUpWeights::Fused(Tensor::concatenate(
+                &[gate.plain().clone(), up.plain().clone()],
+                1,
+            )),
             GateUpWeights::Fused(t) => GateUpWeights::Fused(t.clone()),
         }
     }
@@ -350,7 +407,7 @@ pub struct BlockWeights {
     pub pre_ffw_norm: Tensor,
     pub gate_up: GateUpWeights,
     /// `mlp.down_proj.kernel` [F, D]
-    pub down: Tensor,
+    pub down: Weight,
     /// `post_ffw_norm.scale` [D]
     pub post_ffw_norm: Tensor,
 }
