@@ -13,7 +13,7 @@
 //! same FLOPs as differentiating through the logits, and no [tokens, vocab] array outlives its
 //! chunk (the liger-kernel idea of a fused linear cross-entropy).
 
-use crate::graph::{DotDims, Shape, Tensor};
+use crate::graph::{DotDims, Tensor};
 use crate::models::gemma::{logits, GemmaConfig, GemmaWeights};
 use crate::pjrt::ElementType;
 
@@ -127,32 +127,49 @@ fn chunk_log_probs(
     } else {
         capped.clone()
     };
-    let logp_all = logits.log_softmax(-1);
-    let p = logp_all.exp();
-    let logp = logp_all.pick_along_last(targets);
-    let entropy = -(&p * &logp_all).sum(&[-1], false);
+    // Every [B, n, V] array costs a pass over 0.5 GB and fresh pages for it: the softmax p is
+    // the only one made besides the logits. The target's logit is gathered, not selected from a
+    // row; the entropy is lse − Σ p·l; the Jacobian's one-hot part is the target's embedding row.
+    let (b, n, v) = (logits.dim(0), logits.dim(1), logits.dim(2));
+    let lse = logits.logsumexp(-1, true);
+    let p = (&logits - &lse).exp();
+    let lse = lse.reshape(&[b, n]);
+    let at_target = |t: &Tensor| {
+        t.reshape(&[b * n, v])
+            .pick_per_row(&targets.convert(ElementType::S32).reshape(&[b * n, 1]))
+            .reshape(&[b, n])
+    };
+    let logp = at_target(&logits) - &lse;
+    let entropy = &lse - &(&p * &logits).sum(&[-1], false);
     let jacobian = with_jacobian.then(|| {
-        let dims = p.dims();
-        let ids = targets
-            .convert(ElementType::S32)
-            .broadcast_in_dim(&dims, &[0, 1]);
-        let one_hot = h.graph().iota(Shape::i32(&dims), 2).eq(&ids);
-        let mut dlogits = one_hot.convert(ElementType::F32) - &p;
-        if let Some(cap) = cfg.final_softcap {
+        // Σ_v (1[v = t] − p_v)·c'_v·E_v / τ, c' the soft cap's derivative (1 without one).
+        let cap_slope = cfg.final_softcap.map(|cap| {
             let t = &capped / cap;
-            dlogits = dlogits * (t.scalar_like(1.0) - &t * &t);
-        }
-        if scaled {
-            dlogits = dlogits / temperature;
-        }
-        dlogits.convert(embed.ty()).dot_general(
+            t.scalar_like(1.0) - &t * &t
+        });
+        let (weights, target_slope) = match &cap_slope {
+            Some(c) => (&p * c, Some(at_target(c))),
+            None => (p.clone(), None),
+        };
+        let mixed = weights.convert(embed.ty()).dot_general(
             &embed,
             DotDims {
                 lhs_contract: vec![2],
                 rhs_contract: vec![0],
                 ..Default::default()
             },
-        )
+        );
+        let mut target_rows = embed.take(targets);
+        if let Some(c) = target_slope {
+            let d = target_rows.dim(2);
+            target_rows = target_rows * c.convert(embed.ty()).broadcast_in_dim(&[b, n, d], &[0, 1]);
+        }
+        let jacobian = target_rows - mixed;
+        if scaled {
+            jacobian / temperature
+        } else {
+            jacobian
+        }
     });
     Chunk {
         logp,
