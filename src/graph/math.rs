@@ -363,27 +363,40 @@ impl Tensor {
             block_max.max(&[d as i64], false),
             block_max.argmax(d as i64),
         );
-        // Gather that block's entries, each position of the other axes from its own batch.
-        let r = first_block.rank() as i64;
-        let others: Vec<i64> = (0..split.len() as i64)
-            .filter(|&a| a != d as i64 && a != d as i64 + 1)
-            .collect();
-        let mut slice_sizes = vec![1; split.len()];
-        slice_sizes[d + 1] = block;
-        let window = blocks.gather(
+        let window = blocks.blocks_at(
+            d,
             &first_block.reshape(&[first_block.dims(), vec![1]].concat()),
+        );
+        let r = first_block.rank() as i64;
+        let within = window.argmax(r + 1).reshape(&first_block.dims());
+        (max, first_block * block as f64 + within)
+    }
+
+    /// For `self` split into blocks along `dim` ([.., blocks, block, ..], a block's entries on
+    /// axis dim + 1), the blocks numbered `ids` [other axes.., k] at each position of the other
+    /// axes: [other axes.., k, block]. A gather with batching dims, so a partitioner keeps each
+    /// position's blocks on its own device (an iota-indexed gather made it all-gather rows).
+    #[track_caller]
+    pub fn blocks_at(&self, dim: usize, ids: &Tensor) -> Tensor {
+        let rank = self.rank();
+        let others: Vec<i64> = (0..rank as i64)
+            .filter(|&a| a != dim as i64 && a != dim as i64 + 1)
+            .collect();
+        let r = others.len() as i64;
+        let mut slice_sizes = vec![1; rank];
+        slice_sizes[dim + 1] = self.dim(dim as i64 + 1);
+        self.gather(
+            &ids.reshape(&[ids.dims(), vec![1]].concat()),
             GatherDims {
-                offset_dims: vec![r],
-                collapsed_slice_dims: vec![d as i64],
+                offset_dims: vec![r + 1],
+                collapsed_slice_dims: vec![dim as i64],
                 operand_batching_dims: others,
                 start_indices_batching_dims: (0..r).collect(),
-                start_index_map: vec![d as i64],
-                index_vector_dim: r,
+                start_index_map: vec![dim as i64],
+                index_vector_dim: r + 1,
                 slice_sizes,
             },
-        );
-        let within = window.argmax(r);
-        (max, first_block * block as f64 + within)
+        )
     }
 
     /// `self[b, idx[b, j]]` for `self` [B, N] and `idx` [B, k]: a gather with batching dims, so

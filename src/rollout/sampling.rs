@@ -2,7 +2,7 @@
 //! Gumbel-max over the kept candidates (as Tunix's sampler draws from the same distribution).
 
 use crate::graph::math::block_size;
-use crate::graph::{GatherDims, Graph, Shape, Tensor};
+use crate::graph::{Graph, Shape, Tensor};
 use crate::pjrt::ElementType;
 
 /// The compile-time part of sampling (changes the program's shapes).
@@ -94,18 +94,7 @@ pub fn top_k_log_probs(scaled: &Tensor, k: i64, rows_over: &[String]) -> (Tensor
     let (_, best_blocks) = block_max.top_k_of_rows(k, rows_over);
     let best_blocks = Tensor::sort(&[best_blocks], 1, false).swap_remove(0);
     // [B, k, block]: each row's chosen blocks, gathered on the row's own device.
-    let window = blocks.gather(
-        &best_blocks.reshape(&[b, k, 1]),
-        GatherDims {
-            offset_dims: vec![2],
-            collapsed_slice_dims: vec![0],
-            operand_batching_dims: vec![2],
-            start_indices_batching_dims: vec![0],
-            start_index_map: vec![0],
-            index_vector_dim: 2,
-            slice_sizes: vec![1, block, 1],
-        },
-    );
+    let window = blocks.blocks_at(0, &best_blocks);
     let within = scaled.graph().iota(Shape::i32(&[b, k, block]), 2);
     let ids = (best_blocks.reshape(&[b, k, 1]).broadcast_to(&[b, k, block]) * block as f64
         + within)
