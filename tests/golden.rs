@@ -23,7 +23,7 @@ use grpo_xla::graph::exec::run_executable;
 use grpo_xla::graph::{EmitOptions, Graph, HostArray, Mesh, Module, Shape, Sharding};
 use grpo_xla::grpo::optimizer::{adamw_step, AdamWConfig};
 use grpo_xla::models::layers::{
-    attention, gated_mlp, AttentionConfig, AttentionWeights, GateUpWeights, QkvWeights,
+    attention, gated_mlp, AttentionConfig, AttentionWeights, QkvWeights,
 };
 use grpo_xla::pjrt::{Client, ElementType, LoadedExecutable};
 
@@ -138,14 +138,8 @@ fn mlp_train_step() {
         .map(|(n, s)| g.parameter(&format!("nu_{n}"), s.clone()))
         .collect();
     let step = g.parameter("step", Shape::i32(&[]));
-    let loss = (gated_mlp(
-        &x,
-        &GateUpWeights::Tunix {
-            gate: params[0].clone().into(),
-            up: params[1].clone().into(),
-        },
-        &params[2].clone().into(),
-    ) - &y)
+    let w = |i: usize| params[i].clone().into();
+    let loss = (gated_mlp(&x, &w(0), &w(1), &w(2)) - &y)
         .square()
         .mean(&[0, 1], false);
     let grads = g.grad(&loss, &params).unwrap();

@@ -14,8 +14,7 @@ use grpo_xla::grpo::objective::{
 };
 use grpo_xla::grpo::optimizer::{adamw_step, AdamWConfig};
 use grpo_xla::models::layers::{
-    attention, gated_mlp, rms_norm, rope, AttentionConfig, AttentionWeights, GateUpWeights,
-    QkvWeights,
+    attention, gated_mlp, rms_norm, rope, AttentionConfig, AttentionWeights, QkvWeights,
 };
 use grpo_xla::reference;
 use serde_json::{json, Value};
@@ -132,32 +131,23 @@ fn compare(fn_name: &str, arrays: Vec<Arr>, cfg: Value, f: impl Fn(&Graph, &[Ten
     }
 }
 
-/// Both layouts of the gate and up projections: Tunix's, and fused into one matrix (decoding).
 #[test]
 fn mlp_matches_jax() {
-    for fused in [false, true] {
-        compare(
-            "mlp",
-            vec![
-                f32s("x", &[2, 3, 8], 1, 1.0),
-                f32s("gate", &[8, 16], 2, 0.5),
-                f32s("up", &[8, 16], 3, 0.5),
-                f32s("down", &[16, 8], 4, 0.5),
-                fixed(f32s("w", &[2, 3, 8], 5, 1.0)),
-            ],
-            json!({}),
-            |_, p| {
-                let mut gate_up = GateUpWeights::Tunix {
-                    gate: p[1].clone().into(),
-                    up: p[2].clone().into(),
-                };
-                if fused {
-                    gate_up = gate_up.fused();
-                }
-                (gated_mlp(&p[0], &gate_up, &p[3].clone().into()) * &p[4]).sum_all()
-            },
-        );
-    }
+    compare(
+        "mlp",
+        vec![
+            f32s("x", &[2, 3, 8], 1, 1.0),
+            f32s("gate", &[8, 16], 2, 0.5),
+            f32s("up", &[8, 16], 3, 0.5),
+            f32s("down", &[16, 8], 4, 0.5),
+            fixed(f32s("w", &[2, 3, 8], 5, 1.0)),
+        ],
+        json!({}),
+        |_, p| {
+            let w = |i: usize| p[i].clone().into();
+            (gated_mlp(&p[0], &w(1), &w(2), &w(3)) * &p[4]).sum_all()
+        },
+    );
 }
 
 #[test]
@@ -188,15 +178,15 @@ fn rotary_embedding_matches_jax() {
     );
 }
 
-/// Both layouts of the q, k, v projections: Tunix's, and fused into one matrix (decoding).
+/// Both layouts of the q, k, v projections: Tunix's, and model dimension first (decoding).
 #[test]
 fn windowed_softcapped_gqa_attention_matches_jax() {
-    for fused in [false, true] {
-        attention_case(fused);
+    for model_dim_first in [false, true] {
+        attention_case(model_dim_first);
     }
 }
 
-fn attention_case(fused: bool) {
+fn attention_case(model_dim_first: bool) {
     let (d, n, k, h) = (16, 4, 2, 8);
     let cfg = AttentionConfig {
         num_heads: n,
@@ -231,8 +221,8 @@ fn attention_case(fused: bool) {
                 q: p[2].clone().into(),
                 kv: p[3].clone().into(),
             };
-            if fused {
-                qkv = qkv.fused();
+            if model_dim_first {
+                qkv = qkv.model_dim_first();
             }
             let w = AttentionWeights {
                 qkv,

@@ -7,8 +7,8 @@ use std::time::Instant;
 use anyhow::Result;
 use grpo_xla::graph::{EmitOptions, Graph, Shape, Tensor};
 use grpo_xla::models::layers::{
-    attention_mask, gemma_block, AttentionConfig, AttentionWeights, BlockWeights, GateUpWeights,
-    KeyValues, QkvWeights,
+    attention_mask, gemma_block, AttentionConfig, AttentionWeights, BlockWeights, KeyValues,
+    QkvWeights,
 };
 use serde_json::json;
 
@@ -64,10 +64,8 @@ fn build(layers: usize, batch: i64, seq: i64) -> Result<String> {
             },
             post_attention_norm: p("post_attention_norm", &[D]),
             pre_ffw_norm: p("pre_ffw_norm", &[D]),
-            gate_up: GateUpWeights::Tunix {
-                gate: p("mlp.gate_proj.kernel", &[D, F]).into(),
-                up: p("mlp.up_proj.kernel", &[D, F]).into(),
-            },
+            gate: p("mlp.gate_proj.kernel", &[D, F]).into(),
+            up: p("mlp.up_proj.kernel", &[D, F]).into(),
             down: p("mlp.down_proj.kernel", &[F, D]).into(),
             post_ffw_norm: p("post_ffw_norm", &[D]),
         };

@@ -10,7 +10,7 @@ use crate::pjrt::ElementType;
 
 use super::layers::{
     attention_mask, gemma_block, rms_norm, AttentionConfig, AttentionWeights, BlockWeights,
-    GateUpWeights, KeyValues, LayerCache, QkvWeights, Weight,
+    KeyValues, LayerCache, QkvWeights, Weight,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -238,14 +238,12 @@ pub struct GemmaWeights {
 }
 
 impl GemmaWeights {
-    /// The same weights laid out for decoding, once, outside its loop: q, k and v in one matrix
-    /// [D, N + 2K, H] and the MLP's gate and up in one [D, 2F]. With few rows a step, one matmul
-    /// of the two outputs beats two (XLA's CPU kernels reach a higher bandwidth on wider
-    /// matrices), and weights read with the model dimension first need no copy inside the loop.
+    /// The same weights with each q and kv projection stored model dimension first, transposed
+    /// once here: inside a decode loop XLA otherwise copies every layer's q weight, and slices
+    /// out its key and value weights, on every step.
     pub fn for_decoding(mut self) -> GemmaWeights {
         for layer in &mut self.layers {
-            layer.attention.qkv = layer.attention.qkv.fused();
-            layer.gate_up = layer.gate_up.fused();
+            layer.attention.qkv = layer.attention.qkv.model_dim_first();
         }
         self
     }
@@ -256,13 +254,13 @@ impl GemmaWeights {
         let (layer, suffix) = name.strip_prefix("layers.")?.split_once('.')?;
         let block = self.layers.get_mut(layer.parse::<usize>().ok()?)?;
         let attention = &mut block.attention;
-        match (suffix, &mut attention.qkv, &mut block.gate_up) {
-            ("attn.q_einsum.w", QkvWeights::Tunix { q, .. }, _) => Some(q),
-            ("attn.kv_einsum.w", QkvWeights::Tunix { kv, .. }, _) => Some(kv),
-            ("attn.attn_vec_einsum.w", _, _) => Some(&mut attention.out),
-            ("mlp.gate_proj.kernel", _, GateUpWeights::Tunix { gate, .. }) => Some(gate),
-            ("mlp.up_proj.kernel", _, GateUpWeights::Tunix { up, .. }) => Some(up),
-            ("mlp.down_proj.kernel", _, _) => Some(&mut block.down),
+        match (suffix, &mut attention.qkv) {
+            ("attn.q_einsum.w", QkvWeights::Tunix { q, .. }) => Some(q),
+            ("attn.kv_einsum.w", QkvWeights::Tunix { kv, .. }) => Some(kv),
+            ("attn.attn_vec_einsum.w", _) => Some(&mut attention.out),
+            ("mlp.gate_proj.kernel", _) => Some(&mut block.gate),
+            ("mlp.up_proj.kernel", _) => Some(&mut block.up),
+            ("mlp.down_proj.kernel", _) => Some(&mut block.down),
             _ => None,
         }
     }
@@ -293,10 +291,8 @@ impl GemmaWeights {
                     },
                     post_attention_norm: next(),
                     pre_ffw_norm: next(),
-                    gate_up: GateUpWeights::Tunix {
-                        gate: next().into(),
-                        up: next().into(),
-                    },
+                    gate: next().into(),
+                    up: next().into(),
                     down: next().into(),
                     post_ffw_norm: next(),
                 }

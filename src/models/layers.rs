@@ -134,24 +134,25 @@ pub struct AttentionWeights {
 pub enum QkvWeights {
     /// Tunix's layout: q [N, D, H], kv [2, K, D, H] (keys, values).
     Tunix { q: Weight, kv: Weight },
-    /// All three in one [D, N + 2K, H] (queries, then keys, then values), model dimension
-    /// first: one matmul where decoding's few rows made two smaller ones, and a loop that
-    /// reads them every step needs no copy of them (see `GemmaWeights::for_decoding`).
-    Fused(Tensor),
+    /// Model dimension first: q [D, N, H], kv [D, 2, K, H]. The projections contract their
+    /// leading axis, so a loop that reads them every step (decoding) needs no copy of them (see
+    /// `GemmaWeights::for_decoding`). One [D, N + 2K, H] matrix, tried, ran no faster on the CPU
+    /// and made a TPU decode program hold a concatenated copy of the weights.
+    ModelDimFirst { q: Tensor, kv: Tensor },
 }
 
 impl QkvWeights {
-    /// The same projections in the fused layout.
-    pub fn fused(&self) -> QkvWeights {
+    /// The same projections laid out model dimension first.
+    pub fn model_dim_first(&self) -> QkvWeights {
         match self {
-            QkvWeights::Tunix { q, kv } => {
-                let (q, kv) = (q.plain(), kv.plain());
-                let (d, h) = (q.dim(1), q.dim(2));
-                let q = q.transpose(&[1, 0, 2]);
-                let kv = kv.transpose(&[2, 0, 1, 3]).reshape(&[d, 2 * kv.dim(1), h]);
-                QkvWeights::Fused(Tensor::concatenate(&[q, kv], 1))
-            }
-            QkvWeights::Fused(t) => QkvWeights::Fused(t.clone()),
+            QkvWeights::Tunix { q, kv } => QkvWeights::ModelDimFirst {
+                q: q.plain().transpose(&[1, 0, 2]),
+                kv: kv.plain().transpose(&[2, 0, 1, 3]),
+            },
+            QkvWeights::ModelDimFirst { q, kv } => QkvWeights::ModelDimFirst {
+                q: q.clone(),
+                kv: kv.clone(),
+            },
         }
     }
 }
@@ -166,33 +167,18 @@ pub fn project_qkv(
     w: &AttentionWeights,
     cfg: &AttentionConfig,
 ) -> (Tensor, Tensor, Tensor) {
-    let project = |weight: &Tensor, contract: i64| {
-        x.dot_general(
-            weight,
-            DotDims {
-                lhs_contract: vec![2],
-                rhs_contract: vec![contract],
-                ..Default::default()
-            },
-        )
-    };
-    let (q, k, v) = match &w.qkv {
-        // BTD,NDH->BTNH and BTD,CKDH->BTCKH, keys and values split from the small result.
-        QkvWeights::Tunix { q, kv } => {
-            let q = q.project(x, &[1]);
-            let both = kv.project(x, &[2]);
-            let (b, t, k, h) = (both.dim(0), both.dim(1), both.dim(3), both.dim(4));
-            let half = |i| both.narrow(2, i, 1).reshape(&[b, t, k, h]);
-            (q, half(0), half(1))
-        }
-        // BTD,DMH->BTMH with M = N + 2K; q, k and v split from the small result.
-        QkvWeights::Fused(qkv) => {
-            let all = project(qkv, 0);
-            let (n, k) = (cfg.num_heads, cfg.num_kv_heads);
-            let part = |start, len| all.narrow(2, start, len);
-            (part(0, n), part(n, k), part(n + k, k))
+    // BTD,NDH->BTNH and BTD,CKDH->BTCKH (or BTD,DNH and BTD,DCKH): keys and values in one
+    // matmul, split from its small result.
+    let (q, kv) = match &w.qkv {
+        QkvWeights::Tunix { q, kv } => (q.project(x, &[1]), kv.project(x, &[2])),
+        QkvWeights::ModelDimFirst { q, kv } => {
+            let plain = |t: &Tensor| Weight::from(t.clone()).project(x, &[0]);
+            (plain(q), plain(kv))
         }
     };
+    let (b, t, k, h) = (kv.dim(0), kv.dim(1), kv.dim(3), kv.dim(4));
+    let half = |i| kv.narrow(2, i, 1).reshape(&[b, t, k, h]);
+    let (k, v) = (half(0), half(1));
     let q = match &w.q_norm {
         Some(s) => rms_norm(&q, s, cfg.rms_eps),
         None => q,
@@ -353,39 +339,9 @@ pub fn attention(
 }
 
 /// Gemma's gated feed-forward: (gelu(x·W_gate) ⊙ x·W_up)·W_down.
-pub fn gated_mlp(x: &Tensor, gate_up: &GateUpWeights, down: &Weight) -> Tensor {
-    let (gated, up) = match gate_up {
-        GateUpWeights::Tunix { gate, up } => {
-            (gate.project(x, &[0]).gelu_tanh(), up.project(x, &[0]))
-        }
-        GateUpWeights::Fused(both) => {
-            let both = x.matmul(both);
-            let f = both.dim(-1) / 2;
-            (both.narrow(-1, 0, f).gelu_tanh(), both.narrow(-1, f, f))
-        }
-    };
-    down.project(&(gated * up), &[0])
-}
-
-/// The MLP's two input projections.
-pub enum GateUpWeights {
-    /// `mlp.gate_proj.kernel` and `mlp.up_proj.kernel`, [D, F] each.
-    Tunix { gate: Weight, up: Weight },
-    /// Both in one [D, 2F], gate first: one matmul where decoding's few rows made two.
-    Fused(Tensor),
-}
-
-impl GateUpWeights {
-    /// The same projections in the fused layout.
-    pub fn fused(&self) -> GateUpWeights {
-        match self {
-            GateUpWeights::Tunix { gate, up } => GateUpWeights::Fused(Tensor::concatenate(
-                &[gate.plain().clone(), up.plain().clone()],
-                1,
-            )),
-            GateUpWeights::Fused(t) => GateUpWeights::Fused(t.clone()),
-        }
-    }
+pub fn gated_mlp(x: &Tensor, gate: &Weight, up: &Weight, down: &Weight) -> Tensor {
+    let gated = gate.project(x, &[0]).gelu_tanh();
+    down.project(&(gated * up.project(x, &[0])), &[0])
 }
 
 impl Tensor {
@@ -405,7 +361,10 @@ pub struct BlockWeights {
     pub post_attention_norm: Tensor,
     /// `pre_ffw_norm.scale` [D]
     pub pre_ffw_norm: Tensor,
-    pub gate_up: GateUpWeights,
+    /// `mlp.gate_proj.kernel` [D, F]
+    pub gate: Weight,
+    /// `mlp.up_proj.kernel` [D, F]
+    pub up: Weight,
     /// `mlp.down_proj.kernel` [F, D]
     pub down: Weight,
     /// `post_ffw_norm.scale` [D]
@@ -427,7 +386,7 @@ pub fn gemma_block(
     let x = x + &rms_norm(&a, &w.post_attention_norm, cfg.rms_eps);
     let h = rms_norm(&x, &w.pre_ffw_norm, cfg.rms_eps);
     let m = rms_norm(
-        &gated_mlp(&h, &w.gate_up, &w.down),
+        &gated_mlp(&h, &w.gate, &w.up, &w.down),
         &w.post_ffw_norm,
         cfg.rms_eps,
     );
