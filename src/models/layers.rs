@@ -138,7 +138,7 @@ pub enum QkvWeights {
     /// leading axis, so a loop that reads them every step (decoding) needs no copy of them (see
     /// `GemmaWeights::for_decoding`). One [D, N + 2K, H] matrix, tried, ran no faster on the CPU
     /// and made a TPU decode program hold a concatenated copy of the weights.
-    ModelDimFirst { q: Tensor, kv: Tensor },
+    ModelDimFirst { q: Weight, kv: Weight },
 }
 
 impl QkvWeights {
@@ -146,8 +146,8 @@ impl QkvWeights {
     pub fn model_dim_first(&self) -> QkvWeights {
         match self {
             QkvWeights::Tunix { q, kv } => QkvWeights::ModelDimFirst {
-                q: q.plain().transpose(&[1, 0, 2]),
-                kv: kv.plain().transpose(&[2, 0, 1, 3]),
+                q: q.plain().transpose(&[1, 0, 2]).into(),
+                kv: kv.plain().transpose(&[2, 0, 1, 3]).into(),
             },
             QkvWeights::ModelDimFirst { q, kv } => QkvWeights::ModelDimFirst {
                 q: q.clone(),
@@ -171,10 +171,7 @@ pub fn project_qkv(
     // matmul, split from its small result.
     let (q, kv) = match &w.qkv {
         QkvWeights::Tunix { q, kv } => (q.project(x, &[1]), kv.project(x, &[2])),
-        QkvWeights::ModelDimFirst { q, kv } => {
-            let plain = |t: &Tensor| Weight::from(t.clone()).project(x, &[0]);
-            (plain(q), plain(kv))
-        }
+        QkvWeights::ModelDimFirst { q, kv } => (q.project(x, &[0]), kv.project(x, &[0])),
     };
     let (b, t, k, h) = (kv.dim(0), kv.dim(1), kv.dim(3), kv.dim(4));
     let half = |i| kv.narrow(2, i, 1).reshape(&[b, t, k, h]);
