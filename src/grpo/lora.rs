@@ -16,6 +16,13 @@ pub struct LoraConfig {
     pub targets: Vec<String>,
 }
 
+impl LoraConfig {
+    /// The factor on A·B: α/r.
+    pub fn scale(&self) -> f64 {
+        self.alpha / self.rank as f64
+    }
+}
+
 pub fn default_targets() -> Vec<String> {
     [
         "q_einsum",
@@ -120,7 +127,7 @@ pub fn merged(
     lora: &LoraConfig,
 ) -> Vec<Tensor> {
     let mut weights = base.to_vec();
-    let scale = lora.alpha / lora.rank as f64;
+    let scale = lora.scale();
     for (k, s) in specs.iter().enumerate() {
         let (a, b) = (&ab[2 * k], &ab[2 * k + 1]);
         let delta = a.matmul(b).reshape(&s.delta_dims);
@@ -144,7 +151,7 @@ pub fn attach(
     specs: &[LoraSpec],
     lora: &LoraConfig,
 ) -> GemmaWeights {
-    let scale = lora.alpha / lora.rank as f64;
+    let scale = lora.scale();
     for (k, s) in specs.iter().enumerate() {
         let w = weights
             .projection_mut(&s.name)

@@ -89,7 +89,7 @@ pub fn export(req: &ExportRequest) -> Result<PathBuf> {
             orbax::write(&tree_dir, &leaves)?;
             copy_files(&model_dir, req.out, false)?;
             let meta = serde_json::json!({
-                "rank": lora.rank, "alpha": lora.alpha, "scale": lora.alpha / lora.rank as f64,
+                "rank": lora.rank, "alpha": lora.alpha, "scale": lora.scale(),
                 "module_path": lora.targets.iter().map(|t| format!(".*{t}")).collect::<Vec<_>>().join("|"),
             });
             let meta_path = req.out.join("lora.json");
