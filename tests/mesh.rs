@@ -194,6 +194,7 @@ fn spec(trainable: Trainable, loss: Loss, iterations: usize, geo: Geometry) -> L
             decay_steps: 10,
         },
         geo,
+        packed: false,
         iterations,
         accumulate: false,
         seed: 3,

@@ -2,8 +2,10 @@
 //! batch our SFT packing builds: Tunix's model gives the completion positions' logits, and
 //! `optax.softmax_cross_entropy_with_integer_labels` on the target ids, masked and averaged over
 //! target tokens, is differentiated with jax.grad. Prompts are left-padded and targets
-//! right-padded to different lengths, so the masks matter. Tolerance: loss within 1e-5
-//! relative; each gradient within 1e-5 of its largest value (measured worst printed).
+//! right-padded to different lengths, so the masks matter. Ours is computed twice: one example
+//! a row, and packed as the SFT phase trains (two examples in one row, one in the other, each
+//! attending only to itself). Tolerance: loss within 1e-5 relative; each gradient within 1e-5
+//! of its largest value (measured worst printed).
 
 mod common;
 
@@ -13,12 +15,15 @@ use common::cpu_client;
 use grpo_xla::data::Example;
 use grpo_xla::graph::{Graph, HostArray};
 use grpo_xla::grpo::head::HeadGradient;
-use grpo_xla::grpo::programs::{target_cross_entropy, Geometry, Sequences};
+use grpo_xla::grpo::programs::{
+    packed_cross_entropy, target_cross_entropy, Geometry, PackedSftBatch, Sequences,
+};
 use grpo_xla::models::gemma::{random_params, Family, GemmaConfig, GemmaWeights};
 use grpo_xla::models::hf::save_params;
 use grpo_xla::models::tokenizer::TextTokenizer;
 use grpo_xla::reference;
-use grpo_xla::train::sft::pack_examples;
+use grpo_xla::train::sft::{encode_example, pack_examples};
+use grpo_xla::train::sft_packing::PackedExamples;
 use serde_json::json;
 
 const SCRIPT: &str = concat!(
@@ -89,6 +94,12 @@ fn sft_loss_and_gradients_equal_optax_cross_entropy_through_tunix() {
         HostArray::new(&packed.completion_mask, &[3, 64]),
     ]);
     let ours = module.run(&cpu_client(1), &args).unwrap();
+    let encoded: Vec<_> = refs
+        .iter()
+        .map(|e| encode_example(&tokenizer, e, 12, 64).unwrap())
+        .collect();
+    let ours_packed =
+        packed_loss_and_gradients(&cfg, &params, &PackedExamples::pack(&encoded, 2).unwrap());
 
     let split = |from: usize, len: usize| -> Vec<i32> {
         packed
@@ -109,6 +120,48 @@ fn sft_loss_and_gradients_equal_optax_cross_entropy_through_tunix() {
         }),
     )
     .unwrap();
+    for (form, ours) in [("one example a row", &ours), ("packed", &ours_packed)] {
+        eprintln!("{form}:");
+        assert_close_to_jax(&cfg, ours, &theirs);
+    }
+}
+
+/// Loss then every parameter's gradient, for `packed` examples.
+fn packed_loss_and_gradients(
+    cfg: &GemmaConfig,
+    params: &[HostArray],
+    packed: &PackedExamples,
+) -> Vec<HostArray> {
+    use grpo_xla::graph::Shape;
+    assert_eq!(packed.geo.rows, 2, "two examples share a row");
+    let g = Graph::new("packed_sft_loss");
+    let (_, tensors) = GemmaWeights::parameters(&g, cfg);
+    let w = GemmaWeights::from_tensors(cfg, &tensors);
+    let (r, l, t) = (packed.geo.rows, packed.geo.row_len, packed.geo.targets);
+    let batch = PackedSftBatch {
+        tokens: g.parameter("tokens", Shape::i32(&[r, l])),
+        positions: g.parameter("positions", Shape::i32(&[r, l])),
+        segments: g.parameter("segments", Shape::i32(&[r, l])),
+        target_at: g.parameter("target_at", Shape::i32(&[r, t])),
+        target_ids: g.parameter("target_ids", Shape::i32(&[r, t])),
+        target_mask: g.parameter("target_mask", Shape::f32(&[r, t])),
+    };
+    let (loss, _) = packed_cross_entropy(cfg, &w, &batch, HeadGradient::Full);
+    let grads = g.grad(&loss, &tensors).unwrap();
+    let module = g.build(&[vec![loss], grads].concat()).unwrap();
+    let mut args = params.to_vec();
+    args.extend([
+        HostArray::new(&packed.tokens, &[r, l]),
+        HostArray::new(&packed.positions, &[r, l]),
+        HostArray::new(&packed.segments, &[r, l]),
+        HostArray::new(&packed.target_at, &[r, t]),
+        HostArray::new(&packed.target_ids, &[r, t]),
+        HostArray::new(&packed.target_mask, &[r, t]),
+    ]);
+    module.run(&cpu_client(1), &args).unwrap()
+}
+
+fn assert_close_to_jax(cfg: &GemmaConfig, ours: &[HostArray], theirs: &serde_json::Value) {
     let (our_loss, their_loss) = (ours[0].to_f64()[0], theirs["loss"].as_f64().unwrap());
     eprintln!("loss: ours {our_loss}, jax {their_loss}");
     assert!(

@@ -140,6 +140,7 @@ fn the_trainers_packed_batch_gives_tunixs_reference_logps_loss_and_metrics() {
             decay_steps: 10,
         },
         geo,
+        packed: false,
         iterations: 1,
         accumulate: false,
         seed: 0,

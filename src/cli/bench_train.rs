@@ -41,16 +41,13 @@ fn median(v: &[f64]) -> f64 {
     s.get(s.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-/// FLOPs of one step, counting matmuls only: the forward (every layer over all tokens, the LM
-/// head over the completion positions), the gradient with respect to activations (as much
-/// again), and for full fine-tuning the weight gradients (as much again).
+/// FLOPs of one step as our learner computes it, counting matmuls only: the forward (every
+/// layer over the packed rows' tokens, padding included, the LM head at every target slot), the
+/// gradient with respect to activations (as much again), and for full fine-tuning the weight
+/// gradients (as much again).
 fn step_flops(t: &SftTiming) -> f64 {
-    let geo = t.batch.geo;
-    let forward = forward_flops(
-        &t.model,
-        geo.batch * geo.seq_len(),
-        geo.batch * geo.completion_len,
-    );
+    let geo = t.packed.geo;
+    let forward = forward_flops(&t.model, geo.rows * geo.row_len, geo.rows * geo.targets);
     forward * backward_factor(t.lora.is_some())
 }
 
@@ -274,7 +271,10 @@ fn sft_rows(
     let tunix_s = tunix.as_ref().map(median_step);
     let geo = ours.batch.geo;
     let kind = if ours.lora.is_some() { "LoRA" } else { "full" };
-    let name = format!("SFT step, {kind}, {geo}");
+    let name = format!(
+        "SFT step, {kind}, {} examples (ours packed: {}; tunix: {geo})",
+        geo.batch, ours.packed.geo
+    );
     let gflops = step_flops(&ours) / ours_s / 1e9;
     let rows = vec![
         BenchRow::new(&name, ours_s, tunix_s, "s/step", true).with_bound(gflops / peak.gflops),

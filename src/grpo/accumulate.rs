@@ -13,8 +13,8 @@ use crate::pjrt::Result;
 
 use super::optimizer::AdamWConfig;
 use super::programs::{
-    adamw_update, declare_loss, declare_state, finish, place_weights, state_then_scalars, Geometry,
-    Loss, OptState, StepBatch, StepMetrics, Trainable,
+    adamw_update, declare_loss, declare_state, finish, place_weights, state_then_scalars,
+    BatchShape, Loss, OptState, StepBatch, StepMetrics, Trainable,
 };
 
 /// Adds one micro-batch's weighted gradient to the sums (donated) and reports its loss terms.
@@ -30,7 +30,7 @@ impl GradientProgram {
     /// sums + share · ∇loss, then the loss terms.
     pub fn build(
         cfg: &GemmaConfig,
-        geo: Geometry,
+        shape: impl Into<BatchShape>,
         trainable: &Trainable,
         loss: &Loss,
         layout: &Layout,
@@ -45,7 +45,15 @@ impl GradientProgram {
         place_weights(&g, layout, &params);
         let sums = declare_gradient_sums(&g, layout, trainable, cfg, 0);
         let share = g.parameter("share", Shape::f32(&[]));
-        let obj = declare_loss(&g, cfg, &w, geo, loss, layout, trainable.head_gradient());
+        let obj = declare_loss(
+            &g,
+            cfg,
+            &w,
+            shape.into(),
+            loss,
+            layout,
+            trainable.head_gradient(),
+        );
         let grads = g
             .grad(&obj.loss, &params)
             .expect("the loss is differentiable");
@@ -67,11 +75,11 @@ impl GradientProgram {
     pub fn compile(
         on: &Placement,
         cfg: &GemmaConfig,
-        geo: Geometry,
+        shape: impl Into<BatchShape>,
         trainable: &Trainable,
         loss: &Loss,
     ) -> Result<GradientProgram> {
-        let module = Self::build(cfg, geo, trainable, loss, on.layout());
+        let module = Self::build(cfg, shape, trainable, loss, on.layout());
         Ok(GradientProgram {
             program: on.compile(&module)?,
         })

@@ -7,10 +7,12 @@
 use std::sync::Arc;
 
 use crate::graph::{
-    DeviceArray, EmitOptions, Graph, In, Layout, Module, Placement, Program, Shape, Sharding,
-    Tensor,
+    DeviceArray, DotDims, EmitOptions, Graph, In, Layout, Module, Placement, Program, Shape,
+    Sharding, Tensor,
 };
-use crate::models::gemma::{hidden_states, logits, GemmaConfig, GemmaWeights};
+use crate::models::gemma::{
+    hidden_states, logits, packed_hidden_states, GemmaConfig, GemmaWeights,
+};
 use crate::pjrt::{ElementType, Result};
 
 use super::head::{divides_logits, target_log_probs, HeadGradient, CHUNK_TOKENS};
@@ -42,6 +44,66 @@ impl std::fmt::Display for Geometry {
             "{} x ({} + {}) tokens",
             self.batch, self.prompt_len, self.completion_len
         )
+    }
+}
+
+/// Packed supervised rows: `rows` rows of `row_len` tokens, each holding several examples one
+/// after another, and `targets` target slots per row (the positions whose next token is a
+/// target; unused slots are masked).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PackedGeometry {
+    pub rows: i64,
+    pub row_len: i64,
+    pub targets: i64,
+}
+
+/// "R rows x L tokens, T targets each".
+impl std::fmt::Display for PackedGeometry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} rows x {} tokens, {} targets each",
+            self.rows, self.row_len, self.targets
+        )
+    }
+}
+
+/// The shape of a batch a train step reads: prompt + completion rows (GRPO, and SFT with
+/// gradient accumulation), or packed supervised rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BatchShape {
+    Rows(Geometry),
+    Packed(PackedGeometry),
+}
+
+impl From<Geometry> for BatchShape {
+    fn from(geo: Geometry) -> BatchShape {
+        BatchShape::Rows(geo)
+    }
+}
+
+impl From<PackedGeometry> for BatchShape {
+    fn from(geo: PackedGeometry) -> BatchShape {
+        BatchShape::Packed(geo)
+    }
+}
+
+impl BatchShape {
+    /// Rows of the batch (what is split over devices).
+    pub fn rows(&self) -> i64 {
+        match self {
+            BatchShape::Rows(g) => g.batch,
+            BatchShape::Packed(p) => p.rows,
+        }
+    }
+}
+
+impl std::fmt::Display for BatchShape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BatchShape::Rows(g) => g.fmt(f),
+            BatchShape::Packed(p) => p.fmt(f),
+        }
     }
 }
 
@@ -185,14 +247,27 @@ pub fn completion_log_probs(
     // Position i predicts token i + 1: the completion's predictions start at P - 1.
     let h = hidden.narrow(1, geo.prompt_len - 1, geo.completion_len);
     let targets = seq.tokens.narrow(1, geo.prompt_len, geo.completion_len);
+    log_probs_of(cfg, w, &h, &targets, temperature, gradient)
+}
+
+/// Log-probs [B, C] of `targets` [B, C] after hidden states `h` [B, C, D], and the entropy of
+/// each position's distribution, through the head `gradient` asks for.
+fn log_probs_of(
+    cfg: &GemmaConfig,
+    w: &GemmaWeights,
+    h: &Tensor,
+    targets: &Tensor,
+    temperature: f64,
+    gradient: HeadGradient,
+) -> (Tensor, Tensor) {
     if gradient != HeadGradient::Full {
-        return target_log_probs(cfg, w, &h, &targets, temperature, gradient, CHUNK_TOKENS);
+        return target_log_probs(cfg, w, h, targets, temperature, gradient, CHUNK_TOKENS);
     }
-    let mut l = logits(cfg, w, &h).convert(ElementType::F32);
+    let mut l = logits(cfg, w, h).convert(ElementType::F32);
     if divides_logits(temperature) {
         l = l / temperature;
     }
-    (token_log_probs(&l, &targets), token_entropy(&l))
+    (token_log_probs(&l, targets), token_entropy(&l))
 }
 
 /// Prompt + completion rows: ids [B, P+C] i32 (prompt left-padded, completion right-padded)
@@ -382,11 +457,38 @@ pub struct SftBatch<T> {
     pub target_mask: T,
 }
 
+/// Packed supervised rows (`PackedGeometry`): tokens [R, L] i32, each token's position in its
+/// example [R, L] i32, which example of the row it belongs to [R, L] i32 (from 1; 0 for
+/// padding), and per target slot [R, T]: the row position that predicts it (i32), the target
+/// token (i32) and whether the slot is used (f32).
+pub struct PackedSftBatch<T> {
+    pub tokens: T,
+    pub positions: T,
+    pub segments: T,
+    pub target_at: T,
+    pub target_ids: T,
+    pub target_mask: T,
+}
+
+impl<T> PackedSftBatch<T> {
+    /// Every array, in the order the train step takes them.
+    pub fn arrays(&self) -> [&T; 6] {
+        [
+            &self.tokens,
+            &self.positions,
+            &self.segments,
+            &self.target_at,
+            &self.target_ids,
+            &self.target_mask,
+        ]
+    }
+}
+
 /// A batch the train step reads: its arrays in program order.
 pub trait StepBatch {
     fn buffers(&self) -> Vec<&DeviceArray>;
     /// The batch's shape, read from its arrays.
-    fn geometry(&self) -> Geometry;
+    fn shape(&self) -> BatchShape;
 }
 
 /// The geometry of sequences [B, P + C] whose completions are `completion_len` tokens.
@@ -403,8 +505,8 @@ impl<B: StepBatch + ?Sized> StepBatch for &B {
     fn buffers(&self) -> Vec<&DeviceArray> {
         (**self).buffers()
     }
-    fn geometry(&self) -> Geometry {
-        (**self).geometry()
+    fn shape(&self) -> BatchShape {
+        (**self).shape()
     }
 }
 
@@ -412,8 +514,8 @@ impl StepBatch for GrpoBatch<DeviceArray> {
     fn buffers(&self) -> Vec<&DeviceArray> {
         self.arrays().to_vec()
     }
-    fn geometry(&self) -> Geometry {
-        geometry_of(&self.seq, self.completion_mask.dims()[1])
+    fn shape(&self) -> BatchShape {
+        geometry_of(&self.seq, self.completion_mask.dims()[1]).into()
     }
 }
 
@@ -421,8 +523,22 @@ impl StepBatch for SftBatch<DeviceArray> {
     fn buffers(&self) -> Vec<&DeviceArray> {
         vec![&self.seq.tokens, &self.seq.valid, &self.target_mask]
     }
-    fn geometry(&self) -> Geometry {
-        geometry_of(&self.seq, self.target_mask.dims()[1])
+    fn shape(&self) -> BatchShape {
+        geometry_of(&self.seq, self.target_mask.dims()[1]).into()
+    }
+}
+
+impl StepBatch for PackedSftBatch<DeviceArray> {
+    fn buffers(&self) -> Vec<&DeviceArray> {
+        self.arrays().to_vec()
+    }
+    fn shape(&self) -> BatchShape {
+        let (tokens, targets) = (self.tokens.dims(), self.target_ids.dims());
+        BatchShape::Packed(PackedGeometry {
+            rows: tokens[0],
+            row_len: tokens[1],
+            targets: targets[1],
+        })
     }
 }
 
@@ -611,6 +727,75 @@ fn sft_loss(
     }
 }
 
+/// Declares a packed supervised batch and returns its cross-entropy, averaged over the used
+/// target slots: the same loss as `sft_loss` on the examples one per row.
+fn packed_sft_loss(
+    g: &Graph,
+    cfg: &GemmaConfig,
+    w: &GemmaWeights,
+    geo: PackedGeometry,
+    layout: &Layout,
+    head_gradient: HeadGradient,
+) -> LossTerms {
+    let (r, l, t) = (geo.rows, geo.row_len, geo.targets);
+    let batch = PackedSftBatch {
+        tokens: g.parameter("tokens", Shape::i32(&[r, l])),
+        positions: g.parameter("positions", Shape::i32(&[r, l])),
+        segments: g.parameter("segments", Shape::i32(&[r, l])),
+        target_at: g.parameter("target_at", Shape::i32(&[r, t])),
+        target_ids: g.parameter("target_ids", Shape::i32(&[r, t])),
+        target_mask: g.parameter("target_mask", Shape::f32(&[r, t])),
+    };
+    place_batch(g, layout, &batch.arrays());
+    let (loss, entropy) = packed_cross_entropy(cfg, w, &batch, head_gradient);
+    let zero = g.scalar(0.0, ElementType::F32);
+    LossTerms {
+        loss,
+        kl: zero.clone(),
+        clip_fraction: zero,
+        entropy,
+    }
+}
+
+/// Cross-entropy of a packed batch's targets averaged over its used target slots, and the mean
+/// entropy there: `target_cross_entropy` of the same examples one per row.
+pub fn packed_cross_entropy(
+    cfg: &GemmaConfig,
+    w: &GemmaWeights,
+    batch: &PackedSftBatch<Tensor>,
+    head_gradient: HeadGradient,
+) -> (Tensor, Tensor) {
+    let hidden = packed_hidden_states(cfg, w, &batch.tokens, &batch.positions, &batch.segments);
+    let h = rows_at(&hidden, &batch.target_at);
+    let (logp, entropy) = log_probs_of(cfg, w, &h, &batch.target_ids, 1.0, head_gradient);
+    let mask = &batch.target_mask;
+    let loss = aggregate(&(-logp), mask, Aggregation::TokenMean);
+    let entropy = aggregate(&entropy, mask, Aggregation::TokenMean).stop_gradient();
+    (loss, entropy)
+}
+
+/// `x[r, at[r, j]]` for x [R, L, D] and `at` [R, T] → [R, T, D], as a one-hot matmul: exact,
+/// differentiable through the matmul's rule, and batched over rows so rows split over devices
+/// stay on their device (its FLOPs, 2·T·L·D a row, are a rounding error beside the head's).
+fn rows_at(x: &Tensor, at: &Tensor) -> Tensor {
+    let (r, l, t) = (x.dim(0), x.dim(1), at.dim(1));
+    let at = at.reshape(&[r, t, 1]).broadcast_to(&[r, t, l]);
+    let one_hot = x
+        .graph()
+        .iota(Shape::i32(&[r, t, l]), 2)
+        .eq(&at)
+        .convert(x.ty());
+    one_hot.dot_general(
+        x,
+        DotDims {
+            lhs_batch: vec![0],
+            rhs_batch: vec![0],
+            lhs_contract: vec![2],
+            rhs_contract: vec![1],
+        },
+    )
+}
+
 /// Declares the optimizer state of trainable `params` (named `names`): both Adam moments and
 /// the step, placed like the weights and donated to the program's first 3n + 1 outputs.
 pub(crate) fn declare_state(
@@ -641,16 +826,25 @@ pub(crate) fn declare_state(
     OptState::from_vec(&mut tensors.clone(), n)
 }
 
-/// Declares the batch `loss` reads and returns the loss over it.
+/// Declares the batch `loss` reads, of shape `shape`, and returns the loss over it.
 pub(crate) fn declare_loss(
     g: &Graph,
     cfg: &GemmaConfig,
     w: &GemmaWeights,
-    geo: Geometry,
+    shape: BatchShape,
     loss: &Loss,
     layout: &Layout,
     head_gradient: HeadGradient,
 ) -> LossTerms {
+    let geo = match (loss, shape) {
+        (Loss::Sft, BatchShape::Packed(p)) => {
+            return packed_sft_loss(g, cfg, w, p, layout, head_gradient)
+        }
+        (Loss::Grpo { .. }, BatchShape::Packed(_)) => {
+            panic!("GRPO batches are prompt + completion rows, never packed")
+        }
+        (_, BatchShape::Rows(geo)) => geo,
+    };
     match loss {
         Loss::Grpo {
             objective,
@@ -717,7 +911,7 @@ pub(crate) fn state_then_scalars(
 pub struct TrainStepInputs<'a> {
     pub frozen: &'a [Arc<DeviceArray>],
     pub state: OptState<DeviceArray>,
-    /// A `GrpoBatch` for `Loss::Grpo`, an `SftBatch` for `Loss::Sft`.
+    /// A `GrpoBatch` for `Loss::Grpo`, an `SftBatch` or `PackedSftBatch` for `Loss::Sft`.
     pub batch: &'a dyn StepBatch,
 }
 
@@ -735,7 +929,7 @@ pub struct TrainStepProgram {
 impl TrainStepProgram {
     pub fn build(
         cfg: &GemmaConfig,
-        geo: Geometry,
+        shape: impl Into<BatchShape>,
         trainable: &Trainable,
         loss: &Loss,
         optimizer: &AdamWConfig,
@@ -749,7 +943,15 @@ impl TrainStepProgram {
         let (frozen, params, w) = trainable.declare(&g, cfg);
         place_weights(&g, layout, &frozen);
         let state = declare_state(&g, layout, params, &trainable.names(cfg));
-        let obj = declare_loss(&g, cfg, &w, geo, loss, layout, trainable.head_gradient());
+        let obj = declare_loss(
+            &g,
+            cfg,
+            &w,
+            shape.into(),
+            loss,
+            layout,
+            trainable.head_gradient(),
+        );
         let grads = g
             .grad(&obj.loss, &state.params)
             .expect("the loss is differentiable");
@@ -775,12 +977,12 @@ impl TrainStepProgram {
     pub fn compile(
         on: &Placement,
         cfg: &GemmaConfig,
-        geo: Geometry,
+        shape: impl Into<BatchShape>,
         trainable: &Trainable,
         loss: &Loss,
         optimizer: &AdamWConfig,
     ) -> Result<TrainStepProgram> {
-        let module = Self::build(cfg, geo, trainable, loss, optimizer, on.layout());
+        let module = Self::build(cfg, shape, trainable, loss, optimizer, on.layout());
         Ok(TrainStepProgram {
             program: on.compile(&module)?,
             trainable_count: trainable.shapes(cfg).len(),

@@ -409,33 +409,57 @@ pub fn forward_cached(
     let slot_positions = cache
         .positions
         .dynamic_update_slice(key_positions, &[zero, start.clone()]);
-    let local_mask = attention_mask(positions, &slot_positions, Some(cfg.sliding_window));
-    let global_mask = attention_mask(positions, &slot_positions, None);
-    let g = x.graph();
-    let mut x = x.clone();
-    let mut layers = vec![];
-    for (i, lw) in w.layers.iter().enumerate() {
-        let acfg = cfg.attention(i);
-        let mask = if acfg.window.is_some() {
-            &local_mask
-        } else {
-            &global_mask
-        };
-        let kv = KeyValues::Cache {
-            cache: &cache.layers[i],
-            start,
-        };
-        let (out, written) = g.scope(&format!("layer{i}"), || {
-            gemma_block(&x, positions, mask, lw, &acfg, kv)
-        });
-        x = out;
-        layers.push(written.expect("a cached block returns its cache"));
-    }
+    let masks = Masks {
+        local: attention_mask(positions, &slot_positions, Some(cfg.sliding_window)),
+        global: attention_mask(positions, &slot_positions, None),
+    };
+    let (h, written) = run_blocks(cfg, w, x, positions, &masks, |i| KeyValues::Cache {
+        cache: &cache.layers[i],
+        start,
+    });
+    let layers = written
+        .into_iter()
+        .map(|c| c.expect("a cached block returns its cache"))
+        .collect();
     let cache = KvCache {
         layers,
         positions: slot_positions,
     };
-    (rms_norm(&x, &w.final_norm, cfg.rms_eps), cache)
+    (h, cache)
+}
+
+/// What the sliding-window layers and the global layers may attend to: pred [B, T, S] each.
+struct Masks {
+    local: Tensor,
+    global: Tensor,
+}
+
+/// The blocks on `x` [B, T, D] at `positions`, each layer's keys and values from `kv(layer)`,
+/// then the final norm. Returns the hidden states and what each layer wrote to its cache.
+fn run_blocks<'a>(
+    cfg: &GemmaConfig,
+    w: &GemmaWeights,
+    x: &Tensor,
+    positions: &Tensor,
+    masks: &Masks,
+    kv: impl Fn(usize) -> KeyValues<'a>,
+) -> (Tensor, Vec<Option<LayerCache>>) {
+    let g = x.graph();
+    let mut x = x.clone();
+    let mut written = vec![];
+    for (i, lw) in w.layers.iter().enumerate() {
+        let acfg = cfg.attention(i);
+        let mask = match acfg.window {
+            Some(_) => &masks.local,
+            None => &masks.global,
+        };
+        let (out, cache) = g.scope(&format!("layer{i}"), || {
+            gemma_block(&x, positions, mask, lw, &acfg, kv(i))
+        });
+        x = out;
+        written.push(cache);
+    }
+    (rms_norm(&x, &w.final_norm, cfg.rms_eps), written)
 }
 
 /// Logits [..., V] from final hidden states, through the tied embedding (soft-capped on Gemma 2).
@@ -504,6 +528,29 @@ pub fn hidden_states(
         &start,
     )
     .0
+}
+
+/// Final-normed hidden states [R, L, D] of packed rows: each row holds several sequences one
+/// after another, `segments` [R, L] numbering them (0 for the padding after the last) and
+/// `positions` [R, L] counting from 0 in each. A token attends only to earlier tokens of its own
+/// sequence, so every sequence's hidden states are those it has alone.
+pub fn packed_hidden_states(
+    cfg: &GemmaConfig,
+    w: &GemmaWeights,
+    tokens: &Tensor,
+    positions: &Tensor,
+    segments: &Tensor,
+) -> Tensor {
+    let (r, l) = (segments.dim(0), segments.dim(1));
+    let query = segments.reshape(&[r, l, 1]).broadcast_to(&[r, l, l]);
+    let key = segments.reshape(&[r, 1, l]).broadcast_to(&[r, l, l]);
+    let same_sequence = query.eq(&key);
+    let masks = Masks {
+        local: attention_mask(positions, positions, Some(cfg.sliding_window)).and(&same_sequence),
+        global: attention_mask(positions, positions, None).and(&same_sequence),
+    };
+    let x = embed(cfg, w, tokens);
+    run_blocks(cfg, w, &x, positions, &masks, |_| KeyValues::Own).0
 }
 
 /// Full-sequence forward without a cache → logits [B, T, V].

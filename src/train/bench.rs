@@ -9,7 +9,8 @@ use anyhow::{Context, Result};
 use super::config::TrainConfig;
 use super::learner::Learner;
 use super::packing::TrainExample;
-use super::sft::pack_examples;
+use super::sft::{pack_examples, pack_sft_batch};
+use super::sft_packing::PackedExamples;
 use super::trainer::{load_model, sft_spec};
 use crate::data::load_jsonl;
 use crate::graph::Placement;
@@ -18,7 +19,7 @@ use crate::grpo::optimizer::AdamWConfig;
 use crate::models::gemma::GemmaConfig;
 use crate::pjrt::Client;
 
-/// One supervised step, timed.
+/// One supervised step as the SFT phase runs it (the examples packed), timed.
 pub struct SftTiming {
     /// Building and compiling the learner's programs, and uploading its state.
     pub compile_s: f64,
@@ -26,8 +27,10 @@ pub struct SftTiming {
     pub steps_s: Vec<f64>,
     /// The loss of the first step (before any update: the same on any implementation).
     pub first_loss: f64,
-    /// The batch every step trained on.
+    /// The batch every step trained on, one example a row (as Tunix's side takes it).
     pub batch: TrainExample,
+    /// The same examples as our steps took them, packed (`sft_packing`).
+    pub packed: PackedExamples,
     pub model: GemmaConfig,
     pub model_dir: Option<std::path::PathBuf>,
     pub lora: Option<LoraConfig>,
@@ -47,11 +50,13 @@ pub fn time_sft(config: &Path, client: Client, steps: usize) -> Result<SftTiming
     let optimizer = spec.optimizer.clone();
     let examples: Vec<_> = data.iter().take(sft.batch_size).collect();
     let batch = pack_examples(&model.tokenizer, &examples, spec.geo)?;
+    let packed = pack_sft_batch(&model.tokenizer, &examples, spec.geo, 1)?;
     let placement = Placement::single(client);
     let started = Instant::now();
     let mut learner = Learner::new(placement, &model, spec, None)?;
+    learner.compile_for(packed.geo)?;
     let compile_s = started.elapsed().as_secs_f64();
-    let uploaded = learner.prepare_sft(&batch)?;
+    let uploaded = learner.prepare_packed_sft(&packed)?;
     let first_loss = learner.update(&uploaded)?.loss as f64;
     let mut steps_s = vec![];
     for _ in 0..steps {
@@ -64,6 +69,7 @@ pub fn time_sft(config: &Path, client: Client, steps: usize) -> Result<SftTiming
         steps_s,
         first_loss,
         batch,
+        packed,
         model: model.config.clone(),
         model_dir: model.tokenizer_dir.clone(),
         lora: cfg.lora.clone(),

@@ -295,8 +295,9 @@ pub struct TrainingSection {
     #[serde(default = "ten")]
     pub sample_every: usize,
     pub output_dir: PathBuf,
-    /// The learner pads each batch's prompts and completions only to the next multiple of
-    /// this over the longest of them, not to the configured lengths (0: always to those).
+    /// The learner pads each GRPO batch's prompts and completions only to the next multiple of
+    /// this over the longest of them, not to the configured lengths (0: always to those). SFT
+    /// batches are packed instead (`sft_packing`).
     #[serde(default = "thirty_two")]
     pub pad_to_multiple_of: i64,
     /// Gradient accumulation: the learner takes a step's completions this many at a time and

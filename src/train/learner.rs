@@ -9,14 +9,15 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 
 use super::packing::TrainExample;
+use super::sft_packing::{largest_packed, PackedExamples, PACK_QUANTUM};
 use crate::graph::{DeviceArray, HostArray, Placement};
 use crate::grpo::accumulate::{ApplyGradientsProgram, GradientProgram, LossValues};
 use crate::grpo::lora;
 use crate::grpo::objective::Aggregation;
 use crate::grpo::optimizer::AdamWConfig;
 use crate::grpo::programs::{
-    Geometry, GrpoBatch, LogProbsProgram, Loss, MergeProgram, OptState, Sequences, SftBatch,
-    StepBatch, StepMetrics, TrainStepInputs, TrainStepProgram, Trainable,
+    BatchShape, Geometry, GrpoBatch, LogProbsProgram, Loss, MergeProgram, OptState, PackedSftBatch,
+    Sequences, SftBatch, StepBatch, StepMetrics, TrainStepInputs, TrainStepProgram, Trainable,
 };
 use crate::models::gemma::GemmaConfig;
 use crate::models::LoadedModel;
@@ -29,6 +30,10 @@ pub struct LearnerSpec {
     pub loss: Loss,
     pub optimizer: AdamWConfig,
     pub geo: Geometry,
+    /// SFT on packed batches (`sft_packing`) of at most `geo`'s examples: their shapes vary,
+    /// each compiles when first met, and `geo`'s own is never run. Otherwise `geo`'s programs
+    /// compile up front.
+    pub packed: bool,
     /// Updates per batch (μ).
     pub iterations: usize,
     /// Gradient accumulation: an update's rows come as several micro-batches of at most
@@ -88,8 +93,9 @@ pub struct Learner {
     rollout_base: Vec<Arc<DeviceArray>>,
     /// Always present between calls (moved into each donated update).
     state: Option<OptState<DeviceArray>>,
-    /// The programs of each batch shape met so far (the spec's first, compiled up front).
-    shapes: HashMap<Geometry, Arc<ShapePrograms>>,
+    /// The programs of each batch shape met so far (the spec's own compiled up front, unless
+    /// its batches are packed).
+    shapes: HashMap<BatchShape, Arc<ShapePrograms>>,
     /// LoRA: the adapted matrices in the model's dtype (checkpoints) and in the rollout's.
     merge: Option<(MergeProgram, Option<MergeProgram>)>,
     /// The weights into the rollouts' layout and dtype (full fine-tuning; LoRA's base once).
@@ -138,24 +144,28 @@ impl ShapePrograms {
         on: &Placement,
         cfg: &GemmaConfig,
         spec: &LearnerSpec,
-        geo: Geometry,
+        shape: BatchShape,
     ) -> Result<ShapePrograms> {
         let (trainable, loss) = (&spec.trainable, &spec.loss);
         let step = match spec.accumulate {
-            true => {
-                StepProgram::Accumulating(GradientProgram::compile(on, cfg, geo, trainable, loss)?)
-            }
+            true => StepProgram::Accumulating(GradientProgram::compile(
+                on, cfg, shape, trainable, loss,
+            )?),
             false => StepProgram::Fused(TrainStepProgram::compile(
                 on,
                 cfg,
-                geo,
+                shape,
                 trainable,
                 loss,
                 &spec.optimizer,
             )?),
         };
-        let logps = |weights: &Trainable| {
-            LogProbsProgram::compile(on, cfg, geo, weights, spec.loss.temperature())
+        // Log-probs of completions: GRPO's rows only.
+        let logps = |weights: &Trainable| match shape {
+            BatchShape::Rows(geo) => {
+                LogProbsProgram::compile(on, cfg, geo, weights, spec.loss.temperature())
+            }
+            BatchShape::Packed(_) => unreachable!("packed batches are supervised"),
         };
         let reference = match spec.loss.runs_reference(&spec.trainable) {
             true => Some(logps(&Trainable::Full)?),
@@ -239,6 +249,17 @@ fn starting_state(
     })
 }
 
+impl LearnerSpec {
+    /// The largest batch the learner can meet with rows split over `row_multiple` devices:
+    /// `geo`, or when packed, its examples packed with every one as long as `geo` allows.
+    pub fn largest_shape(&self, row_multiple: usize) -> BatchShape {
+        match self.packed {
+            true => largest_packed(self.geo, row_multiple).into(),
+            false => self.geo.into(),
+        }
+    }
+}
+
 impl Learner {
     /// Compiles the learner's programs and uploads the model and its state: fresh, or
     /// `resume`'s arrays (`param.*`, `mu.*`, `nu.*`) after `updates` updates.
@@ -258,7 +279,14 @@ impl Learner {
                 layout.num_devices(),
             );
         }
-        let first = ShapePrograms::compile(on, cfg, &spec, spec.geo)?;
+        let geo_shape = BatchShape::Rows(spec.geo);
+        let first = match spec.packed {
+            false => Some((
+                geo_shape,
+                Arc::new(ShapePrograms::compile(on, cfg, &spec, geo_shape)?),
+            )),
+            true => None,
+        };
         let merge = match &spec.trainable {
             Trainable::Lora(lc, specs) => {
                 let merge = |to| MergeProgram::compile(on, cfg, lc, specs, to);
@@ -296,7 +324,6 @@ impl Learner {
             }
             false => None,
         };
-        let spec_geo = spec.geo;
         let start = starting_state(model, &spec, resume)?;
         let state = OptState {
             params: placement.upload_weights(&start.params)?,
@@ -312,7 +339,7 @@ impl Learner {
             base,
             rollout_base,
             state: Some(state),
-            shapes: HashMap::from([(spec_geo, Arc::new(first))]),
+            shapes: first.into_iter().collect(),
             merge,
             handover,
             accumulation,
@@ -368,24 +395,45 @@ impl Learner {
         matches!(self.spec.trainable, Trainable::Lora(..))
     }
 
-    /// The programs for batches of shape `geo`, compiled the first time it is met. A shape may
-    /// be smaller than the spec's (a trimmed batch, fewer groups), never larger.
-    fn programs(&mut self, geo: Geometry) -> Result<Arc<ShapePrograms>> {
-        if let Some(p) = self.shapes.get(&geo) {
+    /// The programs for batches of `shape`, compiled the first time it is met. A shape may
+    /// be smaller than the spec's (a trimmed batch, fewer groups), never larger; packed rows
+    /// hold at most the spec's tokens and targets.
+    fn programs(&mut self, shape: impl Into<BatchShape>) -> Result<Arc<ShapePrograms>> {
+        let shape = shape.into();
+        if let Some(p) = self.shapes.get(&shape) {
             return Ok(p.clone());
         }
         let max = self.spec.geo;
         let multiple = self.placement.layout().batch_multiple() as i64;
+        let fits = match shape {
+            BatchShape::Rows(geo) => {
+                geo.prompt_len <= max.prompt_len && geo.completion_len <= max.completion_len
+            }
+            BatchShape::Packed(p) => {
+                // Each row's length and slots are rounded up to the packing quantum.
+                let slack = p.rows * PACK_QUANTUM as i64;
+                matches!(self.spec.loss, Loss::Sft)
+                    && p.rows * p.row_len <= max.batch * max.seq_len() + slack
+                    && p.rows * p.targets <= max.batch * max.completion_len + slack
+            }
+        };
         anyhow::ensure!(
-            geo.batch <= max.batch
-                && geo.batch % multiple == 0
-                && geo.prompt_len <= max.prompt_len
-                && geo.completion_len <= max.completion_len,
-            "a batch of shape {geo:?} does not fit the learner's {max:?} over {multiple} devices"
+            fits && shape.rows() <= max.batch && shape.rows() % multiple == 0,
+            "a batch of shape {shape:?} does not fit the learner's {max:?} over {multiple} devices"
         );
-        tracing::info!("compiling the learner for {geo}");
-        let compiled = ShapePrograms::compile(&self.placement, &self.model, &self.spec, geo)?;
-        Ok(self.shapes.entry(geo).or_insert(Arc::new(compiled)).clone())
+        tracing::info!("compiling the learner for {shape}");
+        let compiled = ShapePrograms::compile(&self.placement, &self.model, &self.spec, shape)?;
+        Ok(self
+            .shapes
+            .entry(shape)
+            .or_insert(Arc::new(compiled))
+            .clone())
+    }
+
+    /// Compiles the programs for batches of `shape` now, if not yet (the first update of a
+    /// new shape does it otherwise).
+    pub fn compile_for(&mut self, shape: impl Into<BatchShape>) -> Result<()> {
+        self.programs(shape).map(|_| ())
     }
 
     /// Log-probs [B, C] the loss ignores.
@@ -477,6 +525,14 @@ impl Learner {
         Ok(SftBatch { seq, target_mask })
     }
 
+    /// Packed supervised examples on the device (SFT).
+    pub fn prepare_packed_sft(
+        &self,
+        packed: &PackedExamples,
+    ) -> Result<PackedSftBatch<DeviceArray>> {
+        packed.upload(&self.placement)
+    }
+
     /// μ updates on one batch; the metrics of the last.
     pub fn update(&mut self, batch: &dyn StepBatch) -> Result<StepMetrics> {
         self.update_micro(&[(batch, Share::WHOLE)])
@@ -514,7 +570,7 @@ impl Learner {
         anyhow::ensure!(!micro.is_empty(), "an update needs at least one batch");
         let programs: Vec<Arc<ShapePrograms>> = micro
             .iter()
-            .map(|(b, _)| self.programs(b.geometry()))
+            .map(|(b, _)| self.programs(b.shape()))
             .collect::<Result<_>>()?;
         let mut metrics = StepMetrics::default();
         for _ in 0..self.spec.iterations {

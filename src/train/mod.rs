@@ -13,4 +13,5 @@ pub mod prompts;
 pub mod rollout;
 pub mod scoring;
 pub mod sft;
+pub mod sft_packing;
 pub mod trainer;

@@ -206,11 +206,12 @@ fn learner_programs(
         Trainable::Full => 0,
     };
     let (trainable, loss) = (&spec.trainable, &spec.loss);
+    let shape = spec.largest_shape(layout.batch_multiple());
     if spec.accumulate {
         let sums = gradient_sums(model, trainable).div_ceil(layout.fsdp() as u64);
         push(
             "gradient",
-            GradientProgram::build(model, spec.geo, trainable, loss, layout),
+            GradientProgram::build(model, shape, trainable, loss, layout),
             frozen + resident.trained + sums,
         );
         push(
@@ -221,7 +222,7 @@ fn learner_programs(
     } else {
         push(
             "train_step",
-            TrainStepProgram::build(model, spec.geo, trainable, loss, &spec.optimizer, layout),
+            TrainStepProgram::build(model, shape, trainable, loss, &spec.optimizer, layout),
             frozen + resident.optimizer_state,
         );
     }

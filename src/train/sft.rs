@@ -14,6 +14,7 @@ use super::metrics::{MetricsLog, SftReport};
 use super::packing::TrainExample;
 use super::prompts::PromptStream;
 use super::rollout::truncate_keeping_bos;
+use super::sft_packing::{examples_per_row, PackedExamples};
 use super::trainer::{sft_spec, stop_unless_finite, Session};
 use crate::data::{load_jsonl, prompt_text, target_text, Example};
 use crate::graph::Placement;
@@ -38,6 +39,19 @@ pub fn encode_example(
     Ok((prompt, target))
 }
 
+/// Every example encoded (`encode_example`) within `geo`'s prompt and target lengths.
+fn encode_all(
+    tokenizer: &TextTokenizer,
+    examples: &[&Example],
+    geo: Geometry,
+) -> Result<Vec<(Vec<u32>, Vec<u32>)>> {
+    let (max_prompt, max_target) = (geo.prompt_len as usize, geo.completion_len as usize);
+    examples
+        .iter()
+        .map(|e| encode_example(tokenizer, e, max_prompt, max_target))
+        .collect()
+}
+
 /// A supervised batch: each example's prompt, then its target as the completion (the target
 /// tokens are the loss mask).
 pub fn pack_examples(
@@ -45,11 +59,7 @@ pub fn pack_examples(
     examples: &[&Example],
     geo: Geometry,
 ) -> Result<TrainExample> {
-    let (max_prompt, max_target) = (geo.prompt_len as usize, geo.completion_len as usize);
-    let encoded: Vec<(Vec<u32>, Vec<u32>)> = examples
-        .iter()
-        .map(|e| encode_example(tokenizer, e, max_prompt, max_target))
-        .collect::<Result<_>>()?;
+    let encoded = encode_all(tokenizer, examples, geo)?;
     let prompts: Vec<Vec<u32>> = encoded.iter().map(|(p, _)| p.clone()).collect();
     let rows: Vec<(usize, &[u32])> = encoded
         .iter()
@@ -57,6 +67,19 @@ pub fn pack_examples(
         .map(|(i, (_, t))| (i, t.as_slice()))
         .collect();
     TrainExample::pack_rows(&prompts, &rows, &vec![0.0; rows.len()], geo)
+}
+
+/// A supervised batch as the SFT phase trains on it: the examples packed
+/// (`sft_packing`), two a row when `geo.batch` rows split over `row_multiple` devices that way.
+pub fn pack_sft_batch(
+    tokenizer: &TextTokenizer,
+    examples: &[&Example],
+    geo: Geometry,
+    row_multiple: usize,
+) -> Result<PackedExamples> {
+    let encoded = encode_all(tokenizer, examples, geo)?;
+    let rows = geo.batch as usize / examples_per_row(geo.batch as usize, row_multiple);
+    PackedExamples::pack(&encoded, rows)
 }
 
 /// Runs the SFT phase from `state` to its last step. Returns false when this session stopped
@@ -84,8 +107,9 @@ pub(super) fn sft_phase(
     let spec = sft_spec(cfg, sft, &model.config);
     let geo = spec.geo;
     eprintln!(
-        "compiling the SFT program ({} params, batch {geo}) ...",
-        model.config.num_params()
+        "SFT: {} params, {} examples a step, packed (each new packed shape compiles once) ...",
+        model.config.num_params(),
+        geo.batch
     );
     let mut learner = Learner::new(
         placement.clone(),
@@ -97,25 +121,32 @@ pub(super) fn sft_phase(
     let mut prompts = PromptStream::new(&data, cfg.training.seed, cfg.data.shuffle, state);
     let mut log = MetricsLog::open(&session.run, sft.steps + cfg.training.steps, state.step)?;
     let tokenizer = &model.tokenizer;
+    let row_multiple = placement.layout().batch_multiple();
+    let mut compiled = std::collections::HashSet::new();
     while state.step < sft.steps {
         let started = Instant::now();
         let examples = prompts.next_batch(state, sft.batch_size);
-        let packed =
-            pack_examples(tokenizer, &examples, geo)?.trimmed(cfg.training.pad_to_multiple_of);
-        let batch = learner.prepare_sft(&packed)?;
+        let packed = pack_sft_batch(tokenizer, &examples, geo, row_multiple)?;
+        if compiled.insert(packed.geo) {
+            log.say(format!(
+                "SFT step for {}: compiling, or reading the executable cache",
+                packed.geo
+            ));
+        }
+        let batch = learner.prepare_packed_sft(&packed)?;
         let train_started = Instant::now();
         let update = learner.update(&batch)?;
         let train_seconds = train_started.elapsed().as_secs_f64();
         stop_unless_finite(&session.run, state, &update)?;
         state.step += 1;
         state.phase = Phase::Sft;
-        let target_tokens = packed.completion_mask.iter().sum::<f32>() as f64;
+        let target_tokens = packed.target_tokens() as f64;
         let report = SftReport {
             step: state.step,
             update,
             target_tokens: target_tokens / examples.len() as f64,
             step_seconds: started.elapsed().as_secs_f64(),
-            train_tokens_per_s: (packed.geo.batch * packed.geo.seq_len()) as f64 / train_seconds,
+            train_tokens_per_s: (packed.geo.rows * packed.geo.row_len) as f64 / train_seconds,
         };
         log.write(
             state.step,
