@@ -29,7 +29,7 @@ use grpo_xla::models::gemma::{random_params, Family, GemmaConfig};
 use grpo_xla::models::tokenizer::TextTokenizer;
 use grpo_xla::models::LoadedModel;
 use grpo_xla::rollout::{Completion, Generator, SamplingParams};
-use grpo_xla::train::learner::{Learner, LearnerSnapshot, LearnerSpec, Share};
+use grpo_xla::train::learner::{Learner, LearnerSnapshot, LearnerSpec, Packing, Share};
 use grpo_xla::train::packing::TrainExample;
 
 /// The meshes every test compares with one device: data only, data × fsdp, and eight devices.
@@ -194,7 +194,7 @@ fn spec(trainable: Trainable, loss: Loss, iterations: usize, geo: Geometry) -> L
             decay_steps: 10,
         },
         geo,
-        packed: false,
+        packing: Packing::None,
         iterations,
         accumulate: false,
         seed: 3,

@@ -16,7 +16,7 @@ use grpo_xla::data::Example;
 use grpo_xla::graph::{Graph, HostArray};
 use grpo_xla::grpo::head::HeadGradient;
 use grpo_xla::grpo::programs::{
-    packed_cross_entropy, target_cross_entropy, Geometry, PackedSftBatch, Sequences,
+    packed_cross_entropy, target_cross_entropy, Geometry, PackedRows, PackedSftBatch, Sequences,
 };
 use grpo_xla::models::gemma::{random_params, Family, GemmaConfig, GemmaWeights};
 use grpo_xla::models::hf::save_params;
@@ -139,11 +139,13 @@ fn packed_loss_and_gradients(
     let w = GemmaWeights::from_tensors(cfg, &tensors);
     let (r, l, t) = (packed.geo.rows, packed.geo.row_len, packed.geo.targets);
     let batch = PackedSftBatch {
-        tokens: g.parameter("tokens", Shape::i32(&[r, l])),
-        positions: g.parameter("positions", Shape::i32(&[r, l])),
-        segments: g.parameter("segments", Shape::i32(&[r, l])),
-        target_at: g.parameter("target_at", Shape::i32(&[r, t])),
-        target_ids: g.parameter("target_ids", Shape::i32(&[r, t])),
+        rows: PackedRows {
+            tokens: g.parameter("tokens", Shape::i32(&[r, l])),
+            positions: g.parameter("positions", Shape::i32(&[r, l])),
+            segments: g.parameter("segments", Shape::i32(&[r, l])),
+            target_at: g.parameter("target_at", Shape::i32(&[r, t])),
+            target_ids: g.parameter("target_ids", Shape::i32(&[r, t])),
+        },
         target_mask: g.parameter("target_mask", Shape::f32(&[r, t])),
     };
     let (loss, _) = packed_cross_entropy(cfg, &w, &batch, HeadGradient::Full);

@@ -10,6 +10,11 @@
 //! within 1e-4 absolute (f32, different op order; measured 9.5e-7), metrics within 1e-5
 //! relative (floor 1e-2); measured at most 2e-6 (the loss). The entropy used to be a plain token
 //! mean, 1.9e-5 away from Tunix's on this batch: this tolerance catches that.
+//!
+//! The same batch with each group in one row (`TrainExample::grouped`, as the trainer runs it:
+//! the prompt once, then its completions) gives the same reference log-probs against Tunix's,
+//! and its first update the same loss, KL, clip fraction, entropy and gradient norm as the
+//! rows' first update (same tolerances).
 
 mod common;
 
@@ -27,7 +32,7 @@ use grpo_xla::models::tokenizer::TextTokenizer;
 use grpo_xla::models::LoadedModel;
 use grpo_xla::reference;
 use grpo_xla::rollout::{Generator, SamplingParams};
-use grpo_xla::train::learner::{Learner, LearnerSpec};
+use grpo_xla::train::learner::{Learner, LearnerSpec, Packing};
 use grpo_xla::train::packing::TrainExample;
 use grpo_xla::train::rollout::RolloutStage;
 use serde_json::json;
@@ -120,10 +125,10 @@ fn the_trainers_packed_batch_gives_tunixs_reference_logps_loss_and_metrics() {
         kl: KlEstimator::LowVarKl,
         aggregation: Aggregation::SequenceMeanTokenMean,
     };
-    let spec = LearnerSpec {
+    let spec = |packing| LearnerSpec {
         trainable: Trainable::Full,
         loss: Loss::Grpo {
-            objective,
+            objective: objective.clone(),
             temperature: temperature as f64,
             // μ > 1: both updates compare with the log-probs the batch was sampled with, so the
             // second one sees ratios away from 1 (and clipping).
@@ -140,16 +145,43 @@ fn the_trainers_packed_batch_gives_tunixs_reference_logps_loss_and_metrics() {
             decay_steps: 10,
         },
         geo,
-        packed: false,
+        packing,
         iterations: 1,
         accumulate: false,
         seed: 0,
         rollout_dtype: cfg.dtype,
     };
-    let mut learner = Learner::new(placement.clone(), &model, spec, None).unwrap();
+    let mut learner = Learner::new(placement.clone(), &model, spec(Packing::None), None).unwrap();
     let batch = learner.prepare(&packed).unwrap();
     let ref_logps = placement.download(&batch.ref_logps).unwrap().to_f64();
-    learner.update(&batch).unwrap();
+    let first = learner.update(&batch).unwrap();
+    let mut grouped_learner =
+        Learner::new(placement.clone(), &model, spec(Packing::Groups(g)), None).unwrap();
+    let grouped_batch = grouped_learner
+        .prepare_grouped(&packed.grouped(g).unwrap())
+        .unwrap();
+    let grouped_ref = placement
+        .download(&grouped_batch.ref_logps)
+        .unwrap()
+        .to_f64();
+    let grouped_first = grouped_learner.update(&grouped_batch).unwrap();
+    for (what, a, b) in [
+        ("loss", first.loss, grouped_first.loss),
+        ("kl", first.kl, grouped_first.kl),
+        (
+            "clip fraction",
+            first.clip_fraction,
+            grouped_first.clip_fraction,
+        ),
+        ("entropy", first.entropy, grouped_first.entropy),
+        ("grad norm", first.grad_norm, grouped_first.grad_norm),
+    ] {
+        close(
+            b as f64,
+            a as f64,
+            &format!("grouped rows' first update: {what}"),
+        );
+    }
     let dir = tempfile::tempdir().unwrap();
     let (base_dir, policy_dir) = (dir.path().join("base"), dir.path().join("policy"));
     save_params(&base_dir, &cfg, &model.params).unwrap();
@@ -185,15 +217,20 @@ fn the_trainers_packed_batch_gives_tunixs_reference_logps_loss_and_metrics() {
     )
     .unwrap();
     let tunix_ref = reference::f64s(&theirs["ref"]).unwrap();
-    let worst = ref_logps
-        .iter()
-        .zip(&tunix_ref)
-        .zip(&packed.completion_mask)
-        .filter(|(_, &m)| m > 0.0)
-        .map(|((a, b), _)| (a - b).abs())
-        .fold(0.0, f64::max);
-    eprintln!("reference log-probs: worst difference {worst:.2e}");
-    assert!(worst <= 1e-4, "reference log-probs differ by {worst}");
+    for (form, ours) in [("rows", &ref_logps), ("grouped", &grouped_ref)] {
+        let worst = ours
+            .iter()
+            .zip(&tunix_ref)
+            .zip(&packed.completion_mask)
+            .filter(|(_, &m)| m > 0.0)
+            .map(|((a, b), _)| (a - b).abs())
+            .fold(0.0, f64::max);
+        eprintln!("reference log-probs, {form}: worst difference {worst:.2e}");
+        assert!(
+            worst <= 1e-4,
+            "{form}: reference log-probs differ by {worst}"
+        );
+    }
     eprintln!(
         "ours: loss {} kl {} clip {} entropy {}; tunix: {theirs}",
         ours.loss, ours.kl, ours.clip_fraction, ours.entropy

@@ -68,15 +68,23 @@ fn backward_factor(lora: bool) -> f64 {
     }
 }
 
-/// A GRPO step's matmul FLOPs: the rollout (prefill and decode, the head at each new token),
-/// the reference log-probs (a forward), and the update (forward and backward).
+/// A GRPO step's matmul FLOPs as our trainer computes them: the rollout (prefill and decode,
+/// the head at each new token), the reference log-probs (a forward) and the update (forward and
+/// backward), these two over the tokens the learner's programs ran (the median step's: each
+/// group's prompt once when grouped).
 fn grpo_flops(t: &GrpoTiming) -> f64 {
     let r = &t.config.rollout;
     let rows = (t.config.training.prompts_per_step * r.num_generations) as i64;
     let prompt = grpo_xla::rollout::generator::prompt_bucket(r.max_prompt_length);
     let new = r.max_new_tokens as i64;
-    let forward = forward_flops(&t.model, rows * (prompt + new), rows * new);
-    forward * (2.0 + backward_factor(t.config.lora.is_some()))
+    let rollout = forward_flops(&t.model, rows * (prompt + new), rows * new);
+    let learner = forward_flops(&t.model, median(&t.trained_tokens) as i64, rows * new);
+    let reference = if t.config.grpo().beta != 0.0 {
+        1.0
+    } else {
+        0.0
+    };
+    rollout + learner * (reference + backward_factor(t.config.lora.is_some()))
 }
 
 fn tunix_step(t: &SftTiming, model_dir: &Path, steps: usize) -> Result<serde_json::Value> {

@@ -68,17 +68,50 @@ impl std::fmt::Display for PackedGeometry {
     }
 }
 
+/// GRPO's groups packed one to a row: the group's prompt once, then its `group_size`
+/// completions, each attending to the prompt and to itself; `completion_len` target slots a
+/// completion, so the log-probs come out [groups · G, C] as from `Geometry`'s rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct GroupedGeometry {
+    pub groups: i64,
+    pub group_size: i64,
+    pub row_len: i64,
+    pub completion_len: i64,
+}
+
+impl GroupedGeometry {
+    /// Completions in the batch (B).
+    pub fn batch(&self) -> i64 {
+        self.groups * self.group_size
+    }
+
+    pub fn packed(&self) -> PackedGeometry {
+        PackedGeometry {
+            rows: self.groups,
+            row_len: self.row_len,
+            targets: self.group_size * self.completion_len,
+        }
+    }
+}
+
 /// The shape of a batch a train step reads: prompt + completion rows (GRPO, and SFT with
-/// gradient accumulation), or packed supervised rows.
+/// gradient accumulation), packed supervised rows, or GRPO groups one to a row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BatchShape {
     Rows(Geometry),
     Packed(PackedGeometry),
+    Grouped(GroupedGeometry),
 }
 
 impl From<Geometry> for BatchShape {
     fn from(geo: Geometry) -> BatchShape {
         BatchShape::Rows(geo)
+    }
+}
+
+impl From<GroupedGeometry> for BatchShape {
+    fn from(geo: GroupedGeometry) -> BatchShape {
+        BatchShape::Grouped(geo)
     }
 }
 
@@ -94,6 +127,7 @@ impl BatchShape {
         match self {
             BatchShape::Rows(g) => g.batch,
             BatchShape::Packed(p) => p.rows,
+            BatchShape::Grouped(g) => g.groups,
         }
     }
 }
@@ -103,6 +137,11 @@ impl std::fmt::Display for BatchShape {
         match self {
             BatchShape::Rows(g) => g.fmt(f),
             BatchShape::Packed(p) => p.fmt(f),
+            BatchShape::Grouped(g) => write!(
+                f,
+                "{} groups of {} x {} tokens a row",
+                g.groups, g.group_size, g.row_len
+            ),
         }
     }
 }
@@ -270,6 +309,37 @@ fn log_probs_of(
     (token_log_probs(&l, targets), token_entropy(&l))
 }
 
+/// Log-probs [R, T] of packed rows' target slots and the entropy there.
+pub fn packed_log_probs(
+    cfg: &GemmaConfig,
+    w: &GemmaWeights,
+    rows: &PackedRows<Tensor>,
+    temperature: f64,
+    gradient: HeadGradient,
+) -> (Tensor, Tensor) {
+    let hidden = packed_hidden_states(cfg, w, &rows.tokens, &rows.positions, &rows.segments);
+    let h = rows_at(&hidden, &rows.target_at);
+    log_probs_of(cfg, w, &h, &rows.target_ids, temperature, gradient)
+}
+
+/// Log-probs [B, C] of grouped rows' completions (each row's G · C slots are its G
+/// completions' C each), and the entropy there.
+pub fn grouped_log_probs(
+    cfg: &GemmaConfig,
+    w: &GemmaWeights,
+    rows: &PackedRows<Tensor>,
+    geo: GroupedGeometry,
+    temperature: f64,
+    gradient: HeadGradient,
+) -> (Tensor, Tensor) {
+    let (logp, entropy) = packed_log_probs(cfg, w, rows, temperature, gradient);
+    let per_completion = [geo.batch(), geo.completion_len];
+    (
+        logp.reshape(&per_completion),
+        entropy.reshape(&per_completion),
+    )
+}
+
 /// Prompt + completion rows: ids [B, P+C] i32 (prompt left-padded, completion right-padded)
 /// and which of them are real tokens [B, P+C] i32.
 pub struct Sequences<T> {
@@ -291,10 +361,11 @@ pub struct LogProbsProgram {
 }
 
 impl LogProbsProgram {
-    /// weights (`trainable.declare` order), tokens, valid → log-probs [B, C].
+    /// weights (`trainable.declare` order), then the token arrays of `shape` (rows: tokens,
+    /// valid; grouped: `PackedRows`) → log-probs [B, C].
     pub fn build(
         cfg: &GemmaConfig,
-        geo: Geometry,
+        shape: impl Into<BatchShape>,
         weights: &Trainable,
         temperature: f64,
         layout: &Layout,
@@ -303,20 +374,31 @@ impl LogProbsProgram {
         let (frozen, trained, w) = weights.declare(&g, cfg);
         place_weights(&g, layout, &frozen);
         place_weights(&g, layout, &trained);
-        let seq = declare_sequences(&g, geo);
-        place_batch(&g, layout, &[&seq.tokens, &seq.valid]);
-        let (logp, _) = completion_log_probs(cfg, &w, &seq, geo, temperature, HeadGradient::None);
+        let none = HeadGradient::None;
+        let (logp, _) = match shape.into() {
+            BatchShape::Rows(geo) => {
+                let seq = declare_sequences(&g, geo);
+                place_batch(&g, layout, &[&seq.tokens, &seq.valid]);
+                completion_log_probs(cfg, &w, &seq, geo, temperature, none)
+            }
+            BatchShape::Grouped(geo) => {
+                let rows = declare_packed_rows(&g, geo.packed());
+                place_batch(&g, layout, &rows.arrays());
+                grouped_log_probs(cfg, &w, &rows, geo, temperature, none)
+            }
+            BatchShape::Packed(_) => panic!("packed supervised rows have no completions"),
+        };
         finish(&g, &[logp], vec![layout.batch(2)], layout)
     }
 
     pub fn compile(
         on: &Placement,
         cfg: &GemmaConfig,
-        geo: Geometry,
+        shape: impl Into<BatchShape>,
         weights: &Trainable,
         temperature: f64,
     ) -> Result<LogProbsProgram> {
-        let module = Self::build(cfg, geo, weights, temperature, on.layout());
+        let module = Self::build(cfg, shape, weights, temperature, on.layout());
         Ok(LogProbsProgram {
             program: on.compile(&module)?,
         })
@@ -328,8 +410,17 @@ impl LogProbsProgram {
         weights: &[&DeviceArray],
         seq: &Sequences<DeviceArray>,
     ) -> Result<DeviceArray> {
+        self.run_tokens(weights, &[&seq.tokens, &seq.valid])
+    }
+
+    /// `run` with the token arrays as the program's shape takes them.
+    pub fn run_tokens(
+        &self,
+        weights: &[&DeviceArray],
+        tokens: &[&DeviceArray],
+    ) -> Result<DeviceArray> {
         let mut args: Vec<In> = weights.iter().map(|w| In::Borrow(w)).collect();
-        args.extend([In::Borrow(&seq.tokens), In::Borrow(&seq.valid)]);
+        args.extend(tokens.iter().map(|t| In::Borrow(t)));
         Ok(self.program.run(args)?.remove(0))
     }
 }
@@ -457,31 +548,64 @@ pub struct SftBatch<T> {
     pub target_mask: T,
 }
 
-/// Packed supervised rows (`PackedGeometry`): tokens [R, L] i32, each token's position in its
-/// example [R, L] i32, which example of the row it belongs to [R, L] i32 (from 1; 0 for
-/// padding), and per target slot [R, T]: the row position that predicts it (i32), the target
-/// token (i32) and whether the slot is used (f32).
-pub struct PackedSftBatch<T> {
+/// Sequences packed several to a row (`PackedGeometry`; `models::gemma::packed_hidden_states`):
+/// tokens [R, L] i32, their positions [R, L] i32 and segments [R, L] i32, and per target slot
+/// [R, T] the row position whose hidden state predicts the target (i32) and the target (i32).
+pub struct PackedRows<T> {
     pub tokens: T,
     pub positions: T,
     pub segments: T,
     pub target_at: T,
     pub target_ids: T,
-    pub target_mask: T,
 }
 
-impl<T> PackedSftBatch<T> {
-    /// Every array, in the order the train step takes them.
-    pub fn arrays(&self) -> [&T; 6] {
+impl<T> PackedRows<T> {
+    /// Every array, in the order programs take them.
+    pub fn arrays(&self) -> [&T; 5] {
         [
             &self.tokens,
             &self.positions,
             &self.segments,
             &self.target_at,
             &self.target_ids,
-            &self.target_mask,
         ]
     }
+}
+
+fn declare_packed_rows(g: &Graph, geo: PackedGeometry) -> PackedRows<Tensor> {
+    let (r, l, t) = (geo.rows, geo.row_len, geo.targets);
+    PackedRows {
+        tokens: g.parameter("tokens", Shape::i32(&[r, l])),
+        positions: g.parameter("positions", Shape::i32(&[r, l])),
+        segments: g.parameter("segments", Shape::i32(&[r, l])),
+        target_at: g.parameter("target_at", Shape::i32(&[r, t])),
+        target_ids: g.parameter("target_ids", Shape::i32(&[r, t])),
+    }
+}
+
+fn packed_geometry_of(rows: &PackedRows<DeviceArray>) -> PackedGeometry {
+    let (tokens, targets) = (rows.tokens.dims(), rows.target_ids.dims());
+    PackedGeometry {
+        rows: tokens[0],
+        row_len: tokens[1],
+        targets: targets[1],
+    }
+}
+
+/// Packed supervised examples: the rows, and which target slots are used [R, T] f32.
+pub struct PackedSftBatch<T> {
+    pub rows: PackedRows<T>,
+    pub target_mask: T,
+}
+
+/// A GRPO batch with each group packed into one row (`GroupedGeometry`): the rows, then as
+/// `GrpoBatch` the completion mask [B, C], advantages [B] and log-probs [B, C], B = groups · G.
+pub struct GroupedGrpoBatch<T> {
+    pub rows: PackedRows<T>,
+    pub completion_mask: T,
+    pub advantages: T,
+    pub old_logps: T,
+    pub ref_logps: T,
 }
 
 /// A batch the train step reads: its arrays in program order.
@@ -530,14 +654,34 @@ impl StepBatch for SftBatch<DeviceArray> {
 
 impl StepBatch for PackedSftBatch<DeviceArray> {
     fn buffers(&self) -> Vec<&DeviceArray> {
-        self.arrays().to_vec()
+        let mut all = self.rows.arrays().to_vec();
+        all.push(&self.target_mask);
+        all
     }
     fn shape(&self) -> BatchShape {
-        let (tokens, targets) = (self.tokens.dims(), self.target_ids.dims());
-        BatchShape::Packed(PackedGeometry {
-            rows: tokens[0],
-            row_len: tokens[1],
-            targets: targets[1],
+        BatchShape::Packed(packed_geometry_of(&self.rows))
+    }
+}
+
+impl StepBatch for GroupedGrpoBatch<DeviceArray> {
+    fn buffers(&self) -> Vec<&DeviceArray> {
+        let mut all = self.rows.arrays().to_vec();
+        all.extend([
+            &self.completion_mask,
+            &self.advantages,
+            &self.old_logps,
+            &self.ref_logps,
+        ]);
+        all
+    }
+    fn shape(&self) -> BatchShape {
+        let packed = packed_geometry_of(&self.rows);
+        let completion_len = self.completion_mask.dims()[1];
+        BatchShape::Grouped(GroupedGeometry {
+            groups: packed.rows,
+            group_size: packed.targets / completion_len,
+            row_len: packed.row_len,
+            completion_len,
         })
     }
 }
@@ -637,42 +781,46 @@ pub struct LossTerms {
 }
 
 /// Declares the GRPO batch and returns Tunix's `grpo_loss_fn` on it.
+/// The token arrays come first (rows of `Geometry`, or `GroupedGeometry`'s packed rows), then
+/// the completion mask, advantages and old and reference log-probs.
 #[allow(clippy::too_many_arguments)]
 fn grpo_loss(
     g: &Graph,
     cfg: &GemmaConfig,
     w: &GemmaWeights,
-    geo: Geometry,
+    shape: BatchShape,
     objective: &ObjectiveConfig,
     temperature: f64,
     use_old_logps: bool,
     layout: &Layout,
     head_gradient: HeadGradient,
 ) -> LossTerms {
-    let (b, c) = (geo.batch, geo.completion_len);
-    let batch = GrpoBatch {
-        seq: declare_sequences(g, geo),
-        completion_mask: g.parameter("completion_mask", Shape::f32(&[b, c])),
-        advantages: g.parameter("advantages", Shape::f32(&[b])),
-        old_logps: g.parameter("old_logps", Shape::f32(&[b, c])),
-        ref_logps: g.parameter("ref_logps", Shape::f32(&[b, c])),
+    let (logp, entropy) = match shape {
+        BatchShape::Rows(geo) => {
+            let seq = declare_sequences(g, geo);
+            place_batch(g, layout, &[&seq.tokens, &seq.valid]);
+            completion_log_probs(cfg, w, &seq, geo, temperature, head_gradient)
+        }
+        BatchShape::Grouped(geo) => {
+            let rows = declare_packed_rows(g, geo.packed());
+            place_batch(g, layout, &rows.arrays());
+            grouped_log_probs(cfg, w, &rows, geo, temperature, head_gradient)
+        }
+        BatchShape::Packed(_) => panic!("GRPO batches are rows or groups, never packed examples"),
     };
-    place_batch(g, layout, &batch.arrays());
-    let (logp, entropy) = completion_log_probs(cfg, w, &batch.seq, geo, temperature, head_gradient);
+    let (b, c) = (logp.dim(0), logp.dim(1));
+    let mask = g.parameter("completion_mask", Shape::f32(&[b, c]));
+    let advantages = g.parameter("advantages", Shape::f32(&[b]));
+    let old_logps = g.parameter("old_logps", Shape::f32(&[b, c]));
+    let ref_logps = g.parameter("ref_logps", Shape::f32(&[b, c]));
+    place_batch(g, layout, &[&mask, &advantages, &old_logps, &ref_logps]);
     let old = if use_old_logps {
-        batch.old_logps.clone()
+        old_logps
     } else {
         logp.stop_gradient()
     };
-    let mask = &batch.completion_mask;
-    let obj = grpo_objective(
-        &logp,
-        &old,
-        &batch.ref_logps,
-        &batch.advantages,
-        mask,
-        objective,
-    );
+    let mask = &mask;
+    let obj = grpo_objective(&logp, &old, &ref_logps, &advantages, mask, objective);
     LossTerms {
         loss: obj.loss,
         kl: obj.kl,
@@ -737,16 +885,13 @@ fn packed_sft_loss(
     layout: &Layout,
     head_gradient: HeadGradient,
 ) -> LossTerms {
-    let (r, l, t) = (geo.rows, geo.row_len, geo.targets);
     let batch = PackedSftBatch {
-        tokens: g.parameter("tokens", Shape::i32(&[r, l])),
-        positions: g.parameter("positions", Shape::i32(&[r, l])),
-        segments: g.parameter("segments", Shape::i32(&[r, l])),
-        target_at: g.parameter("target_at", Shape::i32(&[r, t])),
-        target_ids: g.parameter("target_ids", Shape::i32(&[r, t])),
-        target_mask: g.parameter("target_mask", Shape::f32(&[r, t])),
+        rows: declare_packed_rows(g, geo),
+        target_mask: g.parameter("target_mask", Shape::f32(&[geo.rows, geo.targets])),
     };
-    place_batch(g, layout, &batch.arrays());
+    let mut arrays = batch.rows.arrays().to_vec();
+    arrays.push(&batch.target_mask);
+    place_batch(g, layout, &arrays);
     let (loss, entropy) = packed_cross_entropy(cfg, w, &batch, head_gradient);
     let zero = g.scalar(0.0, ElementType::F32);
     LossTerms {
@@ -765,9 +910,7 @@ pub fn packed_cross_entropy(
     batch: &PackedSftBatch<Tensor>,
     head_gradient: HeadGradient,
 ) -> (Tensor, Tensor) {
-    let hidden = packed_hidden_states(cfg, w, &batch.tokens, &batch.positions, &batch.segments);
-    let h = rows_at(&hidden, &batch.target_at);
-    let (logp, entropy) = log_probs_of(cfg, w, &h, &batch.target_ids, 1.0, head_gradient);
+    let (logp, entropy) = packed_log_probs(cfg, w, &batch.rows, 1.0, head_gradient);
     let mask = &batch.target_mask;
     let loss = aggregate(&(-logp), mask, Aggregation::TokenMean);
     let entropy = aggregate(&entropy, mask, Aggregation::TokenMean).stop_gradient();
@@ -836,15 +979,6 @@ pub(crate) fn declare_loss(
     layout: &Layout,
     head_gradient: HeadGradient,
 ) -> LossTerms {
-    let geo = match (loss, shape) {
-        (Loss::Sft, BatchShape::Packed(p)) => {
-            return packed_sft_loss(g, cfg, w, p, layout, head_gradient)
-        }
-        (Loss::Grpo { .. }, BatchShape::Packed(_)) => {
-            panic!("GRPO batches are prompt + completion rows, never packed")
-        }
-        (_, BatchShape::Rows(geo)) => geo,
-    };
     match loss {
         Loss::Grpo {
             objective,
@@ -854,14 +988,18 @@ pub(crate) fn declare_loss(
             g,
             cfg,
             w,
-            geo,
+            shape,
             objective,
             *temperature,
             *use_old_logps,
             layout,
             head_gradient,
         ),
-        Loss::Sft => sft_loss(g, cfg, w, geo, layout, head_gradient),
+        Loss::Sft => match shape {
+            BatchShape::Rows(geo) => sft_loss(g, cfg, w, geo, layout, head_gradient),
+            BatchShape::Packed(geo) => packed_sft_loss(g, cfg, w, geo, layout, head_gradient),
+            BatchShape::Grouped(_) => panic!("supervised batches are never grouped"),
+        },
     }
 }
 
@@ -911,7 +1049,8 @@ pub(crate) fn state_then_scalars(
 pub struct TrainStepInputs<'a> {
     pub frozen: &'a [Arc<DeviceArray>],
     pub state: OptState<DeviceArray>,
-    /// A `GrpoBatch` for `Loss::Grpo`, an `SftBatch` or `PackedSftBatch` for `Loss::Sft`.
+    /// A `GrpoBatch` or `GroupedGrpoBatch` for `Loss::Grpo`, an `SftBatch` or `PackedSftBatch`
+    /// for `Loss::Sft`.
     pub batch: &'a dyn StepBatch,
 }
 

@@ -530,10 +530,17 @@ pub fn hidden_states(
     .0
 }
 
+/// Segment of a packed row's prefix that every sequence of the row continues (a GRPO group's
+/// shared prompt); sequences are numbered from 1.
+pub const SHARED_PREFIX: f64 = 0.0;
+/// Segment of a packed row's padding.
+pub const PADDING_SEGMENT: f64 = -1.0;
+
 /// Final-normed hidden states [R, L, D] of packed rows: each row holds several sequences one
-/// after another, `segments` [R, L] numbering them (0 for the padding after the last) and
-/// `positions` [R, L] counting from 0 in each. A token attends only to earlier tokens of its own
-/// sequence, so every sequence's hidden states are those it has alone.
+/// after another, `segments` [R, L] numbering them from 1 (`PADDING_SEGMENT` after the last),
+/// and `positions` [R, L] their tokens' positions. A token attends to earlier positions of its
+/// own sequence and of the row's `SHARED_PREFIX`, if it has one (positions then continue from
+/// the prefix's): every sequence gets the hidden states it would have alone, after the prefix.
 pub fn packed_hidden_states(
     cfg: &GemmaConfig,
     w: &GemmaWeights,
@@ -544,10 +551,10 @@ pub fn packed_hidden_states(
     let (r, l) = (segments.dim(0), segments.dim(1));
     let query = segments.reshape(&[r, l, 1]).broadcast_to(&[r, l, l]);
     let key = segments.reshape(&[r, 1, l]).broadcast_to(&[r, l, l]);
-    let same_sequence = query.eq(&key);
+    let visible = query.eq(&key).or(&key.eq(&key.scalar_like(SHARED_PREFIX)));
     let masks = Masks {
-        local: attention_mask(positions, positions, Some(cfg.sliding_window)).and(&same_sequence),
-        global: attention_mask(positions, positions, None).and(&same_sequence),
+        local: attention_mask(positions, positions, Some(cfg.sliding_window)).and(&visible),
+        global: attention_mask(positions, positions, None).and(&visible),
     };
     let x = embed(cfg, w, tokens);
     run_blocks(cfg, w, &x, positions, &masks, |_| KeyValues::Own).0

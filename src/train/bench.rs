@@ -122,6 +122,8 @@ pub struct GrpoTiming {
     pub steps_s: Vec<f64>,
     /// The rollout part of each timed step.
     pub rollout_s: Vec<f64>,
+    /// Tokens the learner's programs ran over in each timed step (rows, or grouped rows).
+    pub trained_tokens: Vec<f64>,
     /// The step's prompts (the first batch of the data, unshuffled) as the rollouts read them.
     pub prompt_ids: Vec<Vec<u32>>,
     /// The run's config (GRPO only, fixed-length completions).
@@ -192,6 +194,12 @@ pub fn time_grpo(config: &Path, client: Client, steps: usize, dir: &Path) -> Res
         first_s: all[0],
         steps_s: all[1..].to_vec(),
         rollout_s: field("time/rollout_s")[1..].to_vec(),
+        trained_tokens: field("train_tokens_per_s")
+            .iter()
+            .zip(field("time/update_s"))
+            .skip(1)
+            .map(|(rate, s)| rate * s / cfg.grpo().num_iterations as f64)
+            .collect(),
         prompt_ids,
         model: model.config.clone(),
         model_dir: model.tokenizer_dir.clone(),

@@ -8,16 +8,17 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use super::packing::TrainExample;
-use super::sft_packing::{largest_packed, PackedExamples, PACK_QUANTUM};
+use super::packing::{GroupedExamples, TrainExample};
+use super::sft_packing::{largest_packed, round_up_to_quantum, PackedExamples, PACK_QUANTUM};
 use crate::graph::{DeviceArray, HostArray, Placement};
 use crate::grpo::accumulate::{ApplyGradientsProgram, GradientProgram, LossValues};
 use crate::grpo::lora;
 use crate::grpo::objective::Aggregation;
 use crate::grpo::optimizer::AdamWConfig;
 use crate::grpo::programs::{
-    BatchShape, Geometry, GrpoBatch, LogProbsProgram, Loss, MergeProgram, OptState, PackedSftBatch,
-    Sequences, SftBatch, StepBatch, StepMetrics, TrainStepInputs, TrainStepProgram, Trainable,
+    BatchShape, Geometry, GroupedGeometry, GroupedGrpoBatch, GrpoBatch, LogProbsProgram, Loss,
+    MergeProgram, OptState, PackedSftBatch, SftBatch, StepBatch, StepMetrics, TrainStepInputs,
+    TrainStepProgram, Trainable,
 };
 use crate::models::gemma::GemmaConfig;
 use crate::models::LoadedModel;
@@ -30,10 +31,9 @@ pub struct LearnerSpec {
     pub loss: Loss,
     pub optimizer: AdamWConfig,
     pub geo: Geometry,
-    /// SFT on packed batches (`sft_packing`) of at most `geo`'s examples: their shapes vary,
-    /// each compiles when first met, and `geo`'s own is never run. Otherwise `geo`'s programs
-    /// compile up front.
-    pub packed: bool,
+    /// How batches come packed. Packed shapes vary, each compiling when first met; without
+    /// packing `geo`'s programs compile up front.
+    pub packing: Packing,
     /// Updates per batch (μ).
     pub iterations: usize,
     /// Gradient accumulation: an update's rows come as several micro-batches of at most
@@ -44,6 +44,18 @@ pub struct LearnerSpec {
     pub seed: u64,
     /// The dtype rollouts sample in (the weights handed over are converted to it).
     pub rollout_dtype: ElementType,
+}
+
+/// How a learner's batches come.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Packing {
+    /// Rows of `geo` (trimmed, or as micro-batches).
+    None,
+    /// Supervised examples packed end to end (`sft_packing`), at most `geo.batch` of them.
+    Examples,
+    /// GRPO groups of this many completions, each group in one row (`TrainExample::grouped`),
+    /// when the groups split evenly over the devices; rows of `geo` otherwise.
+    Groups(usize),
 }
 
 /// Everything a checkpoint holds of the learner, on the host.
@@ -160,12 +172,8 @@ impl ShapePrograms {
                 &spec.optimizer,
             )?),
         };
-        // Log-probs of completions: GRPO's rows only.
-        let logps = |weights: &Trainable| match shape {
-            BatchShape::Rows(geo) => {
-                LogProbsProgram::compile(on, cfg, geo, weights, spec.loss.temperature())
-            }
-            BatchShape::Packed(_) => unreachable!("packed batches are supervised"),
+        let logps = |weights: &Trainable| {
+            LogProbsProgram::compile(on, cfg, shape, weights, spec.loss.temperature())
         };
         let reference = match spec.loss.runs_reference(&spec.trainable) {
             true => Some(logps(&Trainable::Full)?),
@@ -250,12 +258,36 @@ fn starting_state(
 }
 
 impl LearnerSpec {
+    /// Whether batches of `rows` rows go in grouped (`Packing::Groups`): their groups split
+    /// evenly over `row_multiple` devices, and one update is one batch.
+    pub fn groups_rows(&self, rows: usize, row_multiple: usize) -> Option<usize> {
+        match self.packing {
+            Packing::Groups(g) if rows % g == 0 && (rows / g) % row_multiple == 0 => Some(g),
+            _ => None,
+        }
+    }
+
     /// The largest batch the learner can meet with rows split over `row_multiple` devices:
-    /// `geo`, or when packed, its examples packed with every one as long as `geo` allows.
+    /// `geo`, or packed, every example or completion as long as `geo` allows.
     pub fn largest_shape(&self, row_multiple: usize) -> BatchShape {
-        match self.packed {
-            true => largest_packed(self.geo, row_multiple).into(),
-            false => self.geo.into(),
+        let geo = self.geo;
+        match (
+            self.packing,
+            self.groups_rows(geo.batch as usize, row_multiple),
+        ) {
+            (Packing::Examples, _) => largest_packed(geo, row_multiple).into(),
+            (_, Some(g)) => {
+                let g = g as i64;
+                let tokens = geo.prompt_len + g * geo.completion_len;
+                GroupedGeometry {
+                    groups: geo.batch / g,
+                    group_size: g,
+                    row_len: round_up_to_quantum(tokens as usize) as i64,
+                    completion_len: geo.completion_len,
+                }
+                .into()
+            }
+            _ => geo.into(),
         }
     }
 }
@@ -280,12 +312,12 @@ impl Learner {
             );
         }
         let geo_shape = BatchShape::Rows(spec.geo);
-        let first = match spec.packed {
-            false => Some((
+        let first = match spec.packing {
+            Packing::None => Some((
                 geo_shape,
                 Arc::new(ShapePrograms::compile(on, cfg, &spec, geo_shape)?),
             )),
-            true => None,
+            _ => None,
         };
         let merge = match &spec.trainable {
             Trainable::Lora(lc, specs) => {
@@ -409,6 +441,13 @@ impl Learner {
             BatchShape::Rows(geo) => {
                 geo.prompt_len <= max.prompt_len && geo.completion_len <= max.completion_len
             }
+            BatchShape::Grouped(g) => {
+                matches!(self.spec.loss, Loss::Grpo { .. })
+                    && g.batch() <= max.batch
+                    && g.completion_len <= max.completion_len
+                    && g.row_len
+                        <= max.prompt_len + g.group_size * max.completion_len + PACK_QUANTUM as i64
+            }
             BatchShape::Packed(p) => {
                 // Each row's length and slots are rounded up to the packing quantum.
                 let slack = p.rows * PACK_QUANTUM as i64;
@@ -437,34 +476,35 @@ impl Learner {
     }
 
     /// Log-probs [B, C] the loss ignores.
-    fn zeros(&self, geo: Geometry) -> Result<DeviceArray> {
-        let (b, c) = (geo.batch, geo.completion_len);
+    fn zeros(&self, b: i64, c: i64) -> Result<DeviceArray> {
         Ok(self
             .placement
             .put_rows(&vec![0f32; (b * c) as usize], &[b, c])?)
     }
 
-    /// Completion log-probs under the frozen base model (the KL anchor).
+    /// Completion log-probs [B, C] under the frozen base model (the KL anchor), of a batch of
+    /// `shape` given by its token arrays (`LogProbsProgram::run_tokens`).
     pub fn reference_logps(
         &mut self,
-        geo: Geometry,
-        seq: &Sequences<DeviceArray>,
+        shape: impl Into<BatchShape>,
+        tokens: &[&DeviceArray],
     ) -> Result<DeviceArray> {
-        let programs = self.programs(geo)?;
+        let programs = self.programs(shape)?;
         let reference = programs
             .reference
             .as_ref()
             .context("no reference log-probs: a GRPO learner with beta 0 skips them")?;
         let base: Vec<&DeviceArray> = self.base.iter().map(|b| b.as_ref()).collect();
-        Ok(reference.run(&base, seq)?)
+        Ok(reference.run_tokens(&base, tokens)?)
     }
 
     /// Completion log-probs under the current policy before this batch's updates (needed when
-    /// μ > 1; zeros otherwise, which the loss then ignores).
+    /// μ > 1; zeros [b, c] otherwise, which the loss then ignores).
     pub fn old_logps(
         &mut self,
-        geo: Geometry,
-        seq: &Sequences<DeviceArray>,
+        shape: impl Into<BatchShape>,
+        tokens: &[&DeviceArray],
+        (b, c): (i64, i64),
     ) -> Result<DeviceArray> {
         let use_old_logps = matches!(
             self.spec.loss,
@@ -473,31 +513,72 @@ impl Learner {
                 ..
             }
         );
-        let programs = self.programs(geo)?;
+        let programs = self.programs(shape)?;
         let params = self.state().params.iter();
         match (use_old_logps, &programs.policy, &programs.reference) {
-            (false, _, _) => self.zeros(geo),
+            (false, _, _) => self.zeros(b, c),
             (true, Some(policy), _) => {
                 let weights: Vec<&DeviceArray> =
                     self.base.iter().map(|b| b.as_ref()).chain(params).collect();
-                Ok(policy.run(&weights, seq)?)
+                Ok(policy.run_tokens(&weights, tokens)?)
             }
-            (true, None, Some(reference)) => Ok(reference.run(&params.collect::<Vec<_>>(), seq)?),
+            (true, None, Some(reference)) => {
+                Ok(reference.run_tokens(&params.collect::<Vec<_>>(), tokens)?)
+            }
             (true, None, None) => anyhow::bail!("log-probs are computed only by a GRPO learner"),
         }
+    }
+
+    /// The reference and old log-probs [b, c] of a batch of `shape` (zeros where the loss
+    /// does not read them).
+    fn policy_logps(
+        &mut self,
+        shape: BatchShape,
+        tokens: &[&DeviceArray],
+        (b, c): (i64, i64),
+    ) -> Result<(DeviceArray, DeviceArray)> {
+        // β = 0 leaves the KL term out of the loss: no reference forward pass (as Tunix).
+        let ref_logps = match &self.spec.loss {
+            Loss::Grpo { objective, .. } if objective.beta == 0.0 => self.zeros(b, c)?,
+            _ => self.reference_logps(shape, tokens)?,
+        };
+        let old_logps = self.old_logps(shape, tokens, (b, c))?;
+        Ok((ref_logps, old_logps))
     }
 
     /// The packed batch with its reference and old log-probs, on the device (GRPO).
     pub fn prepare(&mut self, packed: &TrainExample) -> Result<GrpoBatch<DeviceArray>> {
         let (seq, completion_mask, advantages) = packed.upload(&self.placement)?;
-        // β = 0 leaves the KL term out of the loss: no reference forward pass (as Tunix).
-        let ref_logps = match &self.spec.loss {
-            Loss::Grpo { objective, .. } if objective.beta == 0.0 => self.zeros(packed.geo)?,
-            _ => self.reference_logps(packed.geo, &seq)?,
-        };
-        let old_logps = self.old_logps(packed.geo, &seq)?;
+        let geo = packed.geo;
+        let (ref_logps, old_logps) = self.policy_logps(
+            geo.into(),
+            &[&seq.tokens, &seq.valid],
+            (geo.batch, geo.completion_len),
+        )?;
         Ok(GrpoBatch {
             seq,
+            completion_mask,
+            advantages,
+            old_logps,
+            ref_logps,
+        })
+    }
+
+    /// A batch with each group in one row (`TrainExample::grouped`), with its reference and
+    /// old log-probs, on the device (GRPO).
+    pub fn prepare_grouped(
+        &mut self,
+        grouped: &GroupedExamples,
+    ) -> Result<GroupedGrpoBatch<DeviceArray>> {
+        let (rows, completion_mask, advantages) = grouped.upload(&self.placement)?;
+        let geo = grouped.geo;
+        let (ref_logps, old_logps) = self.policy_logps(
+            geo.into(),
+            &rows.arrays(),
+            (geo.batch(), geo.completion_len),
+        )?;
+        Ok(GroupedGrpoBatch {
+            rows,
             completion_mask,
             advantages,
             old_logps,

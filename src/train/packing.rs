@@ -5,9 +5,10 @@
 
 use anyhow::Result;
 
+use super::sft_packing::PackedExamples;
 use crate::graph::{DeviceArray, Placement};
 use crate::grpo::objective::Aggregation;
-use crate::grpo::programs::{Geometry, Sequences};
+use crate::grpo::programs::{Geometry, GroupedGeometry, PackedRows, Sequences};
 use crate::rollout::Completion;
 
 /// One training batch on the host.
@@ -174,6 +175,62 @@ impl TrainExample {
         }
     }
 
+    /// The same batch with each group of `group_size` consecutive rows (one prompt and its
+    /// completions) packed into one row: the prompt once, then the completions
+    /// (`PackedExamples::pack_groups`), `completion_len` slots each as here. The layers then
+    /// run over each prompt once instead of G times, and over no padding between.
+    pub fn grouped(&self, group_size: usize) -> Result<GroupedExamples> {
+        let (b, p, c) = (
+            self.geo.batch as usize,
+            self.geo.prompt_len as usize,
+            self.geo.completion_len as usize,
+        );
+        anyhow::ensure!(
+            group_size > 0 && b % group_size == 0,
+            "{b} rows are not groups of {group_size}"
+        );
+        let row = |r: usize| {
+            let (tokens, valid) = (&self.tokens[r * (p + c)..], &self.valid[r * (p + c)..]);
+            let prompt: Vec<u32> = (0..p)
+                .filter(|&j| valid[j] != 0)
+                .map(|j| tokens[j] as u32)
+                .collect();
+            let length = self.completion_mask[r * c..(r + 1) * c]
+                .iter()
+                .filter(|&&m| m != 0.0)
+                .count();
+            let completion: Vec<u32> = tokens[p..p + length].iter().map(|&t| t as u32).collect();
+            (prompt, completion)
+        };
+        let rows: Vec<(Vec<u32>, Vec<u32>)> = (0..b).map(row).collect();
+        let groups: Vec<(&[u32], Vec<&[u32]>)> = rows
+            .chunks(group_size)
+            .map(|g| {
+                (
+                    g[0].0.as_slice(),
+                    g.iter().map(|(_, c)| c.as_slice()).collect(),
+                )
+            })
+            .collect();
+        for (k, g) in rows.chunks(group_size).enumerate() {
+            anyhow::ensure!(
+                g.iter().all(|(prompt, _)| *prompt == g[0].0),
+                "group {k}: its rows do not share one prompt"
+            );
+        }
+        let packed = PackedExamples::pack_groups(&groups, c)?;
+        Ok(GroupedExamples {
+            geo: GroupedGeometry {
+                groups: (b / group_size) as i64,
+                group_size: group_size as i64,
+                row_len: packed.geo.row_len,
+                completion_len: c as i64,
+            },
+            rows: packed,
+            advantages: self.advantages.clone(),
+        })
+    }
+
     /// The sequences, completion mask and advantages on the devices, rows split over them.
     pub fn upload(
         &self,
@@ -191,9 +248,62 @@ impl TrainExample {
     }
 }
 
+/// A GRPO batch with each group in one row (`TrainExample::grouped`): the packed rows (their
+/// target mask is the completion mask [B, C], row-major) and one advantage per completion.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupedExamples {
+    pub geo: GroupedGeometry,
+    pub rows: PackedExamples,
+    pub advantages: Vec<f32>,
+}
+
+impl GroupedExamples {
+    /// The rows, completion mask [B, C] and advantages [B] on the devices, split over them.
+    pub fn upload(
+        &self,
+        on: &Placement,
+    ) -> Result<(PackedRows<DeviceArray>, DeviceArray, DeviceArray)> {
+        let (b, c) = (self.geo.batch(), self.geo.completion_len);
+        Ok((
+            self.rows.upload_rows(on)?,
+            on.put_rows(&self.rows.target_mask, &[b, c])?,
+            on.put_rows(&self.advantages, &[b])?,
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grouped_rows_hold_each_prompt_once_and_refuse_groups_that_do_not_share_one() {
+        let geo = Geometry {
+            batch: 4,
+            prompt_len: 4,
+            completion_len: 3,
+        };
+        let prompts = vec![vec![1, 2], vec![3, 4, 5]];
+        let rows: Vec<(usize, &[u32])> =
+            vec![(0, &[10, 11]), (0, &[12]), (1, &[13, 14, 15]), (1, &[])];
+        let batch = TrainExample::pack_rows(&prompts, &rows, &[0.5, -0.5, 1.0, -1.0], geo).unwrap();
+        let grouped = batch.grouped(2).unwrap();
+        assert_eq!(grouped.geo.groups, 2);
+        assert_eq!(grouped.geo.batch(), 4);
+        let l = grouped.geo.row_len as usize;
+        assert_eq!(&grouped.rows.tokens[..5], &[1, 2, 10, 11, 12]);
+        assert_eq!(&grouped.rows.tokens[l..l + 6], &[3, 4, 5, 13, 14, 15]);
+        assert_eq!(
+            grouped.rows.target_mask, batch.completion_mask,
+            "slots are the mask [B, C]"
+        );
+        assert_eq!(grouped.advantages, batch.advantages);
+        assert!(batch.grouped(3).is_err(), "4 rows are not groups of 3");
+        let mixed: Vec<(usize, &[u32])> = vec![(0, &[10]), (1, &[12]), (1, &[13]), (1, &[14])];
+        let mixed = TrainExample::pack_rows(&prompts, &mixed, &[0.0; 4], geo).unwrap();
+        let err = mixed.grouped(2).unwrap_err().to_string();
+        assert!(err.contains("do not share one prompt"), "{err}");
+    }
     use crate::rollout::Finish;
 
     #[test]

@@ -230,14 +230,14 @@ fn learner_programs(
     if spec.loss.runs_reference(&spec.trainable) {
         push(
             "reference_log_probs",
-            LogProbsProgram::build(model, spec.geo, &Trainable::Full, temperature, layout),
+            LogProbsProgram::build(model, shape, &Trainable::Full, temperature, layout),
             resident.base,
         );
     }
     if spec.loss.runs_policy(&spec.trainable) {
         push(
             "policy_log_probs",
-            LogProbsProgram::build(model, spec.geo, &spec.trainable, temperature, layout),
+            LogProbsProgram::build(model, shape, &spec.trainable, temperature, layout),
             resident.base + resident.trained,
         );
     }

@@ -12,7 +12,8 @@
 use anyhow::Result;
 
 use crate::graph::{DeviceArray, Placement};
-use crate::grpo::programs::{Geometry, PackedGeometry, PackedSftBatch};
+use crate::grpo::programs::{Geometry, PackedGeometry, PackedRows, PackedSftBatch};
+use crate::models::gemma::{PADDING_SEGMENT, SHARED_PREFIX};
 
 /// Row lengths and target slots are multiples of this.
 pub const PACK_QUANTUM: usize = 32;
@@ -29,6 +30,11 @@ pub struct PackedExamples {
     pub target_mask: Vec<f32>,
 }
 
+/// `n` rounded up to a multiple of `PACK_QUANTUM` (at least one).
+pub fn round_up_to_quantum(n: usize) -> usize {
+    n.max(1).div_ceil(PACK_QUANTUM) * PACK_QUANTUM
+}
+
 /// How many examples share a row: two when the batch's rows then still split evenly over
 /// `row_multiple` devices, else one (which still drops the padding of the longest example).
 pub fn examples_per_row(batch: usize, row_multiple: usize) -> usize {
@@ -43,8 +49,7 @@ pub fn examples_per_row(batch: usize, row_multiple: usize) -> usize {
 pub fn largest_packed(geo: Geometry, row_multiple: usize) -> PackedGeometry {
     let per_row = examples_per_row(geo.batch as usize, row_multiple);
     // A row's worth of `n` tokens: `per_row` of them, rounded up to the quantum.
-    let per_row_of =
-        |n: i64| (n as usize * per_row).div_ceil(PACK_QUANTUM) as i64 * PACK_QUANTUM as i64;
+    let per_row_of = |n: i64| round_up_to_quantum(n as usize * per_row) as i64;
     PackedGeometry {
         rows: geo.batch / per_row as i64,
         row_len: per_row_of(geo.seq_len()),
@@ -80,11 +85,11 @@ impl PackedExamples {
             lengths[row] += examples[i].0.len() + examples[i].1.len();
         }
         let target_count = |m: &Vec<usize>| m.iter().map(|&i| examples[i].1.len()).sum::<usize>();
-        let round_up = |n: usize| n.max(1).div_ceil(PACK_QUANTUM) * PACK_QUANTUM;
         let geo = PackedGeometry {
             rows: rows as i64,
-            row_len: round_up(*lengths.iter().max().expect("rows > 0")) as i64,
-            targets: round_up(members.iter().map(target_count).max().expect("rows > 0")) as i64,
+            row_len: round_up_to_quantum(*lengths.iter().max().expect("rows > 0")) as i64,
+            targets: round_up_to_quantum(members.iter().map(target_count).max().expect("rows > 0"))
+                as i64,
         };
         let mut packed = PackedExamples::empty(geo);
         for (r, row) in members.iter().enumerate() {
@@ -102,7 +107,7 @@ impl PackedExamples {
             geo,
             tokens: vec![0; cells],
             positions: vec![0; cells],
-            segments: vec![0; cells],
+            segments: vec![PADDING_SEGMENT as i32; cells],
             target_at: vec![0; slots],
             target_ids: vec![0; slots],
             target_mask: vec![0.0; slots],
@@ -132,23 +137,100 @@ impl PackedExamples {
         }
     }
 
+    /// GRPO groups one to a row (`GroupedGeometry`): each group's prompt once (the row's
+    /// shared prefix), then its completions, each `completion_slots` target slots wide (the
+    /// log-probs then read [groups · G, C] like one completion a row). Every prompt must be
+    /// non-empty and every completion at most `completion_slots` long.
+    pub fn pack_groups(
+        groups: &[(&[u32], Vec<&[u32]>)],
+        completion_slots: usize,
+    ) -> Result<PackedExamples> {
+        let size = groups.first().map_or(0, |(_, c)| c.len());
+        anyhow::ensure!(
+            size > 0 && groups.iter().all(|(_, c)| c.len() == size),
+            "groups of different sizes (or none) cannot share one shape"
+        );
+        for (k, (prompt, completions)) in groups.iter().enumerate() {
+            anyhow::ensure!(!prompt.is_empty(), "group {k} has an empty prompt");
+            if let Some(c) = completions.iter().find(|c| c.len() > completion_slots) {
+                anyhow::bail!(
+                    "group {k}: a completion of {} tokens does not fit {completion_slots} slots",
+                    c.len()
+                );
+            }
+        }
+        let row_tokens =
+            |(p, cs): &(&[u32], Vec<&[u32]>)| p.len() + cs.iter().map(|c| c.len()).sum::<usize>();
+        let longest = groups
+            .iter()
+            .map(row_tokens)
+            .max()
+            .expect("groups are not empty");
+        let geo = PackedGeometry {
+            rows: groups.len() as i64,
+            row_len: round_up_to_quantum(longest) as i64,
+            targets: (size * completion_slots) as i64,
+        };
+        let mut packed = PackedExamples::empty(geo);
+        for (r, (prompt, completions)) in groups.iter().enumerate() {
+            packed.fill_group(r, prompt, completions, completion_slots);
+        }
+        Ok(packed)
+    }
+
+    /// Writes row `r`: the prompt as the shared prefix, then each completion continuing its
+    /// positions; completion i's token j fills slot i · slots + j, predicted by the token
+    /// before it (the prompt's last for j = 0).
+    fn fill_group(&mut self, r: usize, prompt: &[u32], completions: &[&[u32]], slots: usize) {
+        let (len, width) = (self.geo.row_len as usize, self.geo.targets as usize);
+        let row = r * len;
+        for (j, &t) in prompt.iter().enumerate() {
+            self.tokens[row + j] = t as i32;
+            self.positions[row + j] = j as i32;
+            self.segments[row + j] = SHARED_PREFIX as i32;
+        }
+        let mut at = prompt.len();
+        for (i, completion) in completions.iter().enumerate() {
+            for (j, &t) in completion.iter().enumerate() {
+                self.tokens[row + at + j] = t as i32;
+                self.positions[row + at + j] = (prompt.len() + j) as i32;
+                self.segments[row + at + j] = i as i32 + 1;
+                let slot = r * width + i * slots + j;
+                self.target_at[slot] = match j {
+                    0 => prompt.len() - 1,
+                    _ => at + j - 1,
+                } as i32;
+                self.target_ids[slot] = t as i32;
+                self.target_mask[slot] = 1.0;
+            }
+            at += completion.len();
+        }
+    }
+
     /// Target tokens in the batch.
     pub fn target_tokens(&self) -> usize {
         self.target_mask.iter().filter(|&&m| m != 0.0).count()
     }
 
-    /// On the device, rows split as the placement splits batches.
-    pub fn upload(&self, on: &Placement) -> Result<PackedSftBatch<DeviceArray>> {
+    /// The rows on the device, split as the placement splits batches.
+    pub fn upload_rows(&self, on: &Placement) -> Result<PackedRows<DeviceArray>> {
         let g = self.geo;
         let cells = [g.rows, g.row_len];
         let slots = [g.rows, g.targets];
-        Ok(PackedSftBatch {
+        Ok(PackedRows {
             tokens: on.put_rows(&self.tokens, &cells)?,
             positions: on.put_rows(&self.positions, &cells)?,
             segments: on.put_rows(&self.segments, &cells)?,
             target_at: on.put_rows(&self.target_at, &slots)?,
             target_ids: on.put_rows(&self.target_ids, &slots)?,
-            target_mask: on.put_rows(&self.target_mask, &slots)?,
+        })
+    }
+
+    /// As a supervised batch on the device: the rows and which target slots are used.
+    pub fn upload(&self, on: &Placement) -> Result<PackedSftBatch<DeviceArray>> {
+        Ok(PackedSftBatch {
+            rows: self.upload_rows(on)?,
+            target_mask: on.put_rows(&self.target_mask, &[self.geo.rows, self.geo.targets])?,
         })
     }
 }
@@ -233,6 +315,23 @@ mod tests {
         let packed = PackedExamples::pack(&full, 2).unwrap();
         assert_eq!(packed.geo, largest_packed(geo, 1));
         assert_eq!(largest_packed(geo, 4).rows, 4, "one a row over 4 devices");
+    }
+
+    #[test]
+    fn a_group_shares_its_prompt_and_each_completion_continues_its_positions() {
+        let prompt = [7u32, 8, 9];
+        let (a, b) = ([11u32, 12], [21u32, 22, 23]);
+        let p = PackedExamples::pack_groups(&[(&prompt[..], vec![&a[..], &b[..]])], 4).unwrap();
+        assert_eq!((p.geo.rows, p.geo.row_len, p.geo.targets), (1, 32, 8));
+        assert_eq!(&p.tokens[..8], &[7, 8, 9, 11, 12, 21, 22, 23]);
+        assert_eq!(&p.positions[..8], &[0, 1, 2, 3, 4, 3, 4, 5]);
+        assert_eq!(&p.segments[..9], &[0, 0, 0, 1, 1, 2, 2, 2, -1]);
+        // completion 2's first token is predicted by the prompt's last, not completion 1's
+        assert_eq!(&p.target_at, &[2, 3, 0, 0, 2, 5, 6, 0]);
+        assert_eq!(&p.target_ids, &[11, 12, 0, 0, 21, 22, 23, 0]);
+        assert_eq!(&p.target_mask, &[1., 1., 0., 0., 1., 1., 1., 0.]);
+        let long = [1u32; 5];
+        assert!(PackedExamples::pack_groups(&[(&prompt[..], vec![&long[..]])], 4).is_err());
     }
 
     #[test]

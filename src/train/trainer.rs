@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 
 use super::checkpoint::{self, Checkpoint, NamedArrays, Phase, TrainState};
 use super::config::{SftSection, TrainConfig};
-use super::learner::{Learner, LearnerSnapshot, LearnerSpec};
+use super::learner::{Learner, LearnerSnapshot, LearnerSpec, Packing};
 use super::metrics::{Lap, MetricsLog, StageSeconds, StepReport};
 use super::packing::TrainExample;
 use super::prompts::PromptStream;
@@ -121,7 +121,11 @@ pub(crate) fn grpo_spec(cfg: &TrainConfig, model: &GemmaConfig) -> LearnerSpec {
             updates,
         ),
         geo,
-        packed: false,
+        // Each group in one row, unless an update comes as micro-batches.
+        packing: match micro_rows < step_rows {
+            true => Packing::None,
+            false => Packing::Groups(cfg.rollout.num_generations),
+        },
         iterations: grpo.num_iterations,
         accumulate: micro_rows < step_rows,
         seed: cfg.training.seed,
@@ -140,7 +144,7 @@ pub(crate) fn sft_spec(cfg: &TrainConfig, sft: &SftSection, model: &GemmaConfig)
             prompt_len: prompt_bucket(sft.max_prompt_length),
             completion_len: sft.max_target_length as i64,
         },
-        packed: true,
+        packing: Packing::Examples,
         iterations: 1,
         accumulate: false,
         seed: cfg.training.seed,
@@ -472,10 +476,8 @@ fn grpo_phase(
             placement.layout(),
             cfg,
         )?;
-        let batches = learner.prepare_micro(&micro)?;
-        stages.prepare = clock.lap();
-        let update = learner.update_micro(&batches)?;
-        stages.update = clock.lap();
+        let (update, trained_tokens) =
+            prepare_and_update(&mut learner, placement, &micro, &mut stages, &mut clock)?;
         stop_unless_finite(&session.run, &state, &update)?;
         state.step += 1;
         state.phase = Phase::Grpo;
@@ -485,7 +487,6 @@ fn grpo_phase(
             .iter()
             .map(|c| c.tokens.len() as f64)
             .collect();
-        let trained_tokens: i64 = micro.iter().map(|m| m.geo.batch * m.geo.seq_len()).sum();
         let report = StepReport {
             step: state.step,
             scores: &scores,
@@ -507,6 +508,37 @@ fn grpo_phase(
     }
     log.bar.finish_with_message("done");
     Ok(())
+}
+
+/// Prepares an update's batches (reference and old log-probs) and runs it; returns its metrics
+/// and the tokens its programs ran over. A batch the learner takes grouped
+/// (`LearnerSpec::groups_rows`) goes in with each group in one row (`TrainExample::grouped`:
+/// the prompt once, no padding between completions); otherwise as its micro-batches of rows.
+fn prepare_and_update(
+    learner: &mut Learner,
+    placement: &Placement,
+    micro: &[TrainExample],
+    stages: &mut StageSeconds,
+    clock: &mut Lap,
+) -> Result<(StepMetrics, i64)> {
+    let row_multiple = placement.layout().batch_multiple();
+    if let [whole] = micro {
+        let rows = whole.geo.batch as usize;
+        if let Some(group_size) = learner.spec().groups_rows(rows, row_multiple) {
+            let grouped = whole.grouped(group_size)?;
+            let batch = learner.prepare_grouped(&grouped)?;
+            stages.prepare = clock.lap();
+            let update = learner.update(&batch)?;
+            stages.update = clock.lap();
+            return Ok((update, grouped.geo.groups * grouped.geo.row_len));
+        }
+    }
+    let batches = learner.prepare_micro(micro)?;
+    stages.prepare = clock.lap();
+    let update = learner.update_micro(&batches)?;
+    stages.update = clock.lap();
+    let tokens = micro.iter().map(|m| m.geo.batch * m.geo.seq_len()).sum();
+    Ok((update, tokens))
 }
 
 /// The GRPO learner, compiled, with the state of `resumed` after `steps_done` GRPO steps.
