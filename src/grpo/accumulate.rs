@@ -11,10 +11,12 @@ use crate::graph::{DeviceArray, Graph, In, Layout, Module, Placement, Program, S
 use crate::models::gemma::GemmaConfig;
 use crate::pjrt::Result;
 
+use super::batches::{BatchShape, StepBatch};
+use super::losses::declare_loss;
 use super::optimizer::AdamWConfig;
 use super::programs::{
-    adamw_update, declare_loss, declare_state, finish, place_weights, state_then_scalars,
-    BatchShape, Loss, OptState, StepBatch, StepMetrics, Trainable,
+    adamw_update, declare_state, finish, place_weights, state_then_scalars, Loss, OptState,
+    StepMetrics, Trainable,
 };
 
 /// Adds one micro-batch's weighted gradient to the sums (donated) and reports its loss terms.

@@ -552,8 +552,12 @@ fn grpo_learner(
     let spec = grpo_spec(cfg, &model.config);
     let geo = spec.geo;
     eprintln!(
-        "compiling the GRPO programs ({} params, batch {geo}) ...",
-        model.config.num_params()
+        "GRPO learner: {} params, batches of at most {geo}{} ...",
+        model.config.num_params(),
+        match spec.packing {
+            Packing::None => " (compiling)",
+            _ => ", each group in one row (each new shape compiles once)",
+        }
     );
     let updates = steps_done * spec.iterations;
     let learner = Learner::new(
