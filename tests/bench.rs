@@ -34,8 +34,10 @@ fn bench_train_times_sft_and_grpo_steps_on_a_tiny_model_and_writes_json_rows() {
         .unwrap();
     assert_success(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
+    // Our SFT step runs the examples packed (two a row); Tunix's takes them one a row.
     assert!(
-        stdout.contains("SFT step, full, 4 x (64 + 32) tokens"),
+        stdout.contains("SFT step, full, 4 examples (ours packed: 2 rows x ")
+            && stdout.contains("tunix: 4 x (64 + 32) tokens)"),
         "{stdout}"
     );
     assert!(

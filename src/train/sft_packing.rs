@@ -8,6 +8,10 @@
 //! and the head runs only at the positions that predict a target, gathered into `targets` slots
 //! per row. Row length and target slots are rounded up to a multiple of `PACK_QUANTUM`, so a run
 //! meets a handful of shapes, each compiled once (and kept in the executable cache).
+//!
+//! GRPO groups pack the same way (`PackedExamples::pack_groups`, called by
+//! `TrainExample::grouped`): a row holds one group, its prompt once as a prefix every completion
+//! attends to, then the completions.
 
 use anyhow::Result;
 
