@@ -57,6 +57,33 @@ fn log_probs_of(
     (token_log_probs(&l, targets), token_entropy(&l))
 }
 
+/// Declares the token arrays of a batch of completions of `shape` (rows, or grouped rows),
+/// placed over the layout's devices, and returns their completions' log-probs and entropy
+/// [B, C]: what the GRPO loss and the log-probs programs read first.
+pub(crate) fn declare_completion_log_probs(
+    g: &Graph,
+    cfg: &GemmaConfig,
+    w: &GemmaWeights,
+    shape: BatchShape,
+    layout: &Layout,
+    temperature: f64,
+    gradient: HeadGradient,
+) -> (Tensor, Tensor) {
+    match shape {
+        BatchShape::Rows(geo) => {
+            let seq = declare_sequences(g, geo);
+            place_batch(g, layout, &[&seq.tokens, &seq.valid]);
+            completion_log_probs(cfg, w, &seq, geo, temperature, gradient)
+        }
+        BatchShape::Grouped(geo) => {
+            let rows = declare_packed_rows(g, geo.packed());
+            place_batch(g, layout, &rows.arrays());
+            grouped_log_probs(cfg, w, &rows, geo, temperature, gradient)
+        }
+        BatchShape::Packed(_) => panic!("packed supervised examples have no completions"),
+    }
+}
+
 /// Log-probs [R, T] of packed rows' target slots and the entropy there.
 pub fn packed_log_probs(
     cfg: &GemmaConfig,
@@ -112,19 +139,8 @@ fn grpo_loss(
     layout: &Layout,
     head_gradient: HeadGradient,
 ) -> LossTerms {
-    let (logp, entropy) = match shape {
-        BatchShape::Rows(geo) => {
-            let seq = declare_sequences(g, geo);
-            place_batch(g, layout, &[&seq.tokens, &seq.valid]);
-            completion_log_probs(cfg, w, &seq, geo, temperature, head_gradient)
-        }
-        BatchShape::Grouped(geo) => {
-            let rows = declare_packed_rows(g, geo.packed());
-            place_batch(g, layout, &rows.arrays());
-            grouped_log_probs(cfg, w, &rows, geo, temperature, head_gradient)
-        }
-        BatchShape::Packed(_) => panic!("GRPO batches are rows or groups, never packed examples"),
-    };
+    let (logp, entropy) =
+        declare_completion_log_probs(g, cfg, w, shape, layout, temperature, head_gradient);
     let (b, c) = (logp.dim(0), logp.dim(1));
     let mask = g.parameter("completion_mask", Shape::f32(&[b, c]));
     let advantages = g.parameter("advantages", Shape::f32(&[b]));
@@ -158,9 +174,26 @@ pub fn target_cross_entropy(
     head_gradient: HeadGradient,
 ) -> (Tensor, Tensor) {
     let (logp, entropy) = completion_log_probs(cfg, w, seq, geo, 1.0, head_gradient);
-    let loss = aggregate(&(-logp), target_mask, Aggregation::TokenMean);
-    let entropy = aggregate(&entropy, target_mask, Aggregation::TokenMean).stop_gradient();
+    token_mean_cross_entropy(&logp, &entropy, target_mask)
+}
+
+/// −logp and the entropy averaged over the target tokens `mask` marks; the entropy carries no
+/// gradient.
+fn token_mean_cross_entropy(logp: &Tensor, entropy: &Tensor, mask: &Tensor) -> (Tensor, Tensor) {
+    let loss = aggregate(&(-logp), mask, Aggregation::TokenMean);
+    let entropy = aggregate(entropy, mask, Aggregation::TokenMean).stop_gradient();
     (loss, entropy)
+}
+
+/// A supervised loss and entropy as the train step's loss terms (no KL, no clipping).
+fn supervised_terms(g: &Graph, (loss, entropy): (Tensor, Tensor)) -> LossTerms {
+    let zero = g.scalar(0.0, ElementType::F32);
+    LossTerms {
+        loss,
+        kl: zero.clone(),
+        clip_fraction: zero,
+        entropy,
+    }
 }
 
 /// Declares the supervised batch and returns its cross-entropy.
@@ -181,15 +214,10 @@ fn sft_loss(
         layout,
         &[&batch.seq.tokens, &batch.seq.valid, &batch.target_mask],
     );
-    let (loss, entropy) =
-        target_cross_entropy(cfg, w, &batch.seq, &batch.target_mask, geo, head_gradient);
-    let zero = g.scalar(0.0, ElementType::F32);
-    LossTerms {
-        loss,
-        kl: zero.clone(),
-        clip_fraction: zero,
-        entropy,
-    }
+    supervised_terms(
+        g,
+        target_cross_entropy(cfg, w, &batch.seq, &batch.target_mask, geo, head_gradient),
+    )
 }
 
 /// Declares a packed supervised batch and returns its cross-entropy, averaged over the used
@@ -209,14 +237,7 @@ fn packed_sft_loss(
     let mut arrays = batch.rows.arrays().to_vec();
     arrays.push(&batch.target_mask);
     place_batch(g, layout, &arrays);
-    let (loss, entropy) = packed_cross_entropy(cfg, w, &batch, head_gradient);
-    let zero = g.scalar(0.0, ElementType::F32);
-    LossTerms {
-        loss,
-        kl: zero.clone(),
-        clip_fraction: zero,
-        entropy,
-    }
+    supervised_terms(g, packed_cross_entropy(cfg, w, &batch, head_gradient))
 }
 
 /// Cross-entropy of a packed batch's targets averaged over its used target slots, and the mean
@@ -228,10 +249,7 @@ pub fn packed_cross_entropy(
     head_gradient: HeadGradient,
 ) -> (Tensor, Tensor) {
     let (logp, entropy) = packed_log_probs(cfg, w, &batch.rows, 1.0, head_gradient);
-    let mask = &batch.target_mask;
-    let loss = aggregate(&(-logp), mask, Aggregation::TokenMean);
-    let entropy = aggregate(&entropy, mask, Aggregation::TokenMean).stop_gradient();
-    (loss, entropy)
+    token_mean_cross_entropy(&logp, &entropy, &batch.target_mask)
 }
 
 /// `x[r, at[r, j]]` for x [R, L, D] and `at` [R, T] → [R, T, D], as a one-hot matmul: exact,

@@ -13,18 +13,17 @@ use crate::graph::{
 use crate::models::gemma::{GemmaConfig, GemmaWeights};
 use crate::pjrt::{ElementType, Result};
 
-use super::batches::{declare_packed_rows, declare_sequences};
 pub use super::batches::{
     BatchShape, Geometry, GroupedGeometry, GroupedGrpoBatch, GrpoBatch, PackedGeometry, PackedRows,
     PackedSftBatch, Sequences, SftBatch, StepBatch,
 };
 use super::head::HeadGradient;
 use super::lora::{self, LoraConfig, LoraSpec};
-use super::losses::declare_loss;
 pub use super::losses::{
     completion_log_probs, grouped_log_probs, packed_cross_entropy, packed_log_probs,
     target_cross_entropy, LossTerms,
 };
+use super::losses::{declare_completion_log_probs, declare_loss};
 use super::objective::ObjectiveConfig;
 use super::optimizer::{adamw_step, AdamWConfig};
 
@@ -172,20 +171,15 @@ impl LogProbsProgram {
         let (frozen, trained, w) = weights.declare(&g, cfg);
         place_weights(&g, layout, &frozen);
         place_weights(&g, layout, &trained);
-        let none = HeadGradient::None;
-        let (logp, _) = match shape.into() {
-            BatchShape::Rows(geo) => {
-                let seq = declare_sequences(&g, geo);
-                place_batch(&g, layout, &[&seq.tokens, &seq.valid]);
-                completion_log_probs(cfg, &w, &seq, geo, temperature, none)
-            }
-            BatchShape::Grouped(geo) => {
-                let rows = declare_packed_rows(&g, geo.packed());
-                place_batch(&g, layout, &rows.arrays());
-                grouped_log_probs(cfg, &w, &rows, geo, temperature, none)
-            }
-            BatchShape::Packed(_) => panic!("packed supervised rows have no completions"),
-        };
+        let (logp, _) = declare_completion_log_probs(
+            &g,
+            cfg,
+            &w,
+            shape.into(),
+            layout,
+            temperature,
+            HeadGradient::None,
+        );
         finish(&g, &[logp], vec![layout.batch(2)], layout)
     }
 
