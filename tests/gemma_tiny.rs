@@ -1,15 +1,17 @@
 //! Gemma 2 and Gemma 3 on tiny random weights: logits equal Tunix's on the same weights,
 //! KV-cache decoding equals the full-sequence forward at every step (past the sliding window),
-//! and bad model directories are reported by tensor name.
+//! projections through weights stored output first (the CPU's decode layout) equal the trained
+//! layout's, and bad model directories are reported by tensor name.
 
 mod common;
 
 use common::{cpu_client, our_logits, values};
 use std::sync::Arc;
 
-use grpo_xla::graph::{HostArray, Placement};
+use grpo_xla::graph::{Graph, HostArray, Placement, Shape};
 use grpo_xla::models::gemma::{Family, GemmaConfig};
 use grpo_xla::models::hf::{load_params, read_config, save_params};
+use grpo_xla::models::layers::Weight;
 use grpo_xla::models::tokenizer::TextTokenizer;
 use grpo_xla::reference;
 use grpo_xla::rollout::{Generator, SamplingParams};
@@ -264,4 +266,42 @@ fn a_missing_or_misshaped_tensor_is_named() {
         "{err}"
     );
     assert!(err.contains("model.safetensors"), "{err}");
+}
+
+/// `Weight::output_first` stores a projection [out..., in...] and computes W·xᵀ (what decoding
+/// on the CPU reads); it must give the trained layout's numbers for each kind of projection:
+/// q [N, D, H] contracting D, the attention output [N, H, D] contracting two axes, an MLP
+/// weight [D, F], each over several rows and over one.
+#[test]
+fn an_output_first_weight_projects_as_the_trained_layout() {
+    let client = cpu_client(1);
+    let cases: [(&[i64], &[i64], &[i64]); 4] = [
+        (&[4, 6, 8], &[1], &[2, 3, 6]),
+        (&[4, 8, 6], &[0, 1], &[2, 3, 4, 8]),
+        (&[6, 10], &[0], &[5, 1, 6]),
+        (&[6, 10], &[0], &[1, 1, 6]),
+    ];
+    for (i, (w_dims, contract, x_dims)) in cases.into_iter().enumerate() {
+        let g = Graph::new("output_first");
+        let w = g.parameter("w", Shape::f32(w_dims));
+        let x = g.parameter("x", Shape::f32(x_dims));
+        let trained = Weight::from(w.clone());
+        let first = trained.output_first(contract);
+        let outs = [trained.project(&x, contract), first.project(&x, contract)];
+        assert_eq!(outs[0].dims(), outs[1].dims(), "case {i}");
+        let count = |d: &[i64]| d.iter().product::<i64>() as usize;
+        let args = [
+            HostArray::new(&values(count(w_dims), 3 + i as u64), w_dims),
+            HostArray::new(&values(count(x_dims), 7 + i as u64), x_dims),
+        ];
+        let out = g.build(&outs).unwrap().run(&client, &args).unwrap();
+        let [a, b] = [&out[0], &out[1]].map(|o| o.to_vec::<f32>());
+        let worst = a
+            .iter()
+            .zip(&b)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0f32, f32::max);
+        // The same products summed in another order: f32 rounding only.
+        assert!(worst < 1e-5, "case {i}: max |difference| {worst}");
+    }
 }

@@ -25,7 +25,7 @@ use grpo_xla::grpo::lora::{self, LoraConfig};
 use grpo_xla::grpo::objective::{Aggregation, KlEstimator, ObjectiveConfig};
 use grpo_xla::grpo::optimizer::AdamWConfig;
 use grpo_xla::grpo::programs::{Geometry, Loss, StepMetrics, Trainable};
-use grpo_xla::models::gemma::{random_params, Family, GemmaConfig};
+use grpo_xla::models::gemma::{random_params, Family, GemmaConfig, WeightOrder};
 use grpo_xla::models::tokenizer::TextTokenizer;
 use grpo_xla::models::LoadedModel;
 use grpo_xla::rollout::{Completion, Generator, SamplingParams};
@@ -143,7 +143,13 @@ fn sampling_gathers_no_rows_across_devices() {
             ),
             (
                 "decode",
-                decode(&model.config, &bucket, &[1], &layout),
+                decode(
+                    &model.config,
+                    &bucket,
+                    &[1],
+                    &layout,
+                    WeightOrder::OutputFirst,
+                ),
                 true,
             ),
         ] {

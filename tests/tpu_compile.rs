@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use grpo_xla::models::gemma::GemmaConfig;
+use grpo_xla::models::gemma::{GemmaConfig, WeightOrder};
 use grpo_xla::pjrt::platforms::Platform;
 use grpo_xla::pjrt::{CompileOptions, Topology};
 use grpo_xla::rollout::programs::{decode, Bucket};
@@ -113,7 +113,7 @@ fn every_program_of_a_run_compiles_for_a_v5e_8_with_no_tpu() {
     };
     planned.programs.push(PlannedProgram {
         name: "eval/decode".to_string(),
-        module: decode(&model, &greedy, &[1, 106], &layout),
+        module: decode(&model, &greedy, &[1, 106], &layout, WeightOrder::AsTrained),
         resident_args: 0,
         phase_resident: 0,
     });

@@ -69,6 +69,17 @@ pub struct AttentionConfig {
 pub struct Weight {
     pub base: Tensor,
     pub lora: Option<LowRank>,
+    pub order: AxisOrder,
+}
+
+/// The order a weight's axes are stored in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AxisOrder {
+    /// As trained and checkpointed: `project` contracts the axes its caller names.
+    AsTrained,
+    /// The axes `project` keeps, then the `contracted` axes it contracts (see
+    /// `Weight::output_first`).
+    OutputFirst { contracted: usize },
 }
 
 /// LoRA's update of a weight W: scale · A·B, with A [in, r] and B [r, out], `in` and `out` being
@@ -82,7 +93,11 @@ pub struct LowRank {
 
 impl From<Tensor> for Weight {
     fn from(base: Tensor) -> Weight {
-        Weight { base, lora: None }
+        Weight {
+            base,
+            lora: None,
+            order: AxisOrder::AsTrained,
+        }
     }
 }
 
@@ -91,7 +106,19 @@ impl Weight {
     /// [x's other axes..., the weight's other axes...]. With LoRA, plus scale·(x·A)·B taken in
     /// that order, as qwix does: the update's gradients are then matmuls of rank r, where
     /// differentiating a merged W + scale·A·B costs a whole weight gradient xᵀ·dy per projection.
+    ///
+    /// `contract` names the axes in the as-trained order; an output-first weight was laid out
+    /// from them already.
     pub fn project(&self, x: &Tensor, contract: &[i64]) -> Tensor {
+        if let AxisOrder::OutputFirst { contracted } = self.order {
+            assert_eq!(
+                contracted,
+                contract.len(),
+                "axes contracted by {:?}",
+                self.base.dims()
+            );
+            return self.project_output_first(x, contracted);
+        }
         let rank = x.rank() as i64;
         let first = rank - contract.len() as i64;
         let y = x.dot_general(
@@ -108,6 +135,49 @@ impl Weight {
         let flat = x.reshape(&[lead, &[inner.iter().product::<i64>()]].concat());
         let update = flat.convert(l.a.ty()).matmul(&l.a).matmul(&l.b) * l.scale;
         &y + &update.convert(y.ty()).reshape(&y.dims())
+    }
+
+    /// The same weight stored with the axes `project` keeps first (in order), then the axes it
+    /// contracts (in `contract`'s order), transposed here once. For a few rows (decoding on
+    /// the CPU) W·xᵀ reads such a weight as it lies, where x·W makes XLA's CPU backend repack
+    /// it on every call: the same reason the LM head is computed vocabulary first.
+    pub fn output_first(&self, contract: &[i64]) -> Weight {
+        let base = self.plain();
+        let kept = (0..base.rank() as i64).filter(|a| !contract.contains(a));
+        let perm: Vec<i64> = kept.chain(contract.iter().copied()).collect();
+        Weight {
+            base: base.transpose(&perm),
+            lora: None,
+            order: AxisOrder::OutputFirst {
+                contracted: contract.len(),
+            },
+        }
+    }
+
+    /// x [lead..., in...] by an output-first weight [out..., in...]: W·xᵀ [out, rows] over
+    /// both flattened to matrices, then turned to [lead..., out...]. As matrices XLA keeps the
+    /// product in the form that reads x as it lies (a higher-rank dot was canonicalized to one
+    /// that copies x transposed and ran no faster); the barrier keeps it from folding the small
+    /// transpose back into the matmul, which brings back the repacking form.
+    fn project_output_first(&self, x: &Tensor, contracted: usize) -> Tensor {
+        let (w_dims, x_dims) = (self.base.dims(), x.dims());
+        let (out, inner) = w_dims.split_at(w_dims.len() - contracted);
+        let lead = &x_dims[..x_dims.len() - contracted];
+        let (n_in, n_out, rows) = (
+            inner.iter().product::<i64>(),
+            out.iter().product::<i64>(),
+            lead.iter().product::<i64>(),
+        );
+        let y = self.base.reshape(&[n_out, n_in]).dot_general(
+            &x.reshape(&[rows, n_in]),
+            DotDims {
+                lhs_contract: vec![1],
+                rhs_contract: vec![1],
+                ..Default::default()
+            },
+        );
+        let y = Tensor::optimization_barrier(&[y]).swap_remove(0);
+        y.transpose(&[1, 0]).reshape(&[lead, out].concat())
     }
 
     /// The weight itself, for layouts that hold no update (decoding reads merged weights).

@@ -12,7 +12,7 @@ use crate::graph::{
 use crate::grpo::programs::{finish, place};
 use crate::models::gemma::{
     embed, forward_cached, logits_vocab_major, positions_from_mask, GemmaConfig, GemmaWeights,
-    KvCache,
+    KvCache, WeightOrder,
 };
 use crate::pjrt::{ElementType, Result};
 
@@ -316,10 +316,17 @@ fn loop_checking_rarely(
 }
 
 /// Decode: params, state, knobs, limit (i32: stop after this many tokens in total) → outputs.
-pub fn decode(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32], layout: &Layout) -> Module {
+/// `order`: how the loop reads the weights (`WeightOrder::for_platform`).
+pub fn decode(
+    cfg: &GemmaConfig,
+    bucket: &Bucket,
+    stops: &[u32],
+    layout: &Layout,
+    order: WeightOrder,
+) -> Module {
     let g = Graph::new("decode");
     let (w, _) = GemmaWeights::parameters(&g, cfg);
-    let w = w.for_decoding();
+    let w = w.for_decoding(order);
     let b = bucket.batch;
     let state = decode_state_parameters(&g, cfg, bucket);
     let state_layout = DecodeState::layout(layout, cfg).into_vec();
@@ -431,9 +438,10 @@ impl GenerationPrograms {
         stops: &[u32],
     ) -> Result<GenerationPrograms> {
         let layout = on.layout();
+        let order = WeightOrder::for_platform(on.client().platform_name());
         Ok(GenerationPrograms {
             prefill: on.compile(&prefill(cfg, bucket, stops, layout))?,
-            decode: on.compile(&decode(cfg, bucket, stops, layout))?,
+            decode: on.compile(&decode(cfg, bucket, stops, layout, order))?,
             cache_len: KvCache::tensor_count(cfg),
         })
     }

@@ -8,7 +8,7 @@
 use crate::graph::{Layout, Module};
 use crate::grpo::accumulate::{ApplyGradientsProgram, GradientProgram};
 use crate::grpo::programs::{LogProbsProgram, MergeProgram, TrainStepProgram, Trainable};
-use crate::models::gemma::GemmaConfig;
+use crate::models::gemma::{GemmaConfig, WeightOrder};
 use crate::rollout::generator::{prompt_bucket, sampling_bucket};
 use crate::rollout::programs::{decode, prefill, CastProgram};
 
@@ -166,7 +166,14 @@ pub fn plan(cfg: &TrainConfig, model: &GemmaConfig, layout: &Layout) -> ProgramP
         ),
         (
             "rollout/decode",
-            decode(&rollout_model, &bucket, &stops, layout),
+            // Planned for accelerator chips (`compile-check`): weights as trained.
+            decode(
+                &rollout_model,
+                &bucket,
+                &stops,
+                layout,
+                WeightOrder::AsTrained,
+            ),
         ),
     ] {
         programs.push(PlannedProgram {
