@@ -29,6 +29,7 @@ use crate::grpo::programs::{Geometry, Loss, StepMetrics, Trainable};
 use crate::models::gemma::GemmaConfig;
 use crate::models::hf::{load_params, save_params};
 use crate::models::LoadedModel;
+use crate::pjrt::platforms;
 use crate::pjrt::Client;
 use crate::rollout::generator::prompt_bucket;
 use crate::rollout::{Completion, Generator, SamplingParams};
@@ -251,6 +252,15 @@ impl Session<'_> {
             }
             let dir = self.save(state, snapshot, model_cfg)?;
             log.say(format!("checkpoint: {}", dir.display()));
+        }
+        if let Some((before, after)) =
+            platforms::release_kept_host_memory_above(platforms::KEPT_HOST_MEMORY_LIMIT)
+        {
+            tracing::debug!(
+                "host memory kept free given back: {} → {} MiB resident",
+                before >> 20,
+                after >> 20
+            );
         }
         if stop {
             log.bar.abandon_with_message(format!(
