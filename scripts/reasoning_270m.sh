@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The recipe and its measurement, one command: set up, then a supervised warm start and GRPO on
-# Gemma 3 270M with LoRA (configs/reasoning_270m.yaml; about an hour on 2 CPU cores; resumes
+# Gemma 3 270M with LoRA (configs/reasoning_270m.yaml; about an hour and a half on 2 CPU cores; resumes
 # where it stopped), then greedy answers of the base model, the SFT result and the SFT+GRPO
 # model to the held-out split (data/reasoning_eval.jsonl, phrased unlike the training data),
 # with 95% intervals, per domain and difficulty. Writes writeup/results/:
