@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The recipe and its measurement, one command: set up, then a supervised warm start and GRPO on
-# Gemma 3 270M with LoRA (configs/reasoning_270m.yaml; about an hour and a half on 2 CPU cores; resumes
-# where it stopped), then greedy answers of the base model, the SFT result and the SFT+GRPO
-# model to the held-out split (data/reasoning_eval.jsonl, phrased unlike the training data),
+# Gemma 3 270M with LoRA (configs/reasoning_270m.yaml; about an hour and a half on 2 CPU
+# cores; resumes where it stopped), then greedy answers of the base model, the SFT result and
+# the SFT+GRPO model to the held-out split (data/reasoning_eval.jsonl, phrased unlike the
+# training data),
 # with 95% intervals, per domain and difficulty. Writes writeup/results/:
 #   reasoning_270m.json (rows base / SFT / SFT+GRPO, ten sample completions each),
 #   reasoning_270m_table.md (the printed table), reasoning_270m_curves.png.

@@ -285,7 +285,8 @@ fn quiet_xla_logging() {
 /// for the next call. Once the LM head was chunked and batches packed, the temporaries were
 /// small enough that this costs little memory (the recipe's SFT + GRPO steps: peak 12.7 →
 /// 13.7 GB; the bench config's: 8.63 → 8.69 GB) for steps 7-17% faster, so it is the default
-/// on the CPU; `GRPO_XLA_KEEP_HOST_MEMORY=0` turns it off.
+/// on the CPU; `GRPO_XLA_KEEP_HOST_MEMORY=0` turns it off. What it keeps is bounded between
+/// training steps by `release_kept_host_memory_above`.
 fn keep_freed_host_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
