@@ -35,10 +35,12 @@ def main():
     first = sys.argv[2] if len(sys.argv) > 2 else "loop_dynamic_update_slice_fusion_38"
     ks = kernels(path)
     starts = [i for i, (n, _) in enumerate(ks) if n == first]
+    if len(starts) < 2:
+        sys.exit(f"{path}: no decode step found: {first} launched {len(starts)} times "
+                 "(name the loop body's first kernel, from the decode thunk_sequence.txt)")
     steps = [ks[a:b] for a, b in zip(starts, starts[1:])]
     size = statistics.mode(len(s) for s in steps)
     steps = [s for s in steps if len(s) == size]  # a call's last step runs into what follows
-    assert steps, f"no decode step found: {first} launched {len(starts)} times"
     totals = [sum(t for _, t in s) for s in steps]
     step = steps[totals.index(statistics.median_low(totals))]
     print(f"{len(ks)} kernels profiled; {len(steps)} whole decode steps of {size} kernels")
