@@ -25,7 +25,7 @@ def kernels(path):
 
 
 def kind(name):
-    if name.startswith(("gemm", "cublas", "cutlass")) or "gemm" in name:
+    if any(word in name for word in ("gemm", "cublas", "cutlass")):
         return "matmul"
     return re.sub(r"(_\d+)+$", "", name)
 
