@@ -3,8 +3,7 @@
 # Gemma 3 270M with LoRA (configs/reasoning_270m.yaml; about an hour and a half on 2 CPU
 # cores; resumes where it stopped), then greedy answers of the base model, the SFT result and
 # the SFT+GRPO model to the held-out split (data/reasoning_eval.jsonl, phrased unlike the
-# training data),
-# with 95% intervals, per domain and difficulty. Writes writeup/results/:
+# training data), with 95% intervals, per domain and difficulty. Writes writeup/results/:
 #   reasoning_270m.json (rows base / SFT / SFT+GRPO, ten sample completions each),
 #   reasoning_270m_table.md (the printed table), reasoning_270m_curves.png.
 # EVAL_LIMIT=N evaluates the first N problems only (default: all 400).
