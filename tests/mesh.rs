@@ -109,6 +109,47 @@ fn sampled_tokens_and_logps_equal_one_devices() {
     }
 }
 
+/// Each prompt's samples continue from one prefill of it (`Bucket::samples`): four prompts × two
+/// samples give the tokens and log-probs of the eight rows prefilled one by one, on one device and
+/// with the prompts split over two and four (three prompts, above, are not split: every row is
+/// prefilled there, and those runs match one device's shared prefill).
+#[test]
+fn one_prefill_per_prompt_samples_what_one_per_row_does() {
+    let model = model();
+    let four: Vec<Vec<u32>> = [vec![2u32, 40, 41], vec![2, 50, 51, 52, 53]]
+        .into_iter()
+        .chain(prompts().into_iter().take(2))
+        .collect();
+    let every_row: Vec<Vec<u32>> = four.iter().flat_map(|p| [p.clone(), p.clone()]).collect();
+    for (data, fsdp) in [(1, 1), (2, 1), (2, 2)] {
+        let generate = |prompts: &[Vec<u32>], samples: usize| {
+            Generator::new(
+                placement(data, fsdp),
+                model.config.clone(),
+                &model.params,
+                model.tokenizer.clone(),
+            )
+            .unwrap()
+            .generate(prompts, samples, &sampling(5), 5, |_| {})
+            .unwrap()
+        };
+        let shared = generate(&four, 2);
+        let alone = generate(&every_row, 1);
+        let mesh = format!("mesh {data}×{fsdp}");
+        assert_eq!(shared.len(), 8, "{mesh}");
+        for (r, (a, b)) in shared.iter().zip(&alone).enumerate() {
+            assert_eq!(a.prompt_index, r / 2, "{mesh}: row {r}");
+            assert_eq!(a.tokens, b.tokens, "{mesh}: row {r}'s tokens");
+            for (x, y) in a.logps.iter().zip(&b.logps) {
+                assert!(
+                    (x - y).abs() <= 1e-6 * y.abs().max(1.0),
+                    "{mesh}: row {r}'s log-probs {x} vs {y}"
+                );
+            }
+        }
+    }
+}
+
 /// Sampling keeps each device's rows on that device: top-k runs per device in a manual
 /// computation, so the prefill has no collective at all and the decode loop only the all-reduce
 /// asking whether every row has finished (XLA's partitioner used to gather every row's
@@ -126,6 +167,7 @@ fn sampling_gathers_no_rows_across_devices() {
     for (sampler, top_k) in [("top-50", Some(50)), ("top-5", Some(5)), ("greedy", None)] {
         let bucket = Bucket {
             batch: 8,
+            samples: 1,
             prompt_len: 8,
             slots: 20,
             chunk: 4,

@@ -102,6 +102,7 @@ fn every_program_of_a_run_compiles_for_a_v5e_8_with_no_tpu() {
     // Evaluation decodes greedily, whose argmax over the vocabulary gathers with batching dims.
     let greedy = Bucket {
         batch: 8,
+        samples: 1,
         prompt_len: 32,
         slots: 48,
         chunk: 16,

@@ -190,6 +190,7 @@ fn time_ours(
     let on = Placement::single(client.clone());
     let bucket = Bucket {
         batch: b,
+        samples: 1,
         prompt_len: t,
         slots: t + steps + 1,
         chunk: steps,

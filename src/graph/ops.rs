@@ -421,6 +421,22 @@ impl Tensor {
         self.broadcast_in_dim(dims, &mapping)
     }
 
+    /// Axis 0 read as `groups` equal blocks, each block repeated `times` times in place:
+    /// rows [a, b] become [a, a, b, b] for times 2 (with groups 2). A block may span several
+    /// entries of axis 0 (a KV cache's rows are batch × heads).
+    #[track_caller]
+    pub fn repeat_groups(&self, groups: i64, times: i64) -> Tensor {
+        if times == 1 {
+            return self.clone();
+        }
+        let mut dims = self.dims();
+        let block = self.shape().element_count() / groups;
+        dims[0] *= times;
+        self.reshape(&[groups, 1, block])
+            .broadcast_to(&[groups, times, block])
+            .reshape(&dims)
+    }
+
     /// `stablehlo.broadcast_in_dim`: input dimension i becomes output dimension `mapping[i]`.
     #[track_caller]
     pub fn broadcast_in_dim(&self, dims: &[i64], mapping: &[i64]) -> Tensor {

@@ -418,6 +418,19 @@ impl KvCache {
         }
     }
 
+    /// The cache of `batch` rows with each row copied `times` times in place (row r becomes
+    /// rows r·times .. (r + 1)·times): samples of one prompt continue from its one prefill.
+    pub fn repeat_rows(&self, batch: i64, times: i64) -> KvCache {
+        let layers = self.layers.iter().map(|l| LayerCache {
+            keys: l.keys.repeat_groups(batch, times),
+            values: l.values.repeat_groups(batch, times),
+        });
+        KvCache {
+            layers: layers.collect(),
+            positions: self.positions.repeat_groups(batch, times),
+        }
+    }
+
     /// How many tensors `to_vec` gives.
     pub fn tensor_count(cfg: &GemmaConfig) -> usize {
         2 * cfg.num_layers + 1

@@ -71,13 +71,20 @@ fn round_up(x: i64, to: i64) -> i64 {
     (x + to - 1) / to * to
 }
 
-/// The programs' shape for `rows` prompts of at most `longest` tokens, sampled as `sp` says,
-/// decoding `chunk` tokens per call.
-pub fn sampling_bucket(rows: usize, longest: usize, sp: &SamplingParams, chunk: usize) -> Bucket {
+/// The programs' shape for `rows` rows, `samples` consecutive ones per prompt (`shared_samples`),
+/// of at most `longest` prompt tokens, sampled as `sp` says, decoding `chunk` tokens per call.
+pub fn sampling_bucket(
+    rows: usize,
+    samples: usize,
+    longest: usize,
+    sp: &SamplingParams,
+    chunk: usize,
+) -> Bucket {
     let t = prompt_bucket(longest);
     let greedy = sp.temperature <= 0.0;
     Bucket {
         batch: rows as i64,
+        samples: samples as i64,
         prompt_len: t,
         slots: round_up(t + sp.max_new_tokens as i64, 64),
         chunk: chunk.clamp(1, sp.max_new_tokens) as i64,
@@ -86,6 +93,16 @@ pub fn sampling_bucket(rows: usize, longest: usize, sp: &SamplingParams, chunk: 
             top_k: if greedy { None } else { sp.top_k },
             top_p: !greedy && sp.top_p < 1.0,
         },
+    }
+}
+
+/// How many samples of each of `prompts` prompts one prefill serves: all `samples` when the
+/// prompts split evenly over the `row_multiple` devices that split the rows, else 1 (every row
+/// prefilled on its own, rows padded to the devices).
+pub fn shared_samples(prompts: usize, samples: usize, row_multiple: usize) -> usize {
+    match prompts % row_multiple {
+        0 => samples,
+        _ => 1,
     }
 }
 
@@ -317,15 +334,17 @@ impl Generator {
             .flat_map(|(i, p)| std::iter::repeat_n((i, p), samples))
             .collect();
         let wanted = rows.len();
-        // Rows are split over the devices: pad with copies of the last row, dropped at the end.
+        // Rows are split over the devices: pad with copies of the last row, dropped at the end
+        // (none are needed when the prompts split evenly, and each is prefilled once).
         let multiple = self.placement.layout().batch_multiple();
+        let shared = shared_samples(prompts.len(), samples, multiple);
         let last = rows[wanted - 1];
         rows.resize(wanted.div_ceil(multiple) * multiple, last);
         let b = rows.len();
-        let longest = rows.iter().map(|(_, p)| p.len()).max().unwrap_or(1);
-        let bucket = sampling_bucket(b, longest, sp, chunk);
+        let longest = prompts.iter().map(|p| p.len()).max().unwrap_or(1);
+        let bucket = sampling_bucket(b, shared, longest, sp, chunk);
         let programs = self.programs(bucket)?;
-        let prompt_rows: Vec<&Vec<u32>> = rows.iter().map(|(_, p)| *p).collect();
+        let prompt_rows: Vec<&Vec<u32>> = rows.iter().step_by(shared).map(|(_, p)| *p).collect();
         let inputs = self.prefill_inputs(&prompt_rows, bucket.prompt_len, sp.seed)?;
         let on = &self.placement;
         let knobs = Knobs {

@@ -22,6 +22,9 @@ use super::sampling::{sample, SamplerShape};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Bucket {
     pub batch: i64,
+    /// Consecutive rows that sample the same prompt: the prefill reads `batch / samples`
+    /// prompts and copies each one's cache to its rows (1: every row prefilled on its own).
+    pub samples: i64,
     pub prompt_len: i64,
     /// Cache slots: prompt_len + the most tokens generated.
     pub slots: i64,
@@ -136,8 +139,8 @@ fn is_stop(token: &Tensor, stops: &[u32]) -> Tensor {
     hit.convert(ElementType::S32)
 }
 
-/// The prompts of one prefill call: left-padded ids [B, T] i32, their validity [B, T] i32 and
-/// the sampler's starting rng (u64 [2]).
+/// The prompts of one prefill call: left-padded ids [B / samples, T] i32, their validity
+/// [B / samples, T] i32 and the sampler's starting rng (u64 [2]).
 pub struct PrefillInputs<T> {
     pub prompt: T,
     pub valid: T,
@@ -145,13 +148,16 @@ pub struct PrefillInputs<T> {
 }
 
 /// Prefill: params, prompt, valid, rng, knobs → decode state, first token's log-prob [B].
+/// Each prompt is read once; its G samples start from copies of its cache (GRPO's groups: a
+/// G-th of the prefill work).
 pub fn prefill(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32], layout: &Layout) -> Module {
     let g = Graph::new("prefill");
     let (w, _) = GemmaWeights::parameters(&g, cfg);
-    let (b, t) = (bucket.batch, bucket.prompt_len);
+    let (b, t, samples) = (bucket.batch, bucket.prompt_len, bucket.samples);
+    let prompts = b / samples;
     let inputs = PrefillInputs {
-        prompt: g.parameter("prompt", Shape::i32(&[b, t])),
-        valid: g.parameter("valid", Shape::i32(&[b, t])),
+        prompt: g.parameter("prompt", Shape::i32(&[prompts, t])),
+        valid: g.parameter("valid", Shape::i32(&[prompts, t])),
         rng: g.parameter("rng", Shape::new(ElementType::U64, &[2])),
     };
     place(&g, layout, &[&inputs.prompt, &inputs.valid], |t| {
@@ -159,7 +165,7 @@ pub fn prefill(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32], layout: &Layou
     });
     let knobs = knob_parameters(&g);
     let (positions, key_positions) = positions_from_mask(&inputs.valid);
-    let cache = KvCache::empty(&g, cfg, b, bucket.slots);
+    let cache = KvCache::empty(&g, cfg, prompts, bucket.slots);
     let start = g.scalar(0.0, ElementType::S32);
     let (hidden, cache) = forward_cached(
         cfg,
@@ -170,8 +176,13 @@ pub fn prefill(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32], layout: &Layou
         &cache,
         &start,
     );
+    let cache = cache.repeat_rows(prompts, samples);
     // Left padding: every prompt's last token is in the last column.
-    let last = hidden.narrow(1, t - 1, 1).reshape(&[b, cfg.embed_dim]);
+    let last = (hidden
+        .narrow(1, t - 1, 1)
+        .reshape(&[prompts, cfg.embed_dim]))
+    .repeat_groups(prompts, samples);
+    let last_position = positions.narrow(1, t - 1, 1).reshape(&[prompts]);
     let l = logits_vocab_major(cfg, &w, &last).convert(ElementType::F32);
     let (rng, token, logp) = sample(
         &g,
@@ -185,7 +196,7 @@ pub fn prefill(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32], layout: &Layou
     let state = DecodeState {
         cache: cache.to_vec(),
         step: g.scalar(1.0, ElementType::S32),
-        position: positions.narrow(1, t - 1, 1).reshape(&[b]) + 1.0,
+        position: last_position.repeat_groups(prompts, samples) + 1.0,
         done: is_stop(&token, stops),
         token,
         rng,

@@ -9,7 +9,7 @@ use crate::graph::{Layout, Module};
 use crate::grpo::accumulate::{ApplyGradientsProgram, GradientProgram};
 use crate::grpo::programs::{LogProbsProgram, MergeProgram, TrainStepProgram, Trainable};
 use crate::models::gemma::{GemmaConfig, WeightOrder};
-use crate::rollout::generator::{prompt_bucket, sampling_bucket};
+use crate::rollout::generator::{prompt_bucket, sampling_bucket, shared_samples};
 use crate::rollout::programs::{decode, prefill, CastProgram};
 
 use super::config::TrainConfig;
@@ -148,7 +148,12 @@ pub fn plan(cfg: &TrainConfig, model: &GemmaConfig, layout: &Layout) -> ProgramP
     let sampling = rollout_sampling(cfg);
     let rows = cfg.training.prompts_per_step * cfg.rollout.num_generations;
     let longest = prompt_bucket(cfg.rollout.max_prompt_length) as usize;
-    let bucket = sampling_bucket(rows, longest, &sampling, sampling.max_new_tokens);
+    let samples = shared_samples(
+        cfg.training.prompts_per_step,
+        cfg.rollout.num_generations,
+        layout.batch_multiple(),
+    );
+    let bucket = sampling_bucket(rows, samples, longest, &sampling, sampling.max_new_tokens);
     // The stop tokens are constants in the programs; their values do not change the shapes.
     let stops = [1u32, 106];
     if cast {
