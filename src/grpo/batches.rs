@@ -51,14 +51,17 @@ impl std::fmt::Display for PackedGeometry {
 }
 
 /// GRPO's groups packed one to a row: the group's prompt once, then its `group_size`
-/// completions, each attending to the prompt and to itself; `completion_len` target slots a
-/// completion, so the log-probs come out [groups · G, C] as from `Geometry`'s rows.
+/// completions, each attending to the prompt and to itself. The LM head runs on `targets` slots
+/// a row, the group's completion tokens end to end (not G · C: one long completion would pad
+/// every other to its length), and the log-probs come out [groups · G, C] as from `Geometry`'s
+/// rows, read from those slots (`GroupedGrpoBatch::completion_slots`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct GroupedGeometry {
     pub groups: i64,
     pub group_size: i64,
     pub row_len: i64,
     pub completion_len: i64,
+    pub targets: i64,
 }
 
 impl GroupedGeometry {
@@ -71,7 +74,7 @@ impl GroupedGeometry {
         PackedGeometry {
             rows: self.groups,
             row_len: self.row_len,
-            targets: self.group_size * self.completion_len,
+            targets: self.targets,
         }
     }
 }
@@ -121,8 +124,8 @@ impl std::fmt::Display for BatchShape {
             BatchShape::Packed(p) => p.fmt(f),
             BatchShape::Grouped(g) => write!(
                 f,
-                "{} groups of {} x {} tokens a row",
-                g.groups, g.group_size, g.row_len
+                "{} groups of {} x {} tokens a row, {} targets",
+                g.groups, g.group_size, g.row_len, g.targets
             ),
         }
     }
@@ -208,10 +211,13 @@ pub struct PackedSftBatch<T> {
     pub target_mask: T,
 }
 
-/// A GRPO batch with each group packed into one row (`GroupedGeometry`): the rows, then as
-/// `GrpoBatch` the completion mask [B, C], advantages [B] and log-probs [B, C], B = groups · G.
+/// A GRPO batch with each group packed into one row (`GroupedGeometry`): the rows, the target
+/// slot of each completion token [groups, G · C] i32 (completion i's token j at i · C + j; 0
+/// past its end), then as `GrpoBatch` the completion mask [B, C], advantages [B] and log-probs
+/// [B, C], B = groups · G.
 pub struct GroupedGrpoBatch<T> {
     pub rows: PackedRows<T>,
+    pub completion_slots: T,
     pub completion_mask: T,
     pub advantages: T,
     pub old_logps: T,
@@ -277,6 +283,7 @@ impl StepBatch for GroupedGrpoBatch<DeviceArray> {
     fn buffers(&self) -> Vec<&DeviceArray> {
         let mut all = self.rows.arrays().to_vec();
         all.extend([
+            &self.completion_slots,
             &self.completion_mask,
             &self.advantages,
             &self.old_logps,
@@ -289,9 +296,10 @@ impl StepBatch for GroupedGrpoBatch<DeviceArray> {
         let completion_len = self.completion_mask.dims()[1];
         BatchShape::Grouped(GroupedGeometry {
             groups: packed.rows,
-            group_size: packed.targets / completion_len,
+            group_size: self.completion_slots.dims()[1] / completion_len,
             row_len: packed.row_len,
             completion_len,
+            targets: packed.targets,
         })
     }
 }

@@ -77,8 +77,14 @@ pub(crate) fn declare_completion_log_probs(
         }
         BatchShape::Grouped(geo) => {
             let rows = declare_packed_rows(g, geo.packed());
-            place_batch(g, layout, &rows.arrays());
-            grouped_log_probs(cfg, w, &rows, geo, temperature, gradient)
+            let slots = g.parameter(
+                "completion_slots",
+                Shape::i32(&[geo.groups, geo.group_size * geo.completion_len]),
+            );
+            let mut arrays = rows.arrays().to_vec();
+            arrays.push(&slots);
+            place_batch(g, layout, &arrays);
+            grouped_log_probs(cfg, w, &rows, &slots, geo, temperature, gradient)
         }
         BatchShape::Packed(_) => panic!("packed supervised examples have no completions"),
     }
@@ -97,22 +103,33 @@ pub fn packed_log_probs(
     log_probs_of(cfg, w, &h, &rows.target_ids, temperature, gradient)
 }
 
-/// Log-probs [B, C] of grouped rows' completions (each row's G · C slots are its G
-/// completions' C each), and the entropy there.
+/// Log-probs [B, C] of grouped rows' completions, and the entropy there: the head runs on each
+/// row's target slots, and completion i's token j of a row is read from slot
+/// `completion_slots[row, i · C + j]`, by a select over the row's slots (exact at any matmul
+/// precision; rows split over devices stay where they are).
 pub fn grouped_log_probs(
     cfg: &GemmaConfig,
     w: &GemmaWeights,
     rows: &PackedRows<Tensor>,
+    completion_slots: &Tensor,
     geo: GroupedGeometry,
     temperature: f64,
     gradient: HeadGradient,
 ) -> (Tensor, Tensor) {
     let (logp, entropy) = packed_log_probs(cfg, w, rows, temperature, gradient);
     let per_completion = [geo.batch(), geo.completion_len];
-    (
-        logp.reshape(&per_completion),
-        entropy.reshape(&per_completion),
-    )
+    let read = |x: Tensor| {
+        let (r, t, n) = (x.dim(0), x.dim(1), completion_slots.dim(1));
+        let slot = completion_slots
+            .reshape(&[r, n, 1])
+            .broadcast_to(&[r, n, t]);
+        let hit = x.graph().iota(Shape::i32(&[r, n, t]), 2).eq(&slot);
+        let spread = x.reshape(&[r, 1, t]).broadcast_to(&[r, n, t]);
+        hit.select(&spread, &spread.zeros_like())
+            .sum(&[2], false)
+            .reshape(&per_completion)
+    };
+    (read(logp), read(entropy))
 }
 
 /// A loss over a batch and the metrics that come with it (all scalars; kl and clip fraction are

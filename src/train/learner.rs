@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 
 use super::packing::{GroupedExamples, TrainExample};
-use super::sft_packing::{largest_packed, round_up_to_quantum, PackedExamples, PACK_QUANTUM};
+use super::sft_packing::{largest_packed, quantum_for, round_up_to_quantum, PackedExamples};
 use crate::graph::{DeviceArray, HostArray, Placement};
 use crate::grpo::accumulate::{ApplyGradientsProgram, GradientProgram, LossValues};
 use crate::grpo::lora;
@@ -284,6 +284,7 @@ impl LearnerSpec {
                     group_size: g,
                     row_len: round_up_to_quantum(tokens as usize) as i64,
                     completion_len: geo.completion_len,
+                    targets: round_up_to_quantum((g * geo.completion_len) as usize) as i64,
                 }
                 .into()
             }
@@ -445,12 +446,16 @@ impl Learner {
                 matches!(self.spec.loss, Loss::Grpo { .. })
                     && g.batch() <= max.batch
                     && g.completion_len <= max.completion_len
+                    && g.targets
+                        <= round_up_to_quantum((g.group_size * max.completion_len) as usize) as i64
                     && g.row_len
-                        <= max.prompt_len + g.group_size * max.completion_len + PACK_QUANTUM as i64
+                        <= round_up_to_quantum(
+                            (max.prompt_len + g.group_size * max.completion_len) as usize,
+                        ) as i64
             }
             BatchShape::Packed(p) => {
                 // Each row's length and slots are rounded up to the packing quantum.
-                let slack = p.rows * PACK_QUANTUM as i64;
+                let slack = p.rows * quantum_for(p.row_len as usize) as i64;
                 matches!(self.spec.loss, Loss::Sft)
                     && p.rows * p.row_len <= max.batch * max.seq_len() + slack
                     && p.rows * p.targets <= max.batch * max.completion_len + slack
@@ -570,17 +575,17 @@ impl Learner {
         &mut self,
         grouped: &GroupedExamples,
     ) -> Result<GroupedGrpoBatch<DeviceArray>> {
-        let (rows, completion_mask, advantages) = grouped.upload(&self.placement)?;
+        let up = grouped.upload(&self.placement)?;
         let geo = grouped.geo;
-        let (ref_logps, old_logps) = self.policy_logps(
-            geo.into(),
-            &rows.arrays(),
-            (geo.batch(), geo.completion_len),
-        )?;
+        let mut tokens = up.rows.arrays().to_vec();
+        tokens.push(&up.completion_slots);
+        let (ref_logps, old_logps) =
+            self.policy_logps(geo.into(), &tokens, (geo.batch(), geo.completion_len))?;
         Ok(GroupedGrpoBatch {
-            rows,
-            completion_mask,
-            advantages,
+            rows: up.rows,
+            completion_slots: up.completion_slots,
+            completion_mask: up.completion_mask,
+            advantages: up.advantages,
             old_logps,
             ref_logps,
         })

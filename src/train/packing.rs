@@ -218,15 +218,18 @@ impl TrainExample {
                 "group {k}: its rows do not share one prompt"
             );
         }
-        let packed = PackedExamples::pack_groups(&groups, c)?;
+        let (packed, completion_slots) = PackedExamples::pack_groups(&groups, c)?;
         Ok(GroupedExamples {
             geo: GroupedGeometry {
                 groups: (b / group_size) as i64,
                 group_size: group_size as i64,
                 row_len: packed.geo.row_len,
                 completion_len: c as i64,
+                targets: packed.geo.targets,
             },
             rows: packed,
+            completion_slots,
+            completion_mask: self.completion_mask.clone(),
             advantages: self.advantages.clone(),
         })
     }
@@ -248,27 +251,35 @@ impl TrainExample {
     }
 }
 
-/// A GRPO batch with each group in one row (`TrainExample::grouped`): the packed rows (their
-/// target mask is the completion mask [B, C], row-major) and one advantage per completion.
+/// A GRPO batch with each group in one row (`TrainExample::grouped`): the packed rows, each
+/// completion token's target slot in its row [groups, G · C], the completion mask [B, C] and
+/// one advantage per completion.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GroupedExamples {
     pub geo: GroupedGeometry,
     pub rows: PackedExamples,
+    pub completion_slots: Vec<i32>,
+    pub completion_mask: Vec<f32>,
     pub advantages: Vec<f32>,
 }
 
+/// `GroupedExamples` on the devices, rows split over them.
+pub struct GroupedUpload {
+    pub rows: PackedRows<DeviceArray>,
+    pub completion_slots: DeviceArray,
+    pub completion_mask: DeviceArray,
+    pub advantages: DeviceArray,
+}
+
 impl GroupedExamples {
-    /// The rows, completion mask [B, C] and advantages [B] on the devices, split over them.
-    pub fn upload(
-        &self,
-        on: &Placement,
-    ) -> Result<(PackedRows<DeviceArray>, DeviceArray, DeviceArray)> {
-        let (b, c) = (self.geo.batch(), self.geo.completion_len);
-        Ok((
-            self.rows.upload_rows(on)?,
-            on.put_rows(&self.rows.target_mask, &[b, c])?,
-            on.put_rows(&self.advantages, &[b])?,
-        ))
+    pub fn upload(&self, on: &Placement) -> Result<GroupedUpload> {
+        let (g, b, c) = (self.geo.groups, self.geo.batch(), self.geo.completion_len);
+        Ok(GroupedUpload {
+            rows: self.rows.upload_rows(on)?,
+            completion_slots: on.put_rows(&self.completion_slots, &[g, b / g * c])?,
+            completion_mask: on.put_rows(&self.completion_mask, &[b, c])?,
+            advantages: on.put_rows(&self.advantages, &[b])?,
+        })
     }
 }
 
@@ -293,9 +304,15 @@ mod tests {
         let l = grouped.geo.row_len as usize;
         assert_eq!(&grouped.rows.tokens[..5], &[1, 2, 10, 11, 12]);
         assert_eq!(&grouped.rows.tokens[l..l + 6], &[3, 4, 5, 13, 14, 15]);
+        assert_eq!(grouped.completion_mask, batch.completion_mask);
+        // Each row's completion tokens in its first target slots, end to end; completion i's
+        // token j reads slot completion_slots[i · 3 + j] of its row.
+        let t = grouped.geo.targets as usize;
+        assert_eq!(&grouped.rows.target_ids[..3], &[10, 11, 12]);
+        assert_eq!(&grouped.rows.target_ids[t..t + 3], &[13, 14, 15]);
         assert_eq!(
-            grouped.rows.target_mask, batch.completion_mask,
-            "slots are the mask [B, C]"
+            grouped.completion_slots,
+            [0, 1, 0, 2, 0, 0, 0, 1, 2, 0, 0, 0]
         );
         assert_eq!(grouped.advantages, batch.advantages);
         assert!(batch.grouped(3).is_err(), "4 rows are not groups of 3");

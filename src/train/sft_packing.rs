@@ -6,8 +6,9 @@
 //! the LM head's target positions are. Packed, each row holds its examples end to end (each
 //! attends only to itself, positions restarting at 0: `models::gemma::packed_hidden_states`),
 //! and the head runs only at the positions that predict a target, gathered into `targets` slots
-//! per row. Row length and target slots are rounded up to a multiple of `PACK_QUANTUM`, so a run
-//! meets a handful of shapes, each compiled once (and kept in the executable cache).
+//! per row. Row length and target slots are rounded up to a multiple of `PACK_QUANTUM` (coarser
+//! for long rows: `quantum_for`), so a run meets a handful of shapes, each compiled once (and
+//! kept in the executable cache).
 //!
 //! GRPO groups pack the same way (`PackedExamples::pack_groups`, called by
 //! `TrainExample::grouped`): a row holds one group, its prompt once as a prefix every completion
@@ -19,7 +20,7 @@ use crate::graph::{DeviceArray, Placement};
 use crate::grpo::programs::{Geometry, PackedGeometry, PackedRows, PackedSftBatch};
 use crate::models::gemma::{PADDING_SEGMENT, SHARED_PREFIX};
 
-/// Row lengths and target slots are multiples of this.
+/// Row lengths and target slots are multiples of this (at least).
 pub const PACK_QUANTUM: usize = 32;
 
 /// A packed supervised batch on the host (`PackedSftBatch`'s arrays, row-major).
@@ -34,9 +35,20 @@ pub struct PackedExamples {
     pub target_mask: Vec<f32>,
 }
 
-/// `n` rounded up to a multiple of `PACK_QUANTUM` (at least one).
+/// The step between the lengths compiled around `n`: `PACK_QUANTUM`, or an eighth of the power
+/// of two at or below `n` when that is more. GRPO's grouped rows (a prompt and G completions)
+/// run from a few hundred to over a thousand tokens, and each length met is a compile of the
+/// train step (about 10 s for the 270M on 2 cores): steps of 64 from 512 and 128 from 1,024 meet
+/// half as many, for at most an eighth more tokens.
+pub fn quantum_for(n: usize) -> usize {
+    let floor_pow2 = 1usize << (usize::BITS - 1 - n.max(1).leading_zeros());
+    (floor_pow2 / 8).max(PACK_QUANTUM)
+}
+
+/// `n` rounded up to a multiple of `quantum_for(n)` (at least one quantum).
 pub fn round_up_to_quantum(n: usize) -> usize {
-    n.max(1).div_ceil(PACK_QUANTUM) * PACK_QUANTUM
+    let q = quantum_for(n);
+    n.max(1).div_ceil(q) * q
 }
 
 /// How many examples share a row: two when the batch's rows then still split evenly over
@@ -142,13 +154,14 @@ impl PackedExamples {
     }
 
     /// GRPO groups one to a row (`GroupedGeometry`): each group's prompt once (the row's
-    /// shared prefix), then its completions, each `completion_slots` target slots wide (the
-    /// log-probs then read [groups · G, C] like one completion a row). Every prompt must be
-    /// non-empty and every completion at most `completion_slots` long.
+    /// shared prefix), then its completions, their target slots end to end. Also returns where
+    /// each completion token's slot is, [groups, G · C] (`GroupedGrpoBatch::completion_slots`,
+    /// C = `completion_slots`), so the log-probs read [groups · G, C] like one completion a
+    /// row. Every prompt must be non-empty and every completion at most C long.
     pub fn pack_groups(
         groups: &[(&[u32], Vec<&[u32]>)],
         completion_slots: usize,
-    ) -> Result<PackedExamples> {
+    ) -> Result<(PackedExamples, Vec<i32>)> {
         let size = groups.first().map_or(0, |(_, c)| c.len());
         anyhow::ensure!(
             size > 0 && groups.iter().all(|(_, c)| c.len() == size),
@@ -163,29 +176,34 @@ impl PackedExamples {
                 );
             }
         }
-        let row_tokens =
-            |(p, cs): &(&[u32], Vec<&[u32]>)| p.len() + cs.iter().map(|c| c.len()).sum::<usize>();
-        let longest = groups
-            .iter()
-            .map(row_tokens)
-            .max()
-            .expect("groups are not empty");
+        let targets = |cs: &[&[u32]]| cs.iter().map(|c| c.len()).sum::<usize>();
+        let longest_row = groups.iter().map(|(p, cs)| p.len() + targets(cs)).max();
+        let most_targets = groups.iter().map(|(_, cs)| targets(cs)).max();
         let geo = PackedGeometry {
             rows: groups.len() as i64,
-            row_len: round_up_to_quantum(longest) as i64,
-            targets: (size * completion_slots) as i64,
+            row_len: round_up_to_quantum(longest_row.expect("groups are not empty")) as i64,
+            targets: round_up_to_quantum(most_targets.expect("groups are not empty")) as i64,
         };
         let mut packed = PackedExamples::empty(geo);
+        let mut slots = vec![0i32; groups.len() * size * completion_slots];
         for (r, (prompt, completions)) in groups.iter().enumerate() {
-            packed.fill_group(r, prompt, completions, completion_slots);
+            let row_slots = &mut slots[r * size * completion_slots..][..size * completion_slots];
+            packed.fill_group(r, prompt, completions, (completion_slots, row_slots));
         }
-        Ok(packed)
+        Ok((packed, slots))
     }
 
     /// Writes row `r`: the prompt as the shared prefix, then each completion continuing its
-    /// positions; completion i's token j fills slot i · slots + j, predicted by the token
-    /// before it (the prompt's last for j = 0).
-    fn fill_group(&mut self, r: usize, prompt: &[u32], completions: &[&[u32]], slots: usize) {
+    /// positions, its tokens in the next target slots, each predicted by the token before it
+    /// (the prompt's last for a completion's first); completion i's token j's slot goes to
+    /// `slot_of[i · C + j]`.
+    fn fill_group(
+        &mut self,
+        r: usize,
+        prompt: &[u32],
+        completions: &[&[u32]],
+        (c, slot_of): (usize, &mut [i32]),
+    ) {
         let (len, width) = (self.geo.row_len as usize, self.geo.targets as usize);
         let row = r * len;
         for (j, &t) in prompt.iter().enumerate() {
@@ -193,13 +211,14 @@ impl PackedExamples {
             self.positions[row + j] = j as i32;
             self.segments[row + j] = SHARED_PREFIX as i32;
         }
-        let mut at = prompt.len();
+        let (mut at, mut used) = (prompt.len(), 0);
         for (i, completion) in completions.iter().enumerate() {
             for (j, &t) in completion.iter().enumerate() {
                 self.tokens[row + at + j] = t as i32;
                 self.positions[row + at + j] = (prompt.len() + j) as i32;
                 self.segments[row + at + j] = i as i32 + 1;
-                let slot = r * width + i * slots + j;
+                slot_of[i * c + j] = (used + j) as i32;
+                let slot = r * width + used + j;
                 self.target_at[slot] = match j {
                     0 => prompt.len() - 1,
                     _ => at + j - 1,
@@ -208,6 +227,7 @@ impl PackedExamples {
                 self.target_mask[slot] = 1.0;
             }
             at += completion.len();
+            used += completion.len();
         }
     }
 
@@ -275,6 +295,25 @@ mod tests {
     }
 
     #[test]
+    fn long_rows_round_up_to_coarser_lengths() {
+        let rounded: Vec<usize> = [0, 1, 33, 500, 511, 512, 513, 600, 1023, 1100, 2049]
+            .map(round_up_to_quantum)
+            .to_vec();
+        assert_eq!(
+            rounded,
+            [32, 32, 64, 512, 512, 512, 576, 640, 1024, 1152, 2304]
+        );
+        // Never more than an eighth (or one PACK_QUANTUM) of padding.
+        for n in 1..5000 {
+            let r = round_up_to_quantum(n);
+            assert!(
+                r >= n && (r - n < PACK_QUANTUM || (r - n) * 8 <= n),
+                "{n} -> {r}"
+            );
+        }
+    }
+
+    #[test]
     fn rows_balance_lengths_and_round_up_to_the_quantum() {
         // 40, 30, 20 and 10 tokens into two rows: 40 + 10 and 30 + 20.
         let examples = vec![
@@ -325,15 +364,19 @@ mod tests {
     fn a_group_shares_its_prompt_and_each_completion_continues_its_positions() {
         let prompt = [7u32, 8, 9];
         let (a, b) = ([11u32, 12], [21u32, 22, 23]);
-        let p = PackedExamples::pack_groups(&[(&prompt[..], vec![&a[..], &b[..]])], 4).unwrap();
-        assert_eq!((p.geo.rows, p.geo.row_len, p.geo.targets), (1, 32, 8));
+        let (p, slots) =
+            PackedExamples::pack_groups(&[(&prompt[..], vec![&a[..], &b[..]])], 4).unwrap();
+        assert_eq!((p.geo.rows, p.geo.row_len, p.geo.targets), (1, 32, 32));
         assert_eq!(&p.tokens[..8], &[7, 8, 9, 11, 12, 21, 22, 23]);
         assert_eq!(&p.positions[..8], &[0, 1, 2, 3, 4, 3, 4, 5]);
         assert_eq!(&p.segments[..9], &[0, 0, 0, 1, 1, 2, 2, 2, -1]);
-        // completion 2's first token is predicted by the prompt's last, not completion 1's
-        assert_eq!(&p.target_at, &[2, 3, 0, 0, 2, 5, 6, 0]);
-        assert_eq!(&p.target_ids, &[11, 12, 0, 0, 21, 22, 23, 0]);
-        assert_eq!(&p.target_mask, &[1., 1., 0., 0., 1., 1., 1., 0.]);
+        // The five completion tokens fill the first five target slots, end to end; completion
+        // 2's first token is predicted by the prompt's last, not completion 1's.
+        assert_eq!(&p.target_at[..6], &[2, 3, 2, 5, 6, 0]);
+        assert_eq!(&p.target_ids[..6], &[11, 12, 21, 22, 23, 0]);
+        assert_eq!(p.target_mask.iter().sum::<f32>(), 5.0);
+        // Completion i's token j reads slot slots[i · 4 + j] (0 past its end).
+        assert_eq!(slots, [0, 1, 0, 0, 2, 3, 4, 0]);
         let long = [1u32; 5];
         assert!(PackedExamples::pack_groups(&[(&prompt[..], vec![&long[..]])], 4).is_err());
     }
