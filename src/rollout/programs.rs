@@ -178,10 +178,10 @@ pub fn prefill(cfg: &GemmaConfig, bucket: &Bucket, stops: &[u32], layout: &Layou
     );
     let cache = cache.repeat_rows(prompts, samples);
     // Left padding: every prompt's last token is in the last column.
-    let last = (hidden
+    let last = hidden
         .narrow(1, t - 1, 1)
-        .reshape(&[prompts, cfg.embed_dim]))
-    .repeat_groups(prompts, samples);
+        .reshape(&[prompts, cfg.embed_dim])
+        .repeat_groups(prompts, samples);
     let last_position = positions.narrow(1, t - 1, 1).reshape(&[prompts]);
     let l = logits_vocab_major(cfg, &w, &last).convert(ElementType::F32);
     let (rng, token, logp) = sample(
