@@ -94,16 +94,9 @@ fn sampled_tokens_and_logps_equal_one_devices() {
         for (data, fsdp) in MESHES {
             let got = sample(placement(data, fsdp), &model, top_k);
             let mesh = format!("top-{top_k}, mesh {data}×{fsdp}");
-            assert_eq!(got.len(), want.len(), "{mesh}: rows");
-            for (r, (a, b)) in got.iter().zip(&want).enumerate() {
-                assert_eq!(a.tokens, b.tokens, "{mesh}: row {r}'s tokens");
+            assert_same_tokens_and_logps(&got, &want, &mesh);
+            for (a, b) in got.iter().zip(&want) {
                 assert_eq!(a.prompt_index, b.prompt_index);
-                for (x, y) in a.logps.iter().zip(&b.logps) {
-                    assert!(
-                        (x - y).abs() <= 1e-6 * y.abs().max(1.0),
-                        "{mesh}: row {r}'s log-probs {x} vs {y}"
-                    );
-                }
             }
         }
     }
@@ -137,15 +130,23 @@ fn one_prefill_per_prompt_samples_what_one_per_row_does() {
         let alone = generate(&every_row, 1);
         let mesh = format!("mesh {data}×{fsdp}");
         assert_eq!(shared.len(), 8, "{mesh}");
-        for (r, (a, b)) in shared.iter().zip(&alone).enumerate() {
+        for (r, a) in shared.iter().enumerate() {
             assert_eq!(a.prompt_index, r / 2, "{mesh}: row {r}");
-            assert_eq!(a.tokens, b.tokens, "{mesh}: row {r}'s tokens");
-            for (x, y) in a.logps.iter().zip(&b.logps) {
-                assert!(
-                    (x - y).abs() <= 1e-6 * y.abs().max(1.0),
-                    "{mesh}: row {r}'s log-probs {x} vs {y}"
-                );
-            }
+        }
+        assert_same_tokens_and_logps(&shared, &alone, &mesh);
+    }
+}
+
+/// The same rows of tokens, and log-probs within 1e-6 (relative past 1).
+fn assert_same_tokens_and_logps(got: &[Completion], want: &[Completion], label: &str) {
+    assert_eq!(got.len(), want.len(), "{label}: rows");
+    for (r, (a, b)) in got.iter().zip(want).enumerate() {
+        assert_eq!(a.tokens, b.tokens, "{label}: row {r}'s tokens");
+        for (x, y) in a.logps.iter().zip(&b.logps) {
+            assert!(
+                (x - y).abs() <= 1e-6 * y.abs().max(1.0),
+                "{label}: row {r}'s log-probs {x} vs {y}"
+            );
         }
     }
 }

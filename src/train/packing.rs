@@ -276,7 +276,7 @@ impl GroupedExamples {
         let (g, b, c) = (self.geo.groups, self.geo.batch(), self.geo.completion_len);
         Ok(GroupedUpload {
             rows: self.rows.upload_rows(on)?,
-            completion_slots: on.put_rows(&self.completion_slots, &[g, b / g * c])?,
+            completion_slots: on.put_rows(&self.completion_slots, &[g, self.geo.group_size * c])?,
             completion_mask: on.put_rows(&self.completion_mask, &[b, c])?,
             advantages: on.put_rows(&self.advantages, &[b])?,
         })

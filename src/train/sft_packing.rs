@@ -188,7 +188,7 @@ impl PackedExamples {
         let mut slots = vec![0i32; groups.len() * size * completion_slots];
         for (r, (prompt, completions)) in groups.iter().enumerate() {
             let row_slots = &mut slots[r * size * completion_slots..][..size * completion_slots];
-            packed.fill_group(r, prompt, completions, (completion_slots, row_slots));
+            packed.fill_group(r, prompt, completions, row_slots);
         }
         Ok((packed, slots))
     }
@@ -196,15 +196,16 @@ impl PackedExamples {
     /// Writes row `r`: the prompt as the shared prefix, then each completion continuing its
     /// positions, its tokens in the next target slots, each predicted by the token before it
     /// (the prompt's last for a completion's first); completion i's token j's slot goes to
-    /// `slot_of[i · C + j]`.
+    /// `slot_of[i · C + j]` (`slot_of` holds C entries per completion).
     fn fill_group(
         &mut self,
         r: usize,
         prompt: &[u32],
         completions: &[&[u32]],
-        (c, slot_of): (usize, &mut [i32]),
+        slot_of: &mut [i32],
     ) {
         let (len, width) = (self.geo.row_len as usize, self.geo.targets as usize);
+        let c = slot_of.len() / completions.len();
         let row = r * len;
         for (j, &t) in prompt.iter().enumerate() {
             self.tokens[row + j] = t as i32;
