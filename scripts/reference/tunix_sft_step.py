@@ -1,8 +1,8 @@
 
 
 def main(inputs):
-    """Tunix's supervised step on the batch grpo-xla trains on: Tunix's Gemma (f32) with qwix's
-    LoRA (the demo's targets), PeftTrainer's own jitted train step (value_and_grad over the LoRA
+    """Tunix's supervised step on the batch grpo-xla trains on: Tunix's Gemma (in the config's
+    dtype) with qwix's LoRA (the demo's targets), PeftTrainer's own jitted train step (value_and_grad over the LoRA
     params, optax's clipped AdamW) on `sft_loss` (tests/reference/sft_loss.py). Returns the
     first call's seconds (compile included) and each following step's seconds."""
     import time
