@@ -7,15 +7,20 @@
 #   reasoning_270m.json (rows base / SFT / SFT+GRPO, ten sample completions each),
 #   reasoning_270m_table.md (the printed table), reasoning_270m_curves.png.
 # EVAL_LIMIT=N evaluates the first N problems only (default: all 400).
+# CONFIG=FILE trains another config (e.g. configs/experiments/reasoning_270m_bf16.yaml), RUN=DIR
+# into another run folder, OUT=DIR writes the results there instead of writeup/results.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 scripts/setup.sh
 bin="$ROOT/target/release/grpo-xla"
+config=${CONFIG:-configs/reasoning_270m.yaml}
 run=${RUN:-runs/reasoning_270m}
-out=writeup/results
+out=${OUT:-writeup/results}
 mkdir -p "$out"
-"$bin" train --config configs/reasoning_270m.yaml --output-dir "$run" --resume
+start=$SECONDS
+"$bin" train --config "$config" --output-dir "$run" --resume
+echo "training took $(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s"
 "$bin" plot "$run" --out "$out/reasoning_270m_curves.png"
 "$bin" eval --run "$run" --data data/reasoning_eval.jsonl --limit "${EVAL_LIMIT:-400}" \
   --batch 32 --max-new-tokens 128 --samples 10 --json "$out/reasoning_270m.json" \
