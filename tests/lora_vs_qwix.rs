@@ -207,8 +207,8 @@ fn adapter_gradients(
         .unwrap()
 }
 
-#[test]
-fn unmerged_adapter_gradients_equal_the_merged_ones() {
+/// A tiny Gemma 3 with 4 heads over 2 kv heads, its LoRA specs, random weights and adapters.
+fn two_kv_heads_with_adapters() -> (GemmaConfig, Vec<LoraSpec>, Vec<HostArray>, Vec<HostArray>) {
     let cfg = GemmaConfig {
         num_heads: 4,
         num_kv_heads: 2,
@@ -217,6 +217,12 @@ fn unmerged_adapter_gradients_equal_the_merged_ones() {
     let specs = lora::specs(&cfg, &lora_config());
     let params = random_params(&cfg, 5);
     let ab = adapters(&specs);
+    (cfg, specs, params, ab)
+}
+
+#[test]
+fn unmerged_adapter_gradients_equal_the_merged_ones() {
+    let (cfg, specs, params, ab) = two_kv_heads_with_adapters();
     let merged = adapter_gradients(&cfg, &specs, &params, &ab, false);
     let unmerged = adapter_gradients(&cfg, &specs, &params, &ab, true);
     assert_eq!(merged.len(), 2 * specs.len());
@@ -240,14 +246,7 @@ fn unmerged_adapter_gradients_equal_the_merged_ones() {
 /// gradients come back in f32 and point where the f32 model's do, within bf16 rounding.
 #[test]
 fn bf16_base_weights_give_the_f32_adapter_gradients_within_bf16_rounding() {
-    let cfg = GemmaConfig {
-        num_heads: 4,
-        num_kv_heads: 2,
-        ..GemmaConfig::tiny(Family::Gemma3)
-    };
-    let specs = lora::specs(&cfg, &lora_config());
-    let params = random_params(&cfg, 5);
-    let ab = adapters(&specs);
+    let (cfg, specs, params, ab) = two_kv_heads_with_adapters();
     let f32_grads = adapter_gradients(&cfg, &specs, &params, &ab, true);
     let bf16_cfg = GemmaConfig {
         dtype: ElementType::BF16,
