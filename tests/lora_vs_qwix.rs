@@ -192,8 +192,8 @@ fn adapter_gradients(
     let valid = g.full(1.0, Shape::i32(&dims));
     let logits = forward(cfg, &w, &t, &valid).convert(ElementType::F32);
     let n = logits.dims().iter().product::<i64>() as usize;
-    // Cross-entropy against fixed targets (every 7th word): the loss the trainer's heads take,
-    // bounded gradients (softmax − one-hot) at every position.
+    // Cross-entropy against fixed targets (position k's target is word 7k mod V): the loss the
+    // trainer's heads take, with bounded gradients (softmax − one-hot) at every position.
     let v = cfg.vocab_size as usize;
     let one_hot: Vec<f32> = (0..n)
         .map(|k| if k % v == (k / v * 7) % v { 1.0 } else { 0.0 })
