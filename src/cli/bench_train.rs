@@ -101,7 +101,7 @@ fn tunix_step(t: &SftTiming, model_dir: &Path, steps: usize) -> Result<serde_jso
     reference::run(
         TUNIX_SFT,
         &json!({
-            "family": "gemma3", "model_dir": model_dir, "dtype": dtype_of(&t.model), "steps": steps, "lora": lora,
+            "family": "gemma3", "model_dir": model_dir, "dtype": t.model.dtype.mlir_name(), "steps": steps, "lora": lora,
             "prompt_ids": reference::array(&[geo.batch, geo.prompt_len], "i32", &prompt),
             "target_ids": reference::array(&[geo.batch, geo.completion_len], "i32", &target),
             "target_mask": reference::array(&[geo.batch, geo.completion_len], "f32", &t.batch.completion_mask),
@@ -109,15 +109,6 @@ fn tunix_step(t: &SftTiming, model_dir: &Path, steps: usize) -> Result<serde_jso
                           "weight_decay": o.weight_decay, "max_grad_norm": o.max_grad_norm.unwrap_or(1e30)},
         }),
     )
-}
-
-/// The parameter type Tunix's side loads the model in: the config's (`model.dtype`), so both
-/// sides run the same precision.
-fn dtype_of(model: &GemmaConfig) -> &'static str {
-    match model.dtype {
-        grpo_xla::pjrt::ElementType::BF16 => "bf16",
-        _ => "f32",
-    }
 }
 
 /// A LoRA config as the Tunix scripts hand it to qwix's `LoraProvider`.
@@ -142,7 +133,7 @@ fn tunix_grpo(t: &GrpoTiming, model_dir: &Path, steps: usize) -> Result<serde_js
     reference::run(
         TUNIX_GRPO,
         &json!({
-            "family": "gemma3", "model_dir": model_dir, "dtype": dtype_of(&t.model), "steps": steps, "lora": lora,
+            "family": "gemma3", "model_dir": model_dir, "dtype": t.model.dtype.mlir_name(), "steps": steps, "lora": lora,
             "prompt_ids": reference::array(&[t.prompt_ids.len() as i64, width as i64], "i32", &padded),
             "num_generations": r.num_generations, "max_new_tokens": r.max_new_tokens,
             "temperature": r.temperature, "top_k": r.top_k, "top_p": r.top_p,
